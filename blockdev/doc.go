@@ -1,0 +1,49 @@
+// Package blockdev is the only package of untorn that touches the operating
+// system's I/O: it defines the Device contract the rest of the library
+// writes through, and its implementations.
+//
+// # The contract
+//
+// A Device has a fixed capacity, addresses it in BlockSize units, wants
+// MemAlign-aligned buffers (O_DIRECT) and may offer untorn ("atomic")
+// writes between AtomicMin and AtomicMax bytes; see Device and Limits.
+// CheckAtomic states the RWF_ATOMIC rules every implementation applies: a
+// power-of-two length within the limits at an offset that is a multiple of
+// the length. A write that breaks a rule fails with an error wrapping
+// ErrAtomicInvalid (or ErrAtomicUnsupported) and writes nothing.
+//
+// The crash model: a write is volatile until a later Flush returns, unless
+// it had FUA. After a power cut any subset of the volatile writes has
+// survived, applied in issue order; a plain write survives block by block
+// (it can tear at BlockSize), an Atomic write whole or not at all.
+//
+// # Implementations
+//
+//   - File (OpenFile): a regular file or block device with O_DIRECT. Atomic
+//     is pwritev2(RWF_ATOMIC), FUA is RWF_DSYNC, Flush is fdatasync. Limits
+//     come from statx(STATX_WRITE_ATOMIC|STATX_DIOALIGN) and sysfs. On
+//     Linux 6.18, XFS with reflink offers untorn writes of 4 KiB to 2 MiB
+//     (software CoW); ext4 on a plain disk offers none.
+//   - Mem (NewMem): memory-backed, for crash and fault tests. CrashClone
+//     builds an independent device as it would be found after a power cut
+//     while the original runs on, deterministically from a seed.
+//   - FaultDevice (WithFaults): wraps any Device and fails chosen operations
+//     with errors wrapping syscall.EIO or syscall.ENOSPC (see Injector).
+//
+// # Errors
+//
+// Errors are *OpError values naming the operation, path and offset; they
+// unwrap to the errno and to this package's sentinels (errors.go), so match
+// them with errors.Is.
+//
+// # Concurrency
+//
+// Every Device here is safe for concurrent use by many goroutines; writes to
+// overlapping ranges that race have no defined order.
+//
+// # Caveats
+//
+// A File's Limits are read once at open. Durability beyond the crash model
+// (a drive that lies about flushes) is out of scope. Mem holds two copies of
+// its capacity in memory plus every write since the last Flush.
+package blockdev
