@@ -1,0 +1,38 @@
+// Package pagecache is a userspace page cache for one file, made of folios.
+//
+// A folio caches a naturally aligned power-of-two range of the file, 4 KiB to 2 MiB
+// (off % size == 0). Its memory is carved by a buddy allocator out of one anonymous
+// mmap arena the Go GC never scans, and is aligned to 4096 bytes so it can be handed to
+// O_DIRECT I/O as it is.
+//
+// Guarantees:
+//   - The cache never holds more folio memory than Config.Budget (rounded down to 4 KiB),
+//     counting the private copies of folios under writeback. (Descriptors and the index are
+//     small Go heap structures sized once by the budget and not counted.)
+//   - A write is all or nothing: Reserve obtains every folio covering the range (reading old
+//     bytes of partially covered folios through the caller's FillFunc) before Commit copies a
+//     byte. When memory is short it waits for reclaim or writeback until the context is done,
+//     then fails with an error wrapping ErrNoMemory, having changed nothing.
+//   - A write whose range is a naturally aligned power of two (<= 2 MiB) that meets no
+//     existing folio lands in exactly one folio.
+//   - Dirty data is never dropped: only EndWriteback with a nil error clears dirty, and only
+//     for the very folio generation that was written.
+//   - A folio under writeback is never modified in place: a writer gets a copy that replaces
+//     it in the index; the old memory is released by EndWriteback. Writers never wait for I/O.
+//   - Reclaim evicts only clean, unpinned folios, in S3-FIFO order (scan resistant).
+//
+// Caveats:
+//   - The package does no I/O. Misses are reported to the caller (Read's gap), which reads
+//     the device and calls Fill; partial writes get old bytes through a FillFunc.
+//   - The writeback engine must order overlapping writebacks itself: the cache lets a copy be
+//     written back while the folio it replaced is still in flight.
+//   - StartWriteback fails with ErrBusy on a folio a Reservation holds; the engine retries.
+//   - Memory is managed by a buddy allocator; fragmentation can make a large folio wait for
+//     reclaim even when enough small blocks are free.
+//   - Close must not run concurrently with any other method, nor while Writeback views or
+//     Reservations are outstanding: it unmaps the memory they point into.
+//
+// Concurrency: every method of Cache and Reservation is safe for concurrent use (except Close,
+// see above), and operations on different folios proceed in parallel; Readahead is not
+// safe for concurrent use.
+package pagecache
