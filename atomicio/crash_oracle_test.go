@@ -1,0 +1,327 @@
+package atomicio
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"pgregory.net/rapid"
+
+	"github.com/untorn/untorn/blockdev"
+)
+
+// oracleChecks is how many rapid checks each oracle profile runs by
+// default; -rapid.checks or RAPID_CHECKS overrides it.
+const oracleChecks = 40
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	explicit := os.Getenv("RAPID_CHECKS") != ""
+	flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "rapid.checks" })
+	if !explicit {
+		if err := flag.Set("rapid.checks", strconv.Itoa(oracleChecks)); err != nil {
+			panic(err)
+		}
+	}
+	os.Exit(m.Run())
+}
+
+// profile is one device setup of the oracle.
+type profile struct {
+	name   string
+	limits blockdev.Limits
+	size   int64 // logical file size
+	opts   Options
+	faults bool // inject EIO/ENOSPC at random I/O indexes
+	mode   Mode // the mode the File must end up in
+}
+
+func oracleProfiles() []profile {
+	base := Options{CacheSize: 512 << 10, FlushInterval: 2 * time.Millisecond, WriteTimeout: 10 * time.Second}
+	small := base
+	small.CacheSize = 96 << 10
+	return []profile{
+		{name: "xfs-native", limits: blockdev.LimitsXFS, size: 128 << 10, opts: base, mode: ModeNative},
+		{name: "xfs-native-small-cache", limits: blockdev.LimitsXFS, size: 128 << 10, opts: small, mode: ModeNative},
+		{name: "xfs-native-faults", limits: blockdev.LimitsXFS, size: 128 << 10, opts: base, faults: true, mode: ModeNative},
+	}
+}
+
+// stack is a File over a Mem, with the handles a test needs: every device
+// operation passes a FaultDevice, which injects random faults (profiles
+// with faults) and can cut the power just before a chosen operation.
+type stack struct {
+	mem    *blockdev.Mem
+	faults *blockdev.FaultDevice
+	f      *File
+
+	mu      sync.Mutex // guards the fields below
+	armed   bool
+	crashAt int // cut before this many more writes and flushes have run
+	crashCf blockdev.CrashConfig
+	clone   *blockdev.Mem // the device as found after that cut
+}
+
+func openStack(p profile, mem *blockdev.Mem, seed uint64) (*stack, error) {
+	s := &stack{mem: mem}
+	hook := blockdev.InjectorFunc(func(op blockdev.Op) error {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if !s.armed || op.Kind == blockdev.OpRead {
+			return nil
+		}
+		if s.crashAt == 0 {
+			s.clone, s.armed = mem.CrashClone(s.crashCf), false
+		}
+		s.crashAt--
+		return nil
+	})
+	inj := blockdev.Injector(hook)
+	if p.faults {
+		inj = blockdev.Any(hook, blockdev.OnlyKinds(
+			blockdev.Any(blockdev.Randomly(0.02, seed, blockdev.ErrInjectedEIO), blockdev.Randomly(0.01, seed+1, blockdev.ErrInjectedENOSPC)),
+			blockdev.OpWrite, blockdev.OpAtomicWrite, blockdev.OpFlush))
+	}
+	s.faults = blockdev.WithFaults(mem, inj)
+	f, err := OpenDevice(s.faults, p.opts)
+	if err != nil {
+		return nil, err
+	}
+	s.f = f
+	return s, nil
+}
+
+// armCrash makes the power fail just before the k-th write or flush from
+// now (k >= 0; reads do not count).
+func (s *stack) armCrash(k int, cfg blockdev.CrashConfig) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.armed, s.crashAt, s.crashCf, s.clone = true, k, cfg, nil
+}
+
+// takeCrash returns the clone made by armCrash (nil if the operation never
+// came) and disarms.
+func (s *stack) takeCrash() *blockdev.Mem {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.clone
+	s.armed, s.clone = false, nil
+	return c
+}
+
+// injected reports whether err comes from the fault injector.
+func injected(err error) bool {
+	return errors.Is(err, blockdev.ErrInjected) && (errors.Is(err, syscall.EIO) || errors.Is(err, syscall.ENOSPC))
+}
+
+// oracleRun drives one history. Both the rapid test and the negative
+// control use it.
+type oracleRun struct {
+	p    profile
+	s    *stack
+	o    *oracle
+	seed uint64
+	fail func(format string, args ...any)
+	errs int // injected errors seen by the caller
+}
+
+func (r *oracleRun) write(off int64, n int, untorn bool) {
+	id, p := r.o.newWrite(off, n)
+	var err error
+	if untorn {
+		_, err = WriteAt(r.s.f, p, off)
+	} else {
+		_, err = r.s.f.WriteAt(p, off)
+	}
+	switch {
+	case err == nil:
+		r.o.applied(id, p, off, untorn)
+	case r.p.faults && injected(err):
+		r.errs++ // nothing was written
+	case errors.Is(err, ErrNoMemory) && r.p.opts.CacheSize < 128<<10:
+	case errors.Is(err, ErrTooLarge) && r.s.f.Mode() == ModeNative:
+	default:
+		r.fail("write [%d, +%d) untorn=%v: %v", off, n, untorn, err)
+	}
+}
+
+func (r *oracleRun) read(off int64, n int) {
+	buf := make([]byte, n)
+	got, err := r.s.f.ReadAt(buf, off)
+	if err != nil {
+		r.fail("read [%d, +%d): %v", off, n, err)
+		return
+	}
+	if got != n || !bytes.Equal(buf, r.o.current[off:off+int64(n)]) {
+		r.fail("read [%d, +%d) differs from the model", off, n)
+	}
+}
+
+func (r *oracleRun) sync() {
+	mark := r.o.syncStarted()
+	err := r.s.f.Sync()
+	switch {
+	case err == nil:
+		r.o.syncDone(mark)
+	case r.p.faults && injected(err):
+		r.errs++
+	default:
+		r.fail("sync: %v", err)
+	}
+}
+
+// crash cuts the power now, reopens the crashed device and verifies it,
+// then carries on with the reopened File.
+func (r *oracleRun) crash(cfg blockdev.CrashConfig) {
+	clone := r.s.mem.CrashClone(cfg)
+	_ = r.s.f.Abandon()
+	r.reopen(clone, false)
+}
+
+// crashInSync cuts the power just before the k-th device write or flush of a
+// Sync (mid-writeback: units written, not yet flushed, say), verifies the
+// device as found then, and carries on with it.
+func (r *oracleRun) crashInSync(k int, cfg blockdev.CrashConfig) {
+	r.s.armCrash(k, cfg)
+	mark := r.o.syncStarted()
+	err := r.s.f.Sync()
+	clone := r.s.takeCrash()
+	switch {
+	case err != nil && !(r.p.faults && injected(err)):
+		r.fail("sync: %v", err)
+	case err != nil:
+		r.errs++
+	case clone == nil: // the Sync finished before the k-th operation: cut now
+		r.o.syncDone(mark)
+	}
+	if clone == nil {
+		clone = r.s.mem.CrashClone(cfg)
+	}
+	_ = r.s.f.Abandon()
+	r.reopen(clone, false)
+}
+
+// closeReopen closes cleanly (everything durable) and reopens.
+func (r *oracleRun) closeReopen() {
+	mark := r.o.syncStarted()
+	if err := r.s.f.Close(); err != nil {
+		if r.p.faults && injected(err) {
+			r.errs++
+			return
+		}
+		r.fail("close: %v", err)
+		return
+	}
+	r.o.syncDone(mark)
+	r.reopen(r.s.mem.CrashClone(blockdev.CrashConfig{}), true)
+}
+
+func (r *oracleRun) reopen(clone *blockdev.Mem, exact bool) {
+	r.seed++
+	s, err := openStack(r.p, clone, r.seed)
+	if err != nil {
+		r.fail("reopen: %v", err)
+		return
+	}
+	r.s = s
+	if s.f.Mode() != r.p.mode {
+		r.fail("reopened in mode %v, want %v", s.f.Mode(), r.p.mode)
+	}
+	img, err := readAll(s.f)
+	if err != nil {
+		r.fail("read after reopen: %v", err)
+		return
+	}
+	if exact && !bytes.Equal(img, r.o.current) {
+		r.fail("after a clean close the file differs from what was written")
+	}
+	if err := r.o.check(img); err != nil {
+		r.fail("crash verification: %v", err)
+		return
+	}
+	if err := r.o.rebase(img); err != nil {
+		r.fail("rebase: %v", err)
+	}
+}
+
+var oracleVerified atomic.Int64
+
+func TestCrashOracle(t *testing.T) {
+	for _, p := range oracleProfiles() {
+		t.Run(p.name, func(t *testing.T) {
+			rapid.Check(t, func(t *rapid.T) {
+				mem, err := blockdev.NewMem(p.size, p.limits)
+				require.NoError(t, err)
+				s, err := openStack(p, mem, 1)
+				require.NoError(t, err)
+				r := &oracleRun{p: p, s: s, o: newOracle(s.f.Size()), seed: 1, fail: t.Fatalf}
+				defer func() { _ = r.s.f.Abandon() }()
+				require.Equal(t, p.mode, s.f.Mode())
+				size := s.f.Size()
+				genRange := func(t *rapid.T) (int64, int) {
+					var n int
+					switch rapid.IntRange(0, 3).Draw(t, "shape") {
+					case 0: // a page, aligned
+						n = 4096 * rapid.SampledFrom([]int{1, 2, 4}).Draw(t, "pages")
+						return int64(rapid.IntRange(0, int(size)/n-1).Draw(t, "slot")) * int64(n), n
+					case 1: // small and unaligned
+						n = rapid.IntRange(1, 600).Draw(t, "len")
+					default:
+						n = rapid.IntRange(1, 16<<10).Draw(t, "len")
+					}
+					// Hot spots make overlaps likely.
+					hot := rapid.IntRange(0, 3).Draw(t, "hot") * int(size) / 4
+					off := min(int64(hot+rapid.IntRange(0, 12<<10).Draw(t, "delta")), size-int64(n))
+					return off, n
+				}
+				t.Repeat(map[string]func(*rapid.T){
+					"untorn": func(t *rapid.T) {
+						if r.o.full() {
+							t.Skip("id space used up")
+						}
+						off, n := genRange(t)
+						r.write(off, n, true)
+					},
+					"plain": func(t *rapid.T) {
+						if r.o.full() {
+							t.Skip("id space used up")
+						}
+						off, n := genRange(t)
+						r.write(off, n, false)
+					},
+					"read": func(t *rapid.T) {
+						off, n := genRange(t)
+						r.read(off, n)
+					},
+					"sync": func(t *rapid.T) { r.sync() },
+					"background": func(t *rapid.T) {
+						time.Sleep(time.Duration(rapid.IntRange(0, 4).Draw(t, "ms")) * time.Millisecond)
+					},
+					"crash": func(t *rapid.T) {
+						r.crash(blockdev.CrashConfig{
+							Seed:    rapid.Uint64().Draw(t, "seed"),
+							Survive: rapid.SampledFrom([]float64{0, 0.3, 0.5, 0.8, 1}).Draw(t, "survive"),
+						})
+					},
+					"crashInSync": func(t *rapid.T) {
+						r.crashInSync(rapid.IntRange(0, 12).Draw(t, "op"), blockdev.CrashConfig{
+							Seed:    rapid.Uint64().Draw(t, "seed"),
+							Survive: rapid.SampledFrom([]float64{0, 0.5, 1}).Draw(t, "survive"),
+						})
+					},
+					"close": func(t *rapid.T) { r.closeReopen() },
+				})
+				oracleVerified.Add(int64(r.o.verified))
+			})
+		})
+	}
+	t.Logf("crash verifications: %d", oracleVerified.Load())
+}

@@ -1,0 +1,29 @@
+package atomicio
+
+import "errors"
+
+// Sentinel errors. Every error this package returns for one of these
+// conditions wraps the sentinel (and, where there is one, the cause from
+// the layer below), so callers match with errors.Is.
+var (
+	// ErrTooLarge: an untorn write larger than Options.MaxAtomic, or one the
+	// device path cannot write untorn (native mode: see Mode). Nothing was
+	// written.
+	ErrTooLarge = errors.New("atomicio: untorn write too large")
+	// ErrOutOfRange: an access outside [0, Size()). Nothing was written.
+	ErrOutOfRange = errors.New("atomicio: offset out of range")
+	// ErrInvalid: a bad argument or option (negative offset, nil File, ...).
+	ErrInvalid = errors.New("atomicio: invalid argument")
+	// ErrNoMemory: the cache could not get the memory a write needs within
+	// Options.WriteTimeout. Nothing was written.
+	ErrNoMemory = errors.New("atomicio: no cache memory")
+	// ErrClosed: the File was closed.
+	ErrClosed = errors.New("atomicio: file closed")
+	// ErrNoUntornWrites: the file is a plain file on a file system (or a
+	// device) without untorn writes, so the guarantee cannot be kept in
+	// place; create a new file (it becomes a COW container) instead.
+	ErrNoUntornWrites = errors.New("atomicio: no untorn writes on this file")
+	// ErrNotContainer: the device holds data but is neither a COW
+	// container nor usable in native mode; refusing to format over it.
+	ErrNotContainer = errors.New("atomicio: device holds data that is not an untorn container")
+)

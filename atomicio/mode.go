@@ -1,0 +1,81 @@
+package atomicio
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/untorn/untorn/blockdev"
+)
+
+// headerProbe is how much of a device's start resolveMode reads to decide
+// whether it is blank.
+const headerProbe = 64 << 10
+
+// resolveMode decides how a File over dev writes untorn data and returns
+// the device the engine should write (dev itself, or a COW container over
+// it), the mode, and what to close before dev. existingFile says dev is a
+// plain file that existed before (Open), as opposed to a new file or a
+// device handed to OpenDevice.
+func resolveMode(dev blockdev.Device, opts Options, existingFile bool) (blockdev.Device, Mode, []func() error, error) {
+	l := dev.Limits()
+	nativeOK := l.HasAtomic() && l.AtomicMax >= 2*opts.MaxAtomic
+	c, err := openCOW(dev, opts)
+	switch {
+	case err == nil:
+		if opts.Mode == ModeNative {
+			_ = c.Close()
+			return nil, 0, nil, fmt.Errorf("%w: the device is a COW container; open it with ModeAuto or ModeCOW", ErrInvalid)
+		}
+		return c, ModeCOW, []func() error{c.Close}, nil
+	case !errors.Is(err, errNotFormatted):
+		return nil, 0, nil, fmt.Errorf("atomicio: open COW container: %w", err)
+	}
+	blank, err := isBlank(dev)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	mode := opts.Mode
+	if mode == ModeAuto {
+		switch {
+		case blank && !existingFile && !nativeOK:
+			mode = ModeCOW
+		case l.HasAtomic():
+			mode = ModeNative
+		case existingFile:
+			return nil, 0, nil, fmt.Errorf("%w: the file system offers no RWF_ATOMIC and the file is not a COW container", ErrNoUntornWrites)
+		default:
+			return nil, 0, nil, fmt.Errorf("%w: device without untorn writes holds data", ErrNotContainer)
+		}
+	}
+	switch mode {
+	case ModeNative:
+		if !l.HasAtomic() {
+			return nil, 0, nil, fmt.Errorf("%w: native mode needs RWF_ATOMIC: %w", ErrNoUntornWrites, blockdev.ErrAtomicUnsupported)
+		}
+		return dev, ModeNative, nil, nil
+	default: // ModeCOW on a device that is not a container yet
+		if !blank {
+			return nil, 0, nil, fmt.Errorf("%w: refusing to format a COW container over it", ErrNotContainer)
+		}
+		c, err := formatCOW(dev, opts)
+		if err != nil {
+			return nil, 0, nil, fmt.Errorf("atomicio: format COW container: %w", err)
+		}
+		return c, ModeCOW, []func() error{c.Close}, nil
+	}
+}
+
+// isBlank reports whether the start of dev reads as zeros.
+func isBlank(dev blockdev.Device) (bool, error) {
+	n := min(int64(headerProbe), dev.Size())
+	buf := blockdev.AlignedBuffer(int(n), dev.Limits().MemAlign)
+	if _, err := dev.ReadAt(buf, 0); err != nil {
+		return false, fmt.Errorf("atomicio: read the device header: %w", err)
+	}
+	for _, b := range buf {
+		if b != 0 {
+			return false, nil
+		}
+	}
+	return true, nil
+}

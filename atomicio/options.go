@@ -1,0 +1,97 @@
+package atomicio
+
+import (
+	"fmt"
+	"time"
+)
+
+// Mode says how untorn writes reach the device.
+type Mode int
+
+const (
+	// ModeAuto picks COW for a new file or an all-zero device and for an
+	// existing COW container; native for an existing plain file or device
+	// that offers untorn writes of at least 2 x MaxAtomic.
+	ModeAuto Mode = iota
+	// ModeNative writes each untorn range in place with RWF_ATOMIC, as the
+	// smallest naturally aligned power-of-two unit covering it; the file
+	// stays an ordinary file. A write whose unit exceeds the device's
+	// largest untorn write fails with ErrTooLarge.
+	ModeNative
+	// ModeCOW keeps the data in a COW container (package blockdev/cow):
+	// untorn writes of any alignment up to MaxAtomic, written out of place
+	// and committed many at a time. The file on disk is a container, read
+	// through this package only.
+	ModeCOW
+)
+
+func (m Mode) String() string {
+	switch m {
+	case ModeAuto:
+		return "auto"
+	case ModeNative:
+		return "native"
+	case ModeCOW:
+		return "cow"
+	}
+	return fmt.Sprintf("Mode(%d)", int(m))
+}
+
+// Defaults of the zero Options.
+const (
+	DefaultCacheSize    = 64 << 20
+	DefaultMaxAtomic    = 1 << 20
+	DefaultWriteTimeout = 30 * time.Second
+)
+
+// Options tune a File. The zero value means sensible defaults everywhere.
+type Options struct {
+	// CacheSize is the page cache's memory budget in bytes (DefaultCacheSize).
+	CacheSize int64
+	// MaxAtomic is the largest untorn write accepted (DefaultMaxAtomic);
+	// larger ones fail with ErrTooLarge.
+	MaxAtomic int
+	// Mode picks native RWF_ATOMIC or the COW container (ModeAuto).
+	Mode Mode
+	// Size is the capacity of a file that Open creates (or extends), and
+	// of the logical device inside a new COW container. Required for a new
+	// file; ignored for an existing one.
+	Size int64
+	// WriteThrough makes every WriteAt durable before it returns (it runs
+	// a Sync). Slower; for callers that want no window at all.
+	WriteThrough bool
+	// BackgroundDirty: above this many dirty bytes the flusher writes back
+	// (default CacheSize/4). HardDirty: above it writers wait for writeback
+	// (default CacheSize*3/4).
+	BackgroundDirty, HardDirty int64
+	// FlushInterval: dirty data older than about this is written back in
+	// the background (default 1 s; negative disables the timer).
+	FlushInterval time.Duration
+	// QueueDepth is how many device writes writeback keeps in flight
+	// (default 16).
+	QueueDepth int
+	// WriteTimeout bounds how long WriteAt waits for cache memory before
+	// failing with ErrNoMemory (DefaultWriteTimeout).
+	WriteTimeout time.Duration
+
+	// plainUntorn breaks the guarantee on purpose: the negative control
+	// of the crash oracle (tests of this package only).
+	plainUntorn bool
+}
+
+func (o Options) withDefaults() (Options, error) {
+	if o.CacheSize < 0 || o.MaxAtomic < 0 || o.Size < 0 || o.BackgroundDirty < 0 || o.HardDirty < 0 ||
+		o.QueueDepth < 0 || o.WriteTimeout < 0 || o.Mode < ModeAuto || o.Mode > ModeCOW {
+		return o, fmt.Errorf("%w: options %+v", ErrInvalid, o)
+	}
+	if o.CacheSize == 0 {
+		o.CacheSize = DefaultCacheSize
+	}
+	if o.MaxAtomic == 0 {
+		o.MaxAtomic = DefaultMaxAtomic
+	}
+	if o.WriteTimeout == 0 {
+		o.WriteTimeout = DefaultWriteTimeout
+	}
+	return o, nil
+}

@@ -1,0 +1,48 @@
+// Package writeback turns the dirty folios of a pagecache.Cache, plus the
+// side-car of untorn ranges (package extent), into device writes.
+//
+// # How a pass works
+//
+// A pass snapshots every dirty folio and untorn unit and groups those that
+// overlap, transitively. Each group is written so that every unit in it
+// reaches the device whole:
+//
+//   - native mode: a unit is the smallest naturally aligned power of two
+//     covering the untorn write (at least the device's AtomicMin), written
+//     in place with one blockdev.Atomic write, bytes around the write taken
+//     from the cache or the device; dirty data outside units goes out in
+//     plain writes; up to QueueDepth writes in flight.
+//   - COW mode (the device is a blockdev.BatchDevice): whole groups go out
+//     as group commits, many groups per commit.
+//
+// The pass then flushes the device once and only then marks the folios
+// clean and drops the units. Passes are serialised, so a unit in flight is
+// never overtaken by a later write overlapping it: the later write is
+// issued after the flush that made the unit durable.
+//
+// # Guarantees
+//
+//   - Untorn: two untorn writes that overlap while dirty become one unit;
+//     when the union would exceed what the device path writes untorn
+//     (MaxUnit), the dirty units are written back first. A plain write
+//     inside a dirty unit changes the unit's content and goes out with it.
+//   - Sync: everything written before Sync began is durable when it
+//     returns nil.
+//   - Errors stick: a failed write or flush leaves the data dirty; Sync
+//     reports an error wrapping the device's until the data is written.
+//     Dirty data is never dropped.
+//   - Writers never wait for I/O on a folio under writeback: the cache
+//     gives them a copy.
+//
+// # Caveats
+//
+// In native mode an untorn write must fit a naturally aligned power of two
+// of at most the device's AtomicMax (an unaligned 16 KiB write that crosses
+// a 1 MiB boundary needs a 2 MiB unit); beyond it Write fails with
+// ErrTooLarge. COW mode has no alignment needs. Folios under writeback stay
+// in memory until the pass's flush returns.
+//
+// # Concurrency
+//
+// Every method of Engine is safe for concurrent use.
+package writeback

@@ -1,0 +1,131 @@
+package writeback
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/untorn/untorn/blockdev"
+	"github.com/untorn/untorn/extent"
+	"github.com/untorn/untorn/pagecache"
+)
+
+// Defaults of a zero Config.
+const (
+	DefaultQueueDepth    = 16
+	DefaultFlushInterval = time.Second
+)
+
+// Config wires an Engine to its cache and device.
+type Config struct {
+	// Cache holds the file's folios. Required.
+	Cache *pagecache.Cache
+	// Device is where the data goes. Required. When it implements
+	// blockdev.BatchDevice and Native is false, untorn units (and all
+	// other dirty data) go out in group commits (COW mode); otherwise
+	// untorn units are written in place with blockdev.Atomic (native mode).
+	Device blockdev.Device
+	// Native forces in-place Atomic writes even on a BatchDevice.
+	Native bool
+	// QueueDepth is how many device writes a pass keeps in flight in
+	// native mode. 0 means DefaultQueueDepth.
+	QueueDepth int
+	// FlushInterval: dirty data older than about this is written back by
+	// the background flusher. 0 means DefaultFlushInterval; < 0 disables
+	// the timer (writeback then starts only above the background threshold
+	// or on Sync).
+	FlushInterval time.Duration
+	// PlainUntorn writes untorn units with plain writes. It exists only for
+	// the negative control of the crash oracle: it breaks the guarantee.
+	PlainUntorn bool
+}
+
+// Engine turns dirty folios and the side-car of untorn ranges into device
+// writes.
+//
+// Lock order: passMu, then mu, then the cache's own locks. A pass holds
+// passMu throughout and mu only while it snapshots and while it finishes;
+// writers hold mu only to commit their copy and record their range.
+type Engine struct {
+	cache   *pagecache.Cache
+	dev     blockdev.Device
+	batch   blockdev.BatchDevice // nil in native mode
+	lim     blockdev.Limits
+	minUnit int64 // native: smallest unit (AtomicMin, at least a page)
+	maxUnit int64 // largest unit the device path writes untorn
+	depth   int
+	plain   bool
+
+	passMu sync.Mutex // serialises passes: each ends with a device Flush before the next starts
+
+	mu     sync.Mutex  // guards ranges, and orders commits against pass snapshots
+	ranges *extent.Set // dirty untorn units, disjoint
+	ends   uint64      // passes finished: folios may have become clean (and evictable)
+	closed atomic.Bool
+
+	errMu  sync.Mutex // guards werr
+	werr   error      // the last writeback error, until a pass writes everything
+	stats  counters
+	stop   chan struct{}
+	done   chan struct{}
+	ticker time.Duration
+}
+
+// New returns an engine and starts its background flusher.
+func New(cfg Config) (*Engine, error) {
+	if cfg.Cache == nil || cfg.Device == nil || cfg.QueueDepth < 0 {
+		return nil, fmt.Errorf("%w: config needs a cache and a device", ErrInvalid)
+	}
+	e := &Engine{
+		cache:  cfg.Cache,
+		dev:    cfg.Device,
+		lim:    cfg.Device.Limits(),
+		depth:  cfg.QueueDepth,
+		plain:  cfg.PlainUntorn,
+		ranges: extent.New(),
+		stop:   make(chan struct{}),
+		done:   make(chan struct{}),
+		ticker: cfg.FlushInterval,
+	}
+	if e.depth == 0 {
+		e.depth = DefaultQueueDepth
+	}
+	if e.ticker == 0 {
+		e.ticker = DefaultFlushInterval
+	}
+	if b, ok := cfg.Device.(blockdev.BatchDevice); ok && !cfg.Native {
+		e.batch = b
+		// A group is a unit plus the folios overlapping its ends (at most
+		// a 2 MiB folio on each side), and a group goes in one batch.
+		e.maxUnit = b.MaxBatch() - 2*pagecache.MaxFolioSize
+		if e.maxUnit < pagecache.PageSize {
+			return nil, fmt.Errorf("%w: batch device takes only %d bytes per commit", ErrInvalid, b.MaxBatch())
+		}
+	} else {
+		if !e.lim.HasAtomic() {
+			return nil, fmt.Errorf("%w: native mode on a device without untorn writes: %w", ErrInvalid, blockdev.ErrAtomicUnsupported)
+		}
+		e.minUnit = max(int64(e.lim.AtomicMin), pagecache.PageSize)
+		e.maxUnit = int64(e.lim.AtomicMax)
+	}
+	go e.flusher()
+	return e, nil
+}
+
+// MaxUnit is the largest unit an untorn write may need.
+func (e *Engine) MaxUnit() int64 { return e.maxUnit }
+
+// COW reports whether untorn units go out as group commits.
+func (e *Engine) COW() bool { return e.batch != nil }
+
+// Close stops the background flusher and waits for it. It does not write
+// anything back: Sync first. Later calls fail with ErrClosed.
+func (e *Engine) Close() error {
+	if e.closed.Swap(true) {
+		return ErrClosed
+	}
+	close(e.stop)
+	<-e.done
+	return nil
+}

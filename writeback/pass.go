@@ -1,0 +1,291 @@
+package writeback
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/untorn/untorn/blockdev"
+)
+
+// deviceWrite is one write a native pass sends.
+type deviceWrite struct {
+	g     *group
+	buf   []byte
+	off   int64
+	flags blockdev.Flags
+}
+
+// passResult says how a pass went.
+type passResult struct {
+	written bool // something was sent to the device
+	skipped int  // groups left dirty because a writer held one of their folios
+}
+
+// pass writes back everything dirty: it snapshots the dirty folios and
+// units into groups, writes each group (units untorn), flushes the device
+// once, and only then marks the folios clean and drops the units. A group
+// whose I/O or the flush failed stays dirty. Passes are serialised, so the
+// writes of one pass are durable before the next pass issues any: a unit
+// in flight is never overtaken by a later write that overlaps it.
+func (e *Engine) pass() (passResult, error) {
+	e.passMu.Lock()
+	defer e.passMu.Unlock()
+	e.stats.passes.Add(1)
+
+	e.mu.Lock()
+	groups := e.collectGroupsLocked()
+	var ready []*group
+	var res passResult
+	for _, g := range groups {
+		if e.startLocked(g) {
+			ready = append(ready, g)
+		} else {
+			res.skipped++
+		}
+	}
+	var writes []deviceWrite
+	var batches []batch
+	var err error
+	if e.batch != nil {
+		batches, err = e.planBatchesLocked(ready)
+	} else {
+		writes, err = e.planNativeLocked(ready)
+	}
+	e.mu.Unlock()
+	e.stats.skipped.Add(int64(res.skipped))
+
+	if err == nil {
+		if e.batch != nil {
+			e.commitBatches(batches)
+		} else {
+			e.writeParallel(writes)
+		}
+		res.written = len(ready) > 0
+	}
+	if err == nil && res.written {
+		if ferr := e.dev.Flush(); ferr != nil {
+			err = fmt.Errorf("writeback: flush: %w", ferr)
+		}
+	}
+
+	e.mu.Lock()
+	e.ends++
+	var first error
+	for _, g := range ready {
+		gerr := g.err
+		if gerr == nil {
+			gerr = err
+		}
+		for _, wb := range g.wbs {
+			_ = e.cache.EndWriteback(wb, gerr)
+		}
+		if gerr == nil {
+			for _, u := range g.units {
+				e.ranges.Remove(u)
+			}
+		} else if first == nil {
+			first = gerr
+		}
+	}
+	e.mu.Unlock()
+	if first == nil {
+		first = err
+	}
+	e.recordResult(first)
+	return res, first
+}
+
+// planNativeLocked turns groups into device writes: each unit one Atomic
+// write of its power-of-two range, the rest of the dirty folios plain.
+// REQUIRES: e.mu held.
+func (e *Engine) planNativeLocked(groups []*group) ([]deviceWrite, error) {
+	var writes []deviceWrite
+	for _, g := range groups {
+		for _, u := range g.units {
+			buf, zeroCopy, err := e.unitBytesLocked(g, u.Off, u.End)
+			if err != nil {
+				return nil, err
+			}
+			if zeroCopy {
+				e.stats.zeroCopy.Add(1)
+			}
+			flags := blockdev.Atomic
+			if e.plain {
+				flags = 0
+			}
+			writes = append(writes, deviceWrite{g: g, buf: buf, off: u.Off, flags: flags})
+		}
+		for _, wb := range g.wbs {
+			// The parts of the folio outside every unit go out plain.
+			pos, end := wb.Off, wb.Off+int64(len(wb.Data))
+			for _, u := range g.units {
+				if u.End <= pos || u.Off >= end {
+					continue
+				}
+				if u.Off > pos {
+					writes = append(writes, deviceWrite{g: g, buf: wb.Data[pos-wb.Off : u.Off-wb.Off], off: pos})
+				}
+				pos = max(pos, u.End)
+			}
+			if pos < end {
+				writes = append(writes, deviceWrite{g: g, buf: wb.Data[pos-wb.Off:], off: pos})
+			}
+		}
+	}
+	return writes, nil
+}
+
+// unitBytesLocked returns the content of [lo, hi): the folio's own memory
+// when one folio of the group is exactly that range, else a new buffer
+// filled from the group's stable views, the cache and the device.
+// REQUIRES: e.mu held.
+func (e *Engine) unitBytesLocked(g *group, lo, hi int64) ([]byte, bool, error) {
+	if data, off, ok := g.viewAt(lo); ok && off == lo && off+int64(len(data)) == hi {
+		return data, true, nil
+	}
+	buf := blockdev.AlignedBuffer(int(hi-lo), e.lim.MemAlign)
+	for pos := lo; pos < hi; {
+		if data, off, ok := g.viewAt(pos); ok {
+			n := copy(buf[pos-lo:], data[pos-off:])
+			pos += int64(n)
+			continue
+		}
+		next := hi // up to the next view of the group
+		for _, wb := range g.wbs {
+			if wb.Off > pos && wb.Off < next {
+				next = wb.Off
+			}
+		}
+		if err := e.readThroughLocked(buf[pos-lo:next-lo], pos); err != nil {
+			return nil, false, fmt.Errorf("writeback: read around a unit: %w", err)
+		}
+		pos = next
+	}
+	return buf, false, nil
+}
+
+// batch is one group commit: the pieces of whole groups.
+type batch struct {
+	pieces []blockdev.Piece
+	groups []*group
+}
+
+// planBatchesLocked turns groups into group commits of at most MaxBatch
+// bytes; a group never spans two commits.
+// REQUIRES: e.mu held.
+func (e *Engine) planBatchesLocked(groups []*group) ([]batch, error) {
+	var batches []batch
+	var cur batch
+	var size int64
+	limit := e.batch.MaxBatch()
+	for _, g := range groups {
+		ps, err := e.groupPiecesLocked(g)
+		if err != nil {
+			return nil, err
+		}
+		var n int64
+		for _, p := range ps {
+			n += int64(len(p.Data))
+		}
+		if n > limit {
+			return nil, fmt.Errorf("%w: group [%d, %d) of %d bytes exceeds a batch of %d", ErrTooLarge, g.off, g.end, n, limit)
+		}
+		if size+n > limit && len(cur.groups) > 0 {
+			batches = append(batches, cur)
+			cur, size = batch{}, 0
+		}
+		cur.pieces = append(cur.pieces, ps...)
+		cur.groups = append(cur.groups, g)
+		size += n
+	}
+	if len(cur.groups) > 0 {
+		batches = append(batches, cur)
+	}
+	return batches, nil
+}
+
+// groupPiecesLocked returns the pieces of one group: every stable view,
+// plus the parts of units no view covers (read from cache or device).
+// REQUIRES: e.mu held.
+func (e *Engine) groupPiecesLocked(g *group) ([]blockdev.Piece, error) {
+	ps := make([]blockdev.Piece, 0, len(g.wbs))
+	for _, wb := range g.wbs {
+		ps = append(ps, blockdev.Piece{Off: wb.Off, Data: wb.Data})
+	}
+	for _, u := range g.units {
+		for pos := u.Off; pos < u.End; {
+			if data, off, ok := g.viewAt(pos); ok {
+				pos = off + int64(len(data))
+				continue
+			}
+			next := u.End
+			for _, wb := range g.wbs {
+				if wb.Off > pos && wb.Off < next {
+					next = wb.Off
+				}
+			}
+			buf := blockdev.AlignedBuffer(int(next-pos), e.lim.MemAlign)
+			if err := e.readThroughLocked(buf, pos); err != nil {
+				return nil, fmt.Errorf("writeback: read around a unit: %w", err)
+			}
+			ps = append(ps, blockdev.Piece{Off: pos, Data: buf})
+			pos = next
+		}
+	}
+	return ps, nil
+}
+
+// writeParallel sends the writes with up to e.depth in flight and records
+// each failure on its group.
+func (e *Engine) writeParallel(writes []deviceWrite) {
+	var next atomic.Int64
+	var mu sync.Mutex // guards the groups' err
+	var wg sync.WaitGroup
+	for range min(e.depth, len(writes)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(writes) {
+					return
+				}
+				w := writes[i]
+				_, err := e.dev.WriteAt(w.buf, w.off, w.flags)
+				if err != nil {
+					mu.Lock()
+					w.g.err = errors.Join(w.g.err, fmt.Errorf("writeback: write [%d, +%d): %w", w.off, len(w.buf), err))
+					mu.Unlock()
+					continue
+				}
+				e.stats.bytes.Add(int64(len(w.buf)))
+				if w.flags&blockdev.Atomic != 0 {
+					e.stats.nativeAtomic.Add(1)
+				} else {
+					e.stats.plainWrites.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// commitBatches sends each batch as one group commit; a failed commit
+// fails every group in it.
+func (e *Engine) commitBatches(batches []batch) {
+	for _, b := range batches {
+		if err := e.batch.CommitBatch(b.pieces, 0); err != nil {
+			for _, g := range b.groups {
+				g.err = fmt.Errorf("writeback: group commit: %w", err)
+			}
+			continue
+		}
+		e.stats.batches.Add(1)
+		e.stats.batchPieces.Add(int64(len(b.pieces)))
+		for _, p := range b.pieces {
+			e.stats.bytes.Add(int64(len(p.Data)))
+		}
+	}
+}

@@ -1,0 +1,37 @@
+package writeback
+
+import "sync/atomic"
+
+// Stats counts what the engine did since it started.
+type Stats struct {
+	Passes           int64 // writeback passes (each ends with one device flush)
+	NativeAtomic     int64 // untorn units written in place with an Atomic write
+	ZeroCopyUnits    int64 // of those, units written straight from one folio
+	PlainWrites      int64 // plain device writes of dirty data outside units
+	Batches          int64 // group commits (COW mode)
+	BatchPieces      int64 // pieces in those commits
+	UntornWrites     int64 // untorn writes accepted
+	Merges           int64 // untorn writes merged with a dirty unit they overlapped
+	ForcedWritebacks int64 // passes run because a union would have been too large
+	Throttles        int64 // background passes asked for by writers short of memory or over the dirty limit
+	SkippedGroups    int64 // groups left for a later pass because a writer held a folio
+	BytesWritten     int64 // bytes handed to the device
+	Errors           int64 // passes that failed
+}
+
+type counters struct {
+	passes, nativeAtomic, zeroCopy, plainWrites, batches, batchPieces atomic.Int64
+	untorn, merges, forced, throttles, skipped, bytes, errors         atomic.Int64
+}
+
+// Stats returns a snapshot of the counters.
+func (e *Engine) Stats() Stats {
+	c := &e.stats
+	return Stats{
+		Passes: c.passes.Load(), NativeAtomic: c.nativeAtomic.Load(), ZeroCopyUnits: c.zeroCopy.Load(),
+		PlainWrites: c.plainWrites.Load(), Batches: c.batches.Load(), BatchPieces: c.batchPieces.Load(),
+		UntornWrites: c.untorn.Load(), Merges: c.merges.Load(), ForcedWritebacks: c.forced.Load(),
+		Throttles: c.throttles.Load(), SkippedGroups: c.skipped.Load(), BytesWritten: c.bytes.Load(),
+		Errors: c.errors.Load(),
+	}
+}

@@ -1,0 +1,94 @@
+package writeback
+
+import (
+	"time"
+)
+
+// Sync writes back everything that was dirty when it started and flushes
+// the device: when it returns nil, every write that returned before Sync
+// was called is durable, each untorn unit whole. It returns an error
+// wrapping the device's when any of that data could not be written; the
+// data stays dirty and the next Sync tries again (and fails again, until
+// the data is written).
+func (e *Engine) Sync() error {
+	if e.closed.Load() {
+		return ErrClosed
+	}
+	backoff := 50 * time.Microsecond
+	for {
+		res, err := e.pass()
+		if err != nil {
+			return err
+		}
+		if res.skipped == 0 {
+			return nil
+		}
+		// A writer held a folio of a group between its reservation and its
+		// commit: that is short, try again.
+		time.Sleep(backoff)
+		backoff = min(2*backoff, 5*time.Millisecond)
+	}
+}
+
+// Err returns the error of the last writeback pass, or nil when the last
+// pass wrote everything it found.
+func (e *Engine) Err() error {
+	e.errMu.Lock()
+	defer e.errMu.Unlock()
+	return e.werr
+}
+
+func (e *Engine) recordResult(err error) {
+	if err != nil {
+		e.stats.errors.Add(1)
+	}
+	e.errMu.Lock()
+	e.werr = err
+	e.errMu.Unlock()
+}
+
+// flusher is the background writeback goroutine: it runs a pass when the
+// cache asks for one (dirty bytes over the background threshold, or a
+// writer waiting for memory) and, every flush interval, when anything is
+// dirty. After a failed pass it waits for the next tick (or a request)
+// before trying again.
+func (e *Engine) flusher() {
+	defer close(e.done)
+	var tick <-chan time.Time
+	if e.ticker > 0 {
+		t := time.NewTicker(e.ticker)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		select {
+		case <-e.stop:
+			return
+		case <-e.cache.NeedWriteback():
+			e.stats.throttles.Add(1)
+			e.background()
+		case <-tick:
+			if e.cache.DirtyBytes() > 0 {
+				e.background()
+			}
+		}
+	}
+}
+
+// background runs passes while the dirty bytes stay over the background
+// threshold, stopping at the first error or when asked to stop.
+func (e *Engine) background() {
+	for {
+		if _, err := e.pass(); err != nil {
+			return
+		}
+		select {
+		case <-e.stop:
+			return
+		default:
+		}
+		if !e.cache.OverBackground() {
+			return
+		}
+	}
+}
