@@ -16,6 +16,7 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/untorn/untorn/blockdev"
+	"github.com/untorn/untorn/writeback"
 )
 
 // oracleChecks is how many rapid checks each oracle profile runs by
@@ -38,7 +39,7 @@ func TestMain(m *testing.M) {
 type profile struct {
 	name   string
 	limits blockdev.Limits
-	size   int64 // logical file size
+	size   int64 // device size: the file's (native) or the container's (COW)
 	opts   Options
 	faults bool // inject EIO/ENOSPC at random I/O indexes
 	mode   Mode // the mode the File must end up in
@@ -52,6 +53,9 @@ func oracleProfiles() []profile {
 		{name: "xfs-native", limits: blockdev.LimitsXFS, size: 128 << 10, opts: base, mode: ModeNative},
 		{name: "xfs-native-small-cache", limits: blockdev.LimitsXFS, size: 128 << 10, opts: small, mode: ModeNative},
 		{name: "xfs-native-faults", limits: blockdev.LimitsXFS, size: 128 << 10, opts: base, faults: true, mode: ModeNative},
+		{name: "none-cow", limits: blockdev.LimitsNone, size: 1 << 20, opts: base, mode: ModeCOW},
+		{name: "nvme-cow-small-cache", limits: blockdev.LimitsNVMe, size: 1 << 20, opts: small, mode: ModeCOW},
+		{name: "none-cow-faults", limits: blockdev.LimitsNone, size: 1 << 20, opts: base, faults: true, mode: ModeCOW},
 	}
 }
 
@@ -182,6 +186,7 @@ func (r *oracleRun) sync() {
 // then carries on with the reopened File.
 func (r *oracleRun) crash(cfg blockdev.CrashConfig) {
 	clone := r.s.mem.CrashClone(cfg)
+	addStats(r.s.f)
 	_ = r.s.f.Abandon()
 	r.reopen(clone, false)
 }
@@ -205,6 +210,7 @@ func (r *oracleRun) crashInSync(k int, cfg blockdev.CrashConfig) {
 	if clone == nil {
 		clone = r.s.mem.CrashClone(cfg)
 	}
+	addStats(r.s.f)
 	_ = r.s.f.Abandon()
 	r.reopen(clone, false)
 }
@@ -221,12 +227,20 @@ func (r *oracleRun) closeReopen() {
 		return
 	}
 	r.o.syncDone(mark)
+	addStats(r.s.f)
 	r.reopen(r.s.mem.CrashClone(blockdev.CrashConfig{}), true)
 }
 
 func (r *oracleRun) reopen(clone *blockdev.Mem, exact bool) {
-	r.seed++
-	s, err := openStack(r.p, clone, r.seed)
+	var s *stack
+	var err error
+	for range 10 { // recovery may write, and an injected fault may fail it: retry
+		r.seed++
+		if s, err = openStack(r.p, clone, r.seed); err == nil || !(r.p.faults && injected(err)) {
+			break
+		}
+		r.errs++
+	}
 	if err != nil {
 		r.fail("reopen: %v", err)
 		return
@@ -252,7 +266,34 @@ func (r *oracleRun) reopen(clone *blockdev.Mem, exact bool) {
 	}
 }
 
-var oracleVerified atomic.Int64
+var (
+	oracleVerified atomic.Int64
+	oracleFaults   atomic.Int64 // injected errors that reached the caller
+	oracleStats    struct {
+		sync.Mutex
+		writeback.Stats
+	}
+)
+
+// addStats accumulates the path statistics of a File about to go.
+func addStats(f *File) {
+	s := f.Stats().Writeback
+	oracleStats.Lock()
+	defer oracleStats.Unlock()
+	o := &oracleStats.Stats
+	o.Passes += s.Passes
+	o.NativeAtomic += s.NativeAtomic
+	o.ZeroCopyUnits += s.ZeroCopyUnits
+	o.PlainWrites += s.PlainWrites
+	o.Batches += s.Batches
+	o.BatchPieces += s.BatchPieces
+	o.UntornWrites += s.UntornWrites
+	o.Merges += s.Merges
+	o.ForcedWritebacks += s.ForcedWritebacks
+	o.Throttles += s.Throttles
+	o.SkippedGroups += s.SkippedGroups
+	o.Errors += s.Errors
+}
 
 func TestCrashOracle(t *testing.T) {
 	for _, p := range oracleProfiles() {
@@ -320,8 +361,12 @@ func TestCrashOracle(t *testing.T) {
 					"close": func(t *rapid.T) { r.closeReopen() },
 				})
 				oracleVerified.Add(int64(r.o.verified))
+				oracleFaults.Add(int64(r.errs))
+				addStats(r.s.f)
 			})
 		})
 	}
-	t.Logf("crash verifications: %d", oracleVerified.Load())
+	t.Logf("crash verifications: %d; injected errors surfaced: %d", oracleVerified.Load(), oracleFaults.Load())
+	t.Logf("paths: %+v", oracleStats.Stats)
+	require.Positive(t, oracleFaults.Load(), "injected faults must surface to the caller")
 }

@@ -1,7 +1,6 @@
 package atomicio
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -18,13 +17,12 @@ import (
 // Lock order: closeMu, then raMu; the engine's and the cache's locks are
 // below both.
 type File struct {
-	dev    blockdev.Device // what the engine writes: the raw device or the COW container
-	closer []func() error  // close in order after the engine: container, raw device
-	cache  *pagecache.Cache
-	eng    *writeback.Engine
-	opts   Options
-	mode   Mode
-	size   int64
+	dev   blockdev.Device // what the engine writes: the raw device or the COW container
+	cache *pagecache.Cache
+	eng   *writeback.Engine
+	opts  Options
+	mode  Mode
+	size  int64
 
 	closeMu sync.RWMutex // held shared by every operation, exclusively by Close
 	closed  bool
@@ -32,7 +30,8 @@ type File struct {
 	raMu sync.Mutex // guards ra
 	ra   pagecache.Readahead
 
-	bufs sync.Pool // *[]byte of pagecache.MaxFolioSize, aligned for dev
+	bufs  sync.Pool // *[]byte of pagecache.MaxFolioSize, aligned for dev
+	waits sync.Pool // *writeWait with Options.WriteTimeout
 }
 
 // OpenDevice opens a File over dev (tests use blockdev.Mem). With
@@ -49,22 +48,21 @@ func OpenDevice(dev blockdev.Device, opts Options) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
-	target, mode, closers, err := resolveMode(dev, opts, false)
+	target, mode, err := resolveMode(dev, opts, false)
 	if err != nil {
 		return nil, err
 	}
-	closers = append(closers, dev.Close)
-	f, err := newFile(target, mode, closers, opts)
+	f, err := newFile(target, mode, opts)
 	if err != nil {
-		for _, c := range closers {
-			_ = c()
-		}
+		_ = target.Close()
 		return nil, err
 	}
 	return f, nil
 }
 
-func newFile(dev blockdev.Device, mode Mode, closers []func() error, opts Options) (*File, error) {
+// newFile builds a File whose engine writes dev; Close closes dev (a COW
+// container closes the device under it).
+func newFile(dev blockdev.Device, mode Mode, opts Options) (*File, error) {
 	size := dev.Size() - dev.Size()%pagecache.PageSize
 	if size <= 0 {
 		return nil, fmt.Errorf("%w: device of %d bytes", ErrInvalid, dev.Size())
@@ -89,7 +87,8 @@ func newFile(dev blockdev.Device, mode Mode, closers []func() error, opts Option
 		_ = cache.Close()
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	f := &File{dev: dev, closer: closers, cache: cache, eng: eng, opts: opts, mode: mode, size: size}
+	f := &File{dev: dev, cache: cache, eng: eng, opts: opts, mode: mode, size: size}
+	f.waits.New = func() any { return &writeWait{timeout: opts.WriteTimeout} }
 	align := dev.Limits().MemAlign
 	f.bufs.New = func() any {
 		b := blockdev.AlignedBuffer(pagecache.MaxFolioSize, max(align, pagecache.PageSize))
@@ -151,10 +150,7 @@ func (f *File) Abandon() error {
 func (f *File) releaseLocked() error {
 	f.closed = true
 	var errs []error
-	errs = append(errs, f.eng.Close(), f.cache.Close())
-	for _, c := range f.closer {
-		errs = append(errs, c())
-	}
+	errs = append(errs, f.eng.Close(), f.cache.Close(), f.dev.Close())
 	return errors.Join(errs...)
 }
 
@@ -176,9 +172,4 @@ func (f *File) Stats() Stats {
 		s.DirtyBytes, s.CacheBytes = f.cache.DirtyBytes(), f.cache.Used()
 	}
 	return s
-}
-
-// writeCtx bounds a write's wait for memory by Options.WriteTimeout.
-func (f *File) writeCtx() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), f.opts.WriteTimeout)
 }

@@ -12,11 +12,11 @@ import (
 const headerProbe = 64 << 10
 
 // resolveMode decides how a File over dev writes untorn data and returns
-// the device the engine should write (dev itself, or a COW container over
-// it), the mode, and what to close before dev. existingFile says dev is a
-// plain file that existed before (Open), as opposed to a new file or a
-// device handed to OpenDevice.
-func resolveMode(dev blockdev.Device, opts Options, existingFile bool) (blockdev.Device, Mode, []func() error, error) {
+// the device the engine should write: dev itself (native), or a COW
+// container over it, which owns dev from then on. existingFile says dev is
+// a plain file that existed before (Open), as opposed to a device handed to
+// OpenDevice.
+func resolveMode(dev blockdev.Device, opts Options, existingFile bool) (blockdev.Device, Mode, error) {
 	l := dev.Limits()
 	nativeOK := l.HasAtomic() && l.AtomicMax >= 2*opts.MaxAtomic
 	c, err := openCOW(dev, opts)
@@ -24,15 +24,15 @@ func resolveMode(dev blockdev.Device, opts Options, existingFile bool) (blockdev
 	case err == nil:
 		if opts.Mode == ModeNative {
 			_ = c.Close()
-			return nil, 0, nil, fmt.Errorf("%w: the device is a COW container; open it with ModeAuto or ModeCOW", ErrInvalid)
+			return nil, 0, fmt.Errorf("%w: the device is a COW container; open it with ModeAuto or ModeCOW", ErrInvalid)
 		}
-		return c, ModeCOW, []func() error{c.Close}, nil
+		return c, ModeCOW, nil
 	case !errors.Is(err, errNotFormatted):
-		return nil, 0, nil, fmt.Errorf("atomicio: open COW container: %w", err)
+		return nil, 0, fmt.Errorf("atomicio: open COW container: %w", err)
 	}
 	blank, err := isBlank(dev)
 	if err != nil {
-		return nil, 0, nil, err
+		return nil, 0, err
 	}
 	mode := opts.Mode
 	if mode == ModeAuto {
@@ -42,26 +42,26 @@ func resolveMode(dev blockdev.Device, opts Options, existingFile bool) (blockdev
 		case l.HasAtomic():
 			mode = ModeNative
 		case existingFile:
-			return nil, 0, nil, fmt.Errorf("%w: the file system offers no RWF_ATOMIC and the file is not a COW container", ErrNoUntornWrites)
+			return nil, 0, fmt.Errorf("%w: the file system offers no RWF_ATOMIC and the file is not a COW container", ErrNoUntornWrites)
 		default:
-			return nil, 0, nil, fmt.Errorf("%w: device without untorn writes holds data", ErrNotContainer)
+			return nil, 0, fmt.Errorf("%w: device without untorn writes holds data", ErrNotContainer)
 		}
 	}
 	switch mode {
 	case ModeNative:
 		if !l.HasAtomic() {
-			return nil, 0, nil, fmt.Errorf("%w: native mode needs RWF_ATOMIC: %w", ErrNoUntornWrites, blockdev.ErrAtomicUnsupported)
+			return nil, 0, fmt.Errorf("%w: native mode needs RWF_ATOMIC: %w", ErrNoUntornWrites, blockdev.ErrAtomicUnsupported)
 		}
-		return dev, ModeNative, nil, nil
+		return dev, ModeNative, nil
 	default: // ModeCOW on a device that is not a container yet
 		if !blank {
-			return nil, 0, nil, fmt.Errorf("%w: refusing to format a COW container over it", ErrNotContainer)
+			return nil, 0, fmt.Errorf("%w: refusing to format a COW container over it", ErrNotContainer)
 		}
-		c, err := formatCOW(dev, opts)
+		c, err := formatCOW(dev, opts, 0)
 		if err != nil {
-			return nil, 0, nil, fmt.Errorf("atomicio: format COW container: %w", err)
+			return nil, 0, fmt.Errorf("atomicio: format COW container: %w", err)
 		}
-		return c, ModeCOW, []func() error{c.Close}, nil
+		return c, ModeCOW, nil
 	}
 }
 

@@ -2,16 +2,47 @@ package atomicio
 
 import (
 	"errors"
+	"fmt"
+	"math/bits"
 
 	"github.com/untorn/untorn/blockdev"
+	"github.com/untorn/untorn/blockdev/cow"
+	"github.com/untorn/untorn/pagecache"
 )
 
-var errNotFormatted = errors.New("not formatted")
+// errNotFormatted: dev holds no COW container.
+var errNotFormatted = cow.ErrNotFormatted
 
-func openCOW(dev blockdev.Device, opts Options) (blockdev.Device, error) {
-	return nil, errNotFormatted
+// cowOptions sizes a new container: the defaults (untorn writes and
+// batches of 8 MiB, less on small devices) unless MaxAtomic needs more: a
+// write of MaxAtomic bytes at any offset spans MaxAtomic plus a page.
+func cowOptions(opts Options, logical int64) cow.Options {
+	o := cow.Options{LogicalSize: logical}
+	if need := int64(opts.MaxAtomic) + 2*pagecache.PageSize; need > 8<<20 {
+		o.AtomicMax = 1 << bits.Len64(uint64(need-1))
+		o.MaxBatch = int64(o.AtomicMax)
+	}
+	return o
 }
 
-func formatCOW(dev blockdev.Device, opts Options) (blockdev.Device, error) {
-	return nil, blockdev.ErrAtomicUnsupported
+func openCOW(dev blockdev.Device, opts Options) (*cow.Device, error) {
+	c, err := cow.Open(dev, cowOptions(opts, 0))
+	if errors.Is(err, cow.ErrNotFormatted) {
+		return nil, errNotFormatted
+	}
+	return c, err
+}
+
+func formatCOW(dev blockdev.Device, opts Options, logical int64) (*cow.Device, error) {
+	return cow.Format(dev, cowOptions(opts, logical))
+}
+
+// cowPhysicalSize is the size a new file needs to hold a container of
+// logical bytes.
+func cowPhysicalSize(blockSize int, opts Options, logical int64) (int64, error) {
+	n, err := cow.RequiredSize(blockSize, cowOptions(opts, logical))
+	if err != nil {
+		return 0, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	return n, nil
 }

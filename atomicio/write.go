@@ -48,9 +48,10 @@ func (f *File) write(p []byte, off int64, untorn bool) (int, error) {
 	case untorn && len(p) > f.opts.MaxAtomic:
 		return 0, fmt.Errorf("%w: %d bytes, the limit is %d (Options.MaxAtomic)", ErrTooLarge, len(p), f.opts.MaxAtomic)
 	}
-	ctx, cancel := f.writeCtx()
-	err := f.eng.Write(ctx, p, off, untorn)
-	cancel()
+	w := f.waits.Get().(*writeWait)
+	err := f.eng.Write(w, p, off, untorn)
+	w.reset()
+	f.waits.Put(w)
 	if err != nil {
 		return 0, wrapWriteErr(err)
 	}

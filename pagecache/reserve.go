@@ -20,7 +20,7 @@ type Reservation struct {
 	ids    []int32 // folios in offset order, each pinned with writers incremented
 	made   []bool  // per folio: created by this reservation
 	done   bool
-	pooled bool // owned by Write, returned to Cache.reservations when done
+	pooled bool // returned to Cache.reservations when done
 }
 
 // Off and Len give the reserved byte range.
@@ -34,8 +34,10 @@ func (r *Reservation) Len() int64 { return r.n }
 // short, Reserve waits for writeback or reclaim until ctx is done and then fails with an
 // error wrapping ErrNoMemory, having changed nothing. A range that can never fit fails at
 // once with ErrTooLarge.
+//
+// Reservations are pooled: r must not be used after Commit or Release.
 func (c *Cache) Reserve(ctx context.Context, off int64, n int, fill FillFunc) (*Reservation, error) {
-	r := &Reservation{c: c}
+	r := c.reservations.Get().(*Reservation)
 	if err := c.reserve(ctx, r, off, n, fill); err != nil {
 		return nil, err
 	}
@@ -63,7 +65,7 @@ func (c *Cache) reserve(ctx context.Context, r *Reservation, off int64, n int, f
 		return err
 	}
 	for pos := lo; pos < hi; {
-		id, err := c.reserveAt(ctx, r, pos, hi)
+		id, err := c.reserveAt(ctx, r, pos, lo, hi)
 		if err != nil {
 			r.Release()
 			return fmt.Errorf("reserve %d bytes at %d: %w", n, off, err)
@@ -101,12 +103,13 @@ func (c *Cache) throttle(ctx context.Context) error {
 }
 
 // reserveAt pins the folio covering pos for writing, creating it (or a copy of a folio
-// under writeback) when needed, and appends it to r.
-func (c *Cache) reserveAt(ctx context.Context, r *Reservation, pos, hi int64) (int32, error) {
+// under writeback) when needed, and appends it to r. [lo, hi) is the reservation's range
+// in whole pages.
+func (c *Cache) reserveAt(ctx context.Context, r *Reservation, pos, lo, hi int64) (int32, error) {
 	s := c.shardOf(pos)
 	for {
 		s.mu.Lock()
-		if id, ok := c.pinForWriteLocked(s, pos); ok {
+		if id, ok := c.pinForWriteLocked(s, pos, lo, hi); ok {
 			s.mu.Unlock()
 			r.ids, r.made = append(r.ids, id), append(r.made, false)
 			return id, nil
@@ -121,7 +124,18 @@ func (c *Cache) reserveAt(ctx context.Context, r *Reservation, pos, hi int64) (i
 			return 0, ErrClosed
 		}
 		s.mu.Lock()
-		if id, ok := c.pinForWriteLocked(s, pos); ok {
+		if id, ok := s.lookupLocked(pos); ok && c.splittable(&c.folios[id], lo, hi) {
+			// A clean folio the write covers only partly: dirtying it would make
+			// writeback write all of it. Drop it (the device holds its bytes) and
+			// let the write get folios of its own size.
+			s.mu.Unlock()
+			c.unqueueLocked(id)
+			if !c.tryEvictLocked(id) {
+				c.pushLocked(id, queueMain)
+			}
+			s.mu.Lock()
+		}
+		if id, ok := c.pinForWriteLocked(s, pos, -1, -1); ok {
 			s.mu.Unlock()
 			c.memMu.Unlock()
 			r.ids, r.made = append(r.ids, id), append(r.made, false)
@@ -173,18 +187,28 @@ func (c *Cache) reserveAt(ctx context.Context, r *Reservation, pos, hi int64) (i
 	}
 }
 
-// pinForWriteLocked pins the folio covering pos for writing unless it is missing or under
-// writeback.
+// pinForWriteLocked pins the folio covering pos for writing unless it is missing, under
+// writeback, or (when lo >= 0) splittable for a write of [lo, hi).
 // REQUIRES: s.mu held for writing.
-func (c *Cache) pinForWriteLocked(s *shard, pos int64) (int32, bool) {
+func (c *Cache) pinForWriteLocked(s *shard, pos, lo, hi int64) (int32, bool) {
 	id, ok := s.lookupLocked(pos)
-	if !ok || c.folios[id].has(stateWriteback) {
+	if !ok || c.folios[id].has(stateWriteback) || (lo >= 0 && c.splittable(&c.folios[id], lo, hi)) {
 		return 0, false
 	}
 	f := &c.folios[id]
 	f.writers++
 	f.pins.Add(1)
 	return id, true
+}
+
+// splittable reports whether f is a clean folio of several pages that a write of the
+// whole pages [lo, hi) covers only partly, and that nobody uses.
+// REQUIRES: the shard.mu of f held.
+func (c *Cache) splittable(f *folio, lo, hi int64) bool {
+	st := f.state.Load()
+	return f.order > 0 && (f.off < lo || f.end() > hi) &&
+		st&(stateDirty|stateWriteback) == 0 && st&stateIndexed != 0 &&
+		f.writers == 0 && f.pins.Load() == 0
 }
 
 // fillFolio makes a reserved folio uptodate with fill (zeros when fill is nil).

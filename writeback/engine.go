@@ -56,6 +56,7 @@ type Engine struct {
 	maxUnit int64 // largest unit the device path writes untorn
 	depth   int
 	plain   bool
+	fillFn  func(off int64, buf []byte) error // e.fill, made once: a method value allocates
 
 	passMu sync.Mutex // serialises passes: each ends with a device Flush before the next starts
 
@@ -88,6 +89,7 @@ func New(cfg Config) (*Engine, error) {
 		done:   make(chan struct{}),
 		ticker: cfg.FlushInterval,
 	}
+	e.fillFn = e.fill
 	if e.depth == 0 {
 		e.depth = DefaultQueueDepth
 	}
@@ -96,9 +98,8 @@ func New(cfg Config) (*Engine, error) {
 	}
 	if b, ok := cfg.Device.(blockdev.BatchDevice); ok && !cfg.Native {
 		e.batch = b
-		// A group is a unit plus the folios overlapping its ends (at most
-		// a 2 MiB folio on each side), and a group goes in one batch.
-		e.maxUnit = b.MaxBatch() - 2*pagecache.MaxFolioSize
+		// A unit goes in one batch; data outside units may be split.
+		e.maxUnit = b.MaxBatch()
 		if e.maxUnit < pagecache.PageSize {
 			return nil, fmt.Errorf("%w: batch device takes only %d bytes per commit", ErrInvalid, b.MaxBatch())
 		}

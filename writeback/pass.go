@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 
 	"github.com/untorn/untorn/blockdev"
+	"github.com/untorn/untorn/extent"
 )
 
 // deviceWrite is one write a native pass sends.
@@ -119,18 +120,8 @@ func (e *Engine) planNativeLocked(groups []*group) ([]deviceWrite, error) {
 		}
 		for _, wb := range g.wbs {
 			// The parts of the folio outside every unit go out plain.
-			pos, end := wb.Off, wb.Off+int64(len(wb.Data))
-			for _, u := range g.units {
-				if u.End <= pos || u.Off >= end {
-					continue
-				}
-				if u.Off > pos {
-					writes = append(writes, deviceWrite{g: g, buf: wb.Data[pos-wb.Off : u.Off-wb.Off], off: pos})
-				}
-				pos = max(pos, u.End)
-			}
-			if pos < end {
-				writes = append(writes, deviceWrite{g: g, buf: wb.Data[pos-wb.Off:], off: pos})
+			for _, part := range outsideUnits(wb.Off, wb.Off+int64(len(wb.Data)), g.units) {
+				writes = append(writes, deviceWrite{g: g, buf: wb.Data[part[0]-wb.Off : part[1]-wb.Off], off: part[0]})
 			}
 		}
 	}
@@ -166,58 +157,69 @@ func (e *Engine) unitBytesLocked(g *group, lo, hi int64) ([]byte, bool, error) {
 	return buf, false, nil
 }
 
-// batch is one group commit: the pieces of whole groups.
+// batch is one group commit and the groups with pieces in it.
 type batch struct {
 	pieces []blockdev.Piece
+	size   int64
 	groups []*group
 }
 
-// planBatchesLocked turns groups into group commits of at most MaxBatch
-// bytes; a group never spans two commits.
+// atom is what must go in one commit: the pieces of one unit, or one
+// piece of dirty data outside every unit.
+type atom struct {
+	g      *group
+	pieces []blockdev.Piece
+	size   int64
+}
+
+// planBatchesLocked packs the groups' atoms, in order, into group commits
+// of at most MaxBatch bytes. A unit (at most MaxUnit = MaxBatch bytes) is
+// never split; dirty data outside units may be.
 // REQUIRES: e.mu held.
 func (e *Engine) planBatchesLocked(groups []*group) ([]batch, error) {
-	var batches []batch
-	var cur batch
-	var size int64
 	limit := e.batch.MaxBatch()
+	var batches []batch
+	cur := batch{}
+	add := func(a atom) {
+		if cur.size+a.size > limit && len(cur.pieces) > 0 {
+			batches = append(batches, cur)
+			cur = batch{}
+		}
+		cur.pieces = append(cur.pieces, a.pieces...)
+		cur.size += a.size
+		if n := len(cur.groups); n == 0 || cur.groups[n-1] != a.g {
+			cur.groups = append(cur.groups, a.g)
+		}
+	}
 	for _, g := range groups {
-		ps, err := e.groupPiecesLocked(g)
+		atoms, err := e.groupAtomsLocked(g, limit)
 		if err != nil {
 			return nil, err
 		}
-		var n int64
-		for _, p := range ps {
-			n += int64(len(p.Data))
+		for _, a := range atoms {
+			add(a)
 		}
-		if n > limit {
-			return nil, fmt.Errorf("%w: group [%d, %d) of %d bytes exceeds a batch of %d", ErrTooLarge, g.off, g.end, n, limit)
-		}
-		if size+n > limit && len(cur.groups) > 0 {
-			batches = append(batches, cur)
-			cur, size = batch{}, 0
-		}
-		cur.pieces = append(cur.pieces, ps...)
-		cur.groups = append(cur.groups, g)
-		size += n
 	}
-	if len(cur.groups) > 0 {
+	if len(cur.pieces) > 0 {
 		batches = append(batches, cur)
 	}
 	return batches, nil
 }
 
-// groupPiecesLocked returns the pieces of one group: every stable view,
-// plus the parts of units no view covers (read from cache or device).
+// groupAtomsLocked splits a group into atoms: for each unit, the parts of
+// the stable views inside it plus whatever of it no view covers (read from
+// the cache or the device); then the parts of the views outside every
+// unit, cut to at most limit bytes each.
 // REQUIRES: e.mu held.
-func (e *Engine) groupPiecesLocked(g *group) ([]blockdev.Piece, error) {
-	ps := make([]blockdev.Piece, 0, len(g.wbs))
-	for _, wb := range g.wbs {
-		ps = append(ps, blockdev.Piece{Off: wb.Off, Data: wb.Data})
-	}
+func (e *Engine) groupAtomsLocked(g *group, limit int64) ([]atom, error) {
+	var atoms []atom
 	for _, u := range g.units {
+		a := atom{g: g}
 		for pos := u.Off; pos < u.End; {
 			if data, off, ok := g.viewAt(pos); ok {
-				pos = off + int64(len(data))
+				end := min(off+int64(len(data)), u.End)
+				a.pieces = append(a.pieces, blockdev.Piece{Off: pos, Data: data[pos-off : end-off]})
+				pos = end
 				continue
 			}
 			next := u.End
@@ -230,11 +232,44 @@ func (e *Engine) groupPiecesLocked(g *group) ([]blockdev.Piece, error) {
 			if err := e.readThroughLocked(buf, pos); err != nil {
 				return nil, fmt.Errorf("writeback: read around a unit: %w", err)
 			}
-			ps = append(ps, blockdev.Piece{Off: pos, Data: buf})
+			a.pieces = append(a.pieces, blockdev.Piece{Off: pos, Data: buf})
 			pos = next
 		}
+		a.size = u.Len()
+		if a.size > limit {
+			return nil, fmt.Errorf("%w: unit [%d, %d) exceeds a batch of %d", ErrTooLarge, u.Off, u.End, limit)
+		}
+		atoms = append(atoms, a)
 	}
-	return ps, nil
+	for _, wb := range g.wbs {
+		for _, part := range outsideUnits(wb.Off, wb.Off+int64(len(wb.Data)), g.units) {
+			for lo := part[0]; lo < part[1]; lo += limit {
+				hi := min(part[1], lo+limit)
+				atoms = append(atoms, atom{g: g, size: hi - lo,
+					pieces: []blockdev.Piece{{Off: lo, Data: wb.Data[lo-wb.Off : hi-wb.Off]}}})
+			}
+		}
+	}
+	return atoms, nil
+}
+
+// outsideUnits returns the parts of [lo, hi) that no unit covers.
+func outsideUnits(lo, hi int64, units []extent.Range) [][2]int64 {
+	var parts [][2]int64
+	pos := lo
+	for _, u := range units {
+		if u.End <= pos || u.Off >= hi {
+			continue
+		}
+		if u.Off > pos {
+			parts = append(parts, [2]int64{pos, u.Off})
+		}
+		pos = max(pos, u.End)
+	}
+	if pos < hi {
+		parts = append(parts, [2]int64{pos, hi})
+	}
+	return parts
 }
 
 // writeParallel sends the writes with up to e.depth in flight and records

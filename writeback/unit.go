@@ -36,16 +36,17 @@ func pow2Cover(off, end, minLen int64) (int64, int64) {
 // unionLocked returns the unit that adding the untorn unit [lo, hi) would
 // leave in the side-car: its union with the units it overlaps, grown (in
 // native mode) to the power-of-two unit covering that union, until stable.
+// It also returns how many dirty units the union absorbs.
 // REQUIRES: e.mu held.
-func (e *Engine) unionLocked(lo, hi int64) (extent.Range, error) {
+func (e *Engine) unionLocked(lo, hi int64) (extent.Range, int, error) {
 	for {
-		u, _, err := e.ranges.UnionIfAdded(lo, hi)
+		u, n, err := e.ranges.UnionIfAdded(lo, hi)
 		if err != nil {
-			return extent.Range{}, err
+			return extent.Range{}, 0, err
 		}
 		nlo, nhi := e.unitOf(u.Off, u.End)
 		if nlo == lo && nhi == hi {
-			return u, nil
+			return u, n, nil
 		}
 		lo, hi = nlo, nhi
 	}

@@ -31,7 +31,7 @@ func (e *Engine) Write(ctx context.Context, p []byte, off int64, untorn bool) er
 		}
 	}
 	for {
-		r, err := e.cache.Reserve(ctx, off, len(p), e.fill)
+		r, err := e.cache.Reserve(ctx, off, len(p), e.fillFn)
 		if err != nil {
 			return err
 		}
@@ -41,10 +41,10 @@ func (e *Engine) Write(ctx context.Context, p []byte, off int64, untorn bool) er
 			e.mu.Unlock()
 			return err
 		}
-		u, err := e.unionLocked(lo, hi)
+		u, merged, err := e.unionLocked(lo, hi)
 		if err == nil && u.Len() <= e.maxUnit {
 			if err = r.Commit(p); err == nil {
-				if u.Len() > hi-lo || u.Off != lo {
+				if merged > 0 {
 					e.stats.merges.Add(1)
 				}
 				_, err = e.ranges.Add(u.Off, u.End)

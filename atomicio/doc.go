@@ -1,0 +1,62 @@
+// Package atomicio gives Go storage engines buffered, untorn writes: a
+// write goes into a userspace page cache and returns at memory speed, and
+// when it reaches stable storage it arrives whole or not at all, even across
+// a power cut.
+//
+//	f, err := atomicio.Open("data.db", atomicio.Options{Size: 1 << 30})
+//	...
+//	atomicio.WriteAt(f, page, off) // untorn
+//	f.ReadAt(buf, off)             // sees the cache
+//	f.Sync()                       // durable
+//
+// # What a caller is promised
+//
+//  1. Untorn. For every WriteAt(f, p, off): after any crash the range
+//     [off, off+len(p)) reads either entirely as before the write or
+//     entirely as the write (or later writes) left it, never a mix. No
+//     alignment is required; the largest write accepted is
+//     Options.MaxAtomic (ErrTooLarge beyond).
+//  2. Durable after Sync. Every write that returned before a successful
+//     Sync began is on stable storage when that Sync returns.
+//  3. Read-your-writes. ReadAt returns the latest data written, from the
+//     cache or the device.
+//  4. All or nothing in memory too. WriteAt never copies half a buffer:
+//     the cache memory for the whole range is reserved before the copy.
+//     Under memory pressure it waits for writeback, and fails cleanly
+//     (nothing written, ErrNoMemory) after Options.WriteTimeout.
+//  5. Errors stick. A writeback error is returned by the next Sync and
+//     every later one until the data is written; dirty data is never
+//     dropped because a write failed (Close refuses too; Abandon gives up).
+//
+// Plain writes ((*File).WriteAt, io.WriterAt) are buffered the same way
+// but may tear at a crash, like pwrite. A plain write inside a dirty untorn
+// range becomes part of it. Two untorn writes that overlap while both are
+// dirty become one unit. No ordering between ranges is promised without
+// Sync.
+//
+// # Native and COW
+//
+// Untorn writes reach the device one of two ways (see Mode):
+//
+//   - Native: in place with pwritev2(RWF_ATOMIC) on O_DIRECT, as the
+//     smallest naturally aligned power-of-two unit covering each write. The
+//     file stays an ordinary file. It needs a file system with untorn
+//     writes (XFS with reflink on Linux 6.13+; 4 KiB to 1-2 MiB), and a
+//     write whose unit exceeds its maximum fails with ErrTooLarge.
+//   - COW: the file is a container (package blockdev/cow) that writes new
+//     data out of place and commits many ranges at once: random page
+//     writes become one sequential write and one flush. Any file system,
+//     any alignment. New files are COW by default.
+//
+// # Caveats
+//
+// A File's capacity is fixed when it is created (Options.Size). Data is
+// durable only after Sync (or with Options.WriteThrough). The cache budget
+// bounds folio memory, not the Go heap. A COW container is read through
+// this package only.
+//
+// # Concurrency
+//
+// A File is safe for concurrent use by many goroutines; concurrent
+// overlapping writes land in some order, each untorn one whole.
+package atomicio

@@ -1,0 +1,107 @@
+package atomicio
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"pgregory.net/rapid"
+
+	"github.com/untorn/untorn/internal/xfstest"
+)
+
+// realFileProperty runs the non-crash actions of the oracle (untorn and
+// plain writes, reads checked against a model, Sync, Close and reopen)
+// against a real file at path, opened with opts.
+func realFileProperty(t *testing.T, path string, opts Options, want Mode) {
+	const size = 4 << 20
+	opts.Size = size
+	rapid.Check(t, func(rt *rapid.T) {
+		_ = os.Remove(path)
+		f, err := Open(path, opts)
+		require.NoError(rt, err)
+		defer func() { _ = f.Abandon() }()
+		require.Equal(rt, want, f.Mode())
+		model := make([]byte, f.Size())
+		id := 0
+		genRange := func(rt *rapid.T) (int64, int) {
+			n := rapid.IntRange(1, 64<<10).Draw(rt, "len")
+			if rapid.Bool().Draw(rt, "aligned") {
+				n = 16 << 10
+				return int64(rapid.IntRange(0, int(f.Size())/n-1).Draw(rt, "slot")) * int64(n), n
+			}
+			return int64(rapid.IntRange(0, int(f.Size())-n).Draw(rt, "off")), n
+		}
+		write := func(rt *rapid.T, untorn bool) {
+			off, n := genRange(rt)
+			id++
+			p := make([]byte, n)
+			fillWrite(p, id%250+1, off)
+			if untorn {
+				_, err = WriteAt(f, p, off)
+			} else {
+				_, err = f.WriteAt(p, off)
+			}
+			if want == ModeNative && errors.Is(err, ErrTooLarge) {
+				return // the unit around an unaligned write exceeds the file system's maximum
+			}
+			require.NoError(rt, err)
+			copy(model[off:], p)
+		}
+		rt.Repeat(map[string]func(*rapid.T){
+			"untorn": func(rt *rapid.T) { write(rt, true) },
+			"plain":  func(rt *rapid.T) { write(rt, false) },
+			"read": func(rt *rapid.T) {
+				off, n := genRange(rt)
+				got := make([]byte, n)
+				_, err := f.ReadAt(got, off)
+				require.NoError(rt, err)
+				require.True(rt, bytes.Equal(model[off:off+int64(n)], got), "read [%d, +%d)", off, n)
+			},
+			"sync": func(rt *rapid.T) { require.NoError(rt, f.Sync()) },
+			"reopen": func(rt *rapid.T) {
+				require.NoError(rt, f.Close())
+				f, err = Open(path, opts)
+				require.NoError(rt, err)
+				require.Equal(rt, want, f.Mode(), "an existing file is recognised")
+				img, err := readAll(f)
+				require.NoError(rt, err)
+				require.True(rt, bytes.Equal(model, img), "content after reopen")
+			},
+		})
+	})
+}
+
+func TestRealFileCOWOnTempDir(t *testing.T) {
+	realFileProperty(t, filepath.Join(t.TempDir(), "data"), Options{CacheSize: 1 << 20}, ModeCOW)
+}
+
+func TestRealFileNativeOnXFS(t *testing.T) {
+	mnt := xfstest.Mount(t)
+	realFileProperty(t, filepath.Join(mnt, "data"), Options{CacheSize: 1 << 20, Mode: ModeNative}, ModeNative)
+}
+
+func TestRealFileCOWOnXFS(t *testing.T) {
+	mnt := xfstest.Mount(t)
+	realFileProperty(t, filepath.Join(mnt, "data"), Options{CacheSize: 1 << 20}, ModeCOW)
+}
+
+func TestOpenRefusesPlainFileWithoutUntornWrites(t *testing.T) {
+	dir := t.TempDir()
+	if !isExt4Dir(t, dir) {
+		t.Skip("temp dir is not ext4")
+	}
+	path := filepath.Join(dir, "plain")
+	require.NoError(t, os.WriteFile(path, bytes.Repeat([]byte("data"), 4096), 0o644))
+	_, err := Open(path, Options{})
+	require.ErrorIs(t, err, ErrNoUntornWrites)
+	_, err = Open(filepath.Join(dir, "new"), Options{})
+	require.ErrorIs(t, err, ErrInvalid, "a new file needs Options.Size")
+	_, err = Open(filepath.Join(dir, "native"), Options{Size: 1 << 20, Mode: ModeNative})
+	require.ErrorIs(t, err, ErrNoUntornWrites)
+	_, err = os.Stat(filepath.Join(dir, "native"))
+	require.ErrorIs(t, err, os.ErrNotExist, "a failed create leaves no file behind")
+}

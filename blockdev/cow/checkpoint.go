@@ -1,0 +1,85 @@
+package cow
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+)
+
+const (
+	ckptMagic     = 0x4b43574f434e5254 // "TRNCOWCK" little-endian
+	ckptVersion   = 1
+	ckptHeaderLen = 64
+)
+
+// checkpoint is a full copy of the logical-to-physical map and the place in
+// the log where replay starts.
+type checkpoint struct {
+	devID    uint64
+	gen      uint64 // bumped by every checkpoint
+	startSeq uint64 // sequence number of the first record after it
+	startPos int64  // physical block of that record
+	hdrCRC   uint32 // the header checksum, which the superblock repeats
+	m        []uint32
+}
+
+// checkpointLen is the encoded length of a checkpoint of n map entries.
+func checkpointLen(n int64) int64 { return ckptHeaderLen + 4*n }
+
+// encode writes c into b (at least checkpointLen(len(c.m)) bytes) and sets
+// c.hdrCRC.
+func (c *checkpoint) encode(b []byte) {
+	le := binary.LittleEndian
+	clear(b[:ckptHeaderLen])
+	mb := b[ckptHeaderLen : ckptHeaderLen+4*len(c.m)]
+	for i, p := range c.m {
+		le.PutUint32(mb[4*i:], p)
+	}
+	clear(b[ckptHeaderLen+4*len(c.m):])
+	le.PutUint64(b[0:], ckptMagic)
+	le.PutUint32(b[8:], ckptVersion)
+	le.PutUint64(b[16:], c.devID)
+	le.PutUint64(b[24:], c.gen)
+	le.PutUint64(b[32:], c.startSeq)
+	le.PutUint64(b[40:], uint64(c.startPos))
+	le.PutUint64(b[48:], uint64(len(c.m)))
+	le.PutUint32(b[56:], crc(mb))
+	c.hdrCRC = crc(b[:60])
+	le.PutUint32(b[60:], c.hdrCRC)
+}
+
+// decodeCheckpoint parses a checkpoint and checks both its checksums. It
+// does not check the map entries against a geometry (see checkMap).
+func decodeCheckpoint(b []byte) (checkpoint, error) {
+	if len(b) < ckptHeaderLen {
+		return checkpoint{}, fmt.Errorf("%w: checkpoint of %d bytes", ErrCorrupt, len(b))
+	}
+	le := binary.LittleEndian
+	if le.Uint64(b[0:]) != ckptMagic {
+		return checkpoint{}, fmt.Errorf("%w: no checkpoint magic", ErrCorrupt)
+	}
+	c := checkpoint{hdrCRC: le.Uint32(b[60:])}
+	if got := crc(b[:60]); got != c.hdrCRC {
+		return checkpoint{}, fmt.Errorf("%w: checkpoint header checksum %#x, want %#x", ErrCorrupt, got, c.hdrCRC)
+	}
+	if v := le.Uint32(b[8:]); v != ckptVersion {
+		return checkpoint{}, fmt.Errorf("%w: checkpoint version %d", ErrCorrupt, v)
+	}
+	c.devID = le.Uint64(b[16:])
+	c.gen = le.Uint64(b[24:])
+	c.startSeq = le.Uint64(b[32:])
+	c.startPos = int64(le.Uint64(b[40:]) & math.MaxInt64)
+	n := le.Uint64(b[48:])
+	if n > math.MaxUint32 || uint64(len(b)-ckptHeaderLen)/4 < n {
+		return checkpoint{}, fmt.Errorf("%w: checkpoint of %d entries in %d bytes", ErrCorrupt, n, len(b))
+	}
+	mb := b[ckptHeaderLen : ckptHeaderLen+4*int(n)]
+	if got, want := crc(mb), le.Uint32(b[56:]); got != want {
+		return checkpoint{}, fmt.Errorf("%w: checkpoint map checksum %#x, want %#x", ErrCorrupt, got, want)
+	}
+	c.m = make([]uint32, n)
+	for i := range c.m {
+		c.m[i] = le.Uint32(mb[4*i:])
+	}
+	return c, nil
+}

@@ -1,0 +1,278 @@
+package cow
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+
+	"github.com/untorn/untorn/blockdev"
+)
+
+// run is data for consecutive logical blocks: len(data) is a multiple of
+// the block size.
+type run struct {
+	lblock int64
+	data   []byte
+}
+
+// placed is an extent as written: its data lies at physical block phys on.
+type placed struct {
+	ext  extent
+	phys int64
+}
+
+// WriteAt writes p at off. Every write is committed as one unit (so a plain
+// write never tears either); Atomic writes must obey blockdev.CheckAtomic
+// with the device's Limits. Plain writes longer than MaxBatch are split
+// into several commits. With FUA the write is durable on return.
+func (d *Device) WriteAt(p []byte, off int64, flags blockdev.Flags) (int, error) {
+	op := "write"
+	if flags&blockdev.Atomic != 0 {
+		op = "atomic write"
+	}
+	if err := blockdev.CheckIO(d.limits, d.Size(), p, off, flags); err != nil {
+		return 0, &blockdev.OpError{Op: op, Off: off, Len: len(p), Err: err}
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err := d.writableLocked(op, off, len(p)); err != nil {
+		return 0, err
+	}
+	bs := d.g.bs
+	for done := int64(0); done < int64(len(p)); {
+		n := min(int64(len(p))-done, d.g.maxBatch)
+		runs := []run{{lblock: (off + done) / bs, data: p[done : done+n]}}
+		if err := d.commitLocked(runs, n/bs, flags&blockdev.FUA != 0); err != nil {
+			return int(done), &blockdev.OpError{Op: op, Off: off, Len: len(p), Err: err}
+		}
+		done += n
+	}
+	if err := d.finishLocked(flags); err != nil {
+		return len(p), &blockdev.OpError{Op: op, Off: off, Len: len(p), Err: err}
+	}
+	return len(p), nil
+}
+
+// CommitBatch writes every piece and commits them as one unit: after a
+// crash all of them or none are on the device. See blockdev.BatchDevice.
+func (d *Device) CommitBatch(pieces []blockdev.Piece, flags blockdev.Flags) error {
+	runs, blocks, err := d.checkBatch(pieces)
+	if err != nil {
+		return &blockdev.OpError{Op: "commit batch", Off: -1, Err: err}
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err := d.writableLocked("commit batch", -1, 0); err != nil {
+		return err
+	}
+	if blocks > 0 {
+		if err := d.commitLocked(runs, blocks, flags&blockdev.FUA != 0); err != nil {
+			return &blockdev.OpError{Op: "commit batch", Off: runs[0].lblock * d.g.bs, Len: int(blocks * d.g.bs), Err: err}
+		}
+	}
+	if err := d.finishLocked(flags); err != nil {
+		return &blockdev.OpError{Op: "commit batch", Off: -1, Err: err}
+	}
+	return nil
+}
+
+// checkBatch validates pieces and returns them as runs sorted by logical
+// block, with their total length in blocks.
+func (d *Device) checkBatch(pieces []blockdev.Piece) ([]run, int64, error) {
+	bs, size := d.g.bs, d.Size()
+	runs := make([]run, 0, len(pieces))
+	var total int64
+	for _, pc := range pieces {
+		n := int64(len(pc.Data))
+		switch {
+		case pc.Off < 0 || pc.Off > size || n > size-pc.Off:
+			return nil, 0, fmt.Errorf("%w: piece [%d, +%d) on a device of %d bytes", blockdev.ErrOutOfRange, pc.Off, n, size)
+		case pc.Off%bs != 0 || n%bs != 0:
+			return nil, 0, fmt.Errorf("%w: piece [%d, +%d) is not a multiple of the block size %d", blockdev.ErrMisaligned, pc.Off, n, bs)
+		case n == 0:
+			continue
+		}
+		total += n
+		runs = append(runs, run{lblock: pc.Off / bs, data: pc.Data})
+	}
+	if total > d.g.maxBatch {
+		return nil, 0, fmt.Errorf("%w: batch of %d bytes exceeds MaxBatch %d", blockdev.ErrAtomicInvalid, total, d.g.maxBatch)
+	}
+	slices.SortFunc(runs, func(a, b run) int { return cmp.Compare(a.lblock, b.lblock) })
+	for i := 1; i < len(runs); i++ {
+		if prev := runs[i-1]; prev.lblock+int64(len(prev.data))/bs > runs[i].lblock {
+			return nil, 0, fmt.Errorf("%w: pieces at %d and %d overlap", blockdev.ErrAtomicInvalid, prev.lblock*bs, runs[i].lblock*bs)
+		}
+	}
+	return runs, total / bs, nil
+}
+
+// finishLocked ends a write: a flush for FUA, else a checkpoint if due.
+// REQUIRES: mu held.
+func (d *Device) finishLocked(flags blockdev.Flags) error {
+	if flags&blockdev.FUA != 0 {
+		if err := d.flushLocked(); err != nil {
+			return err
+		}
+	}
+	return d.maybeCheckpointLocked()
+}
+
+// commitLocked makes room, then writes runs (sorted, disjoint, blocks in
+// total) as one transaction; with fua it may make it durable by itself
+// (see writeTxnLocked).
+// REQUIRES: mu held.
+func (d *Device) commitLocked(runs []run, blocks int64, fua bool) error {
+	if err := d.ensureSpaceLocked(blocks); err != nil {
+		return err
+	}
+	d.stats.UserBlocks += blocks
+	return d.writeTxnLocked(runs, 0, fua)
+}
+
+// segmentsFor is how many free segments a transaction of n data blocks
+// may take when the head segment has headRoom blocks left: its data, its
+// headers (one block per record plus 8 bytes per data block in the worst
+// case), up to two blocks skipped at each segment end, and the segment the
+// last record names as the next one's place.
+func (g geometry) segmentsFor(n, headRoom int64) int64 {
+	need := n + ceilDiv(n*extentLen, g.bs) - max(headRoom-3, 0)
+	return ceilDiv(max(need, 0), g.segBlocks-3) + 1
+}
+
+// writeTxnLocked writes runs as a transaction of one or more records at
+// the log head, then applies it to the map. Each record is one inner write
+// of its header blocks followed by its data; a transaction that does not
+// fit in the head segment continues in records in further segments, each
+// but the last marked recMore. The caller has made sure enough free
+// segments exist. With fua, a transaction that is one record while
+// everything before it is durable goes out as one FUA write: durable
+// without a flush.
+// REQUIRES: mu held.
+func (d *Device) writeTxnLocked(runs []run, flags uint16, fua bool) error {
+	fua = fua && !d.dirty
+	g := d.g
+	bs := g.bs
+	var done []placed
+	ri, roff := 0, int64(0) // next run and block offset in it
+	pos, seq := d.head, d.nextSeq
+	for ri < len(runs) {
+		var exts []extent
+		var srcs [][]byte
+		var data int64
+		exts, srcs, data, ri, roff = fillRecord(runs, ri, roff, g.segEnd(pos)-pos, bs)
+		h := headerBlocksFor(len(exts), bs)
+		end := pos + h + data
+		next := end
+		if g.segEnd(pos)-end < 2 {
+			if len(d.free) == 0 {
+				err := fmt.Errorf("%w: log ran out of segments", ErrNoSpace)
+				if len(done) > 0 { // an unfinished transaction is on disk
+					return d.failLocked(err)
+				}
+				return err
+			}
+			next = g.segStart(d.free[len(d.free)-1]) // taken once written
+		}
+		buf := d.bufferLocked(&d.stage, (h+data)*bs)
+		o := h * bs
+		for _, src := range srcs {
+			o += int64(copy(buf[o:], src))
+		}
+		rec := recordHeader{flags: flags, hdrBlocks: h, seq: seq, epoch: d.sb.epoch, devID: d.sb.devID,
+			next: next, dataBlocks: data, dataCRC: crc(buf[h*bs:]), extents: exts}
+		if ri < len(runs) {
+			rec.flags |= recMore
+		}
+		rec.encode(buf[:h*bs])
+		wflags := blockdev.Flags(0)
+		if fua && ri == len(runs) && len(done) == 0 {
+			wflags = blockdev.FUA
+		}
+		if err := d.innerWriteLocked(buf, pos, wflags); err != nil {
+			return err
+		}
+		p := pos + h
+		for _, e := range exts {
+			done = append(done, placed{ext: e, phys: p})
+			p += int64(e.count)
+		}
+		d.stats.Records++
+		d.stats.HeaderBlocks += h
+		d.logLen += end - pos
+		if g.segOf(next) != g.segOf(pos) {
+			d.logLen += g.segEnd(pos) - end
+			d.segs[g.segOf(pos)].state = segUsed
+			d.takeFreeLocked()
+		}
+		pos, seq = next, seq+1
+		d.head, d.nextSeq = pos, seq
+	}
+	d.stats.Commits++
+	for _, pl := range done {
+		d.applyLocked(pl)
+	}
+	return nil
+}
+
+// fillRecord chooses the extents of one record of at most room blocks
+// (header included), taking runs from runs[ri] at block offset roff on and
+// merging logically adjacent ones. It returns the extents, their data, the
+// data blocks and where the next record continues.
+func fillRecord(runs []run, ri int, roff, room, bs int64) ([]extent, [][]byte, int64, int, int64) {
+	var exts []extent
+	var srcs [][]byte
+	var data int64
+	for ri < len(runs) {
+		r := runs[ri]
+		left := int64(len(r.data))/bs - roff
+		lb := r.lblock + roff
+		merge := len(exts) > 0 && int64(exts[len(exts)-1].lblock)+int64(exts[len(exts)-1].count) == lb
+		h := headerBlocksFor(len(exts)+1, bs)
+		if merge {
+			h = headerBlocksFor(len(exts), bs)
+		}
+		take := min(left, room-h-data)
+		if take <= 0 {
+			break
+		}
+		if merge {
+			exts[len(exts)-1].count += uint32(take)
+		} else {
+			exts = append(exts, extent{lblock: uint32(lb), count: uint32(take)})
+		}
+		srcs = append(srcs, r.data[roff*bs:(roff+take)*bs])
+		data += take
+		if roff += take; roff == int64(len(r.data))/bs {
+			ri, roff = ri+1, 0
+		}
+	}
+	return exts, srcs, data, ri, roff
+}
+
+// applyLocked points the extent's logical blocks at their new places and
+// releases the old ones.
+// REQUIRES: mu held.
+func (d *Device) applyLocked(pl placed) {
+	g := d.g
+	ds := g.dataStart()
+	for i := int64(0); i < int64(pl.ext.count); i++ {
+		l := int64(pl.ext.lblock) + i
+		p := pl.phys + i
+		if old := int64(d.m[l]); old != 0 {
+			d.rev[old-ds] = 0
+			d.segs[g.segOf(old)].live--
+		}
+		d.m[l] = uint32(p)
+		d.rev[p-ds] = uint32(l + 1)
+		d.segs[g.segOf(p)].live++
+	}
+}
+
+// takeFreeLocked makes the last free segment the head segment.
+// REQUIRES: mu held, len(d.free) > 0.
+func (d *Device) takeFreeLocked() {
+	s := d.free[len(d.free)-1]
+	d.free = d.free[:len(d.free)-1]
+	d.segs[s].state = segHead
+}

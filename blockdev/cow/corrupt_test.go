@@ -1,0 +1,130 @@
+package cow
+
+import (
+	"errors"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/untorn/untorn/blockdev"
+	"github.com/untorn/untorn/blockdev/crashmodel"
+)
+
+// region is a byte range of the inner device that a bit flip may hit:
+// only bytes a structure encodes, not the padding after it.
+type region struct {
+	name       string
+	start, end int64 // bytes
+}
+
+// metadataRegions returns the superblocks, both checkpoints and every
+// record after the current checkpoint (header and data) of img.
+func metadataRegions(t *testing.T, img []byte, g geometry) []region {
+	sb, err := decodeSuperblock(img[:g.bs])
+	require.NoError(t, err)
+	cur, spare := g.ckptSlot(int(sb.ckptSlot))*g.bs, g.ckptSlot(1-int(sb.ckptSlot))*g.bs
+	clen := checkpointLen(g.nLogical)
+	regs := []region{{"superblock 0", 0, sbLen}, {"superblock 1", g.bs, g.bs + sbLen},
+		{"current checkpoint", cur, cur + clen}, {"spare checkpoint", spare, spare + clen}}
+	c, err := decodeCheckpoint(img[cur:])
+	require.NoError(t, err)
+	pos, seq := c.startPos, c.startSeq
+	for {
+		r, err := decodeRecordHeader(img[pos*g.bs:g.segEnd(pos)*g.bs], g.bs)
+		if err != nil || r.seq != seq || r.epoch != sb.epoch || r.devID != sb.devID {
+			break
+		}
+		hdr := pos * g.bs
+		data := (pos + r.hdrBlocks) * g.bs
+		regs = append(regs, region{"record header", hdr, hdr + recHeaderLen + extentLen*int64(len(r.extents))},
+			region{"record data", data, data + r.dataBlocks*g.bs})
+		pos, seq = r.next, seq+1
+	}
+	return regs
+}
+
+// TestBitFlips flips random bits in superblocks, checkpoints and the
+// records after the checkpoint of a device image: Open must either report
+// ErrCorrupt (or ErrNotFormatted when no superblock is left) or recover a
+// state the workload went through, never wrong data and never a panic.
+func TestBitFlips(t *testing.T) {
+	opts := smallOptions
+	opts.CheckpointInterval = 1 << 30
+	ops, model, _, nblocks := crashWorkload(t, 11)
+	mem := newSmallMem(t)
+	d, err := Format(mem, opts)
+	require.NoError(t, err)
+	for _, o := range ops {
+		require.NoError(t, o.apply(d))
+	}
+	require.NoError(t, d.Flush())
+	g := d.g
+	img, err := crashmodel.ReadAll(mem)
+	require.NoError(t, err)
+	regs := metadataRegions(t, img, g)
+	require.Greater(t, len(regs), 4, "the workload left no records after its last checkpoint")
+
+	flips := 400
+	if raceEnabled {
+		flips = 150
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	outcome := map[string]int{}
+	for i := range flips {
+		clone := mem.CrashClone(blockdev.CrashConfig{Survive: 1})
+		hit := []region{regs[rng.IntN(len(regs))]}
+		if i%10 == 0 {
+			hit = regs[:2] // both superblocks
+		}
+		for _, r := range hit {
+			at := r.start + rng.Int64N(r.end-r.start)
+			blk := at / g.bs
+			buf := blockdev.AlignedBuffer(int(g.bs), 512)
+			_, err := clone.ReadAt(buf, blk*g.bs)
+			require.NoError(t, err)
+			buf[at%g.bs] ^= 1 << rng.IntN(8)
+			_, err = clone.WriteAt(buf, blk*g.bs, blockdev.FUA)
+			require.NoError(t, err)
+		}
+		d2, err := Open(clone, Options{})
+		if err != nil {
+			require.True(t, errors.Is(err, ErrCorrupt) || errors.Is(err, ErrNotFormatted), "flip in %s: %v", hit[0].name, err)
+			outcome[hit[0].name+": refused"]++
+			continue
+		}
+		k, err := model.match(d2, 0, len(ops))
+		require.NoError(t, err, "flip in %s", hit[0].name)
+		if k == len(ops) {
+			outcome[hit[0].name+": recovered all"]++
+		} else {
+			outcome[hit[0].name+": recovered an earlier state"]++
+		}
+		_ = nblocks
+	}
+	t.Logf("%d bit flips: %v", flips, outcome)
+}
+
+// TestOpenRejects checks Open on devices that are not COW devices.
+func TestOpenRejects(t *testing.T) {
+	mem := newSmallMem(t)
+	_, err := Open(mem, Options{})
+	require.ErrorIs(t, err, ErrNotFormatted)
+
+	rng := rand.New(rand.NewPCG(3, 4))
+	junk := make([]byte, mem.Size())
+	for i := range junk {
+		junk[i] = byte(rng.Uint32())
+	}
+	_, err = mem.WriteAt(junk, 0, 0)
+	require.NoError(t, err)
+	_, err = Open(mem, Options{})
+	require.ErrorIs(t, err, ErrNotFormatted)
+
+	tiny, err := blockdev.NewMem(4096, blockdev.LimitsNone)
+	require.NoError(t, err)
+	_, err = Open(tiny, Options{})
+	require.ErrorIs(t, err, ErrNotFormatted)
+	_, err = Format(tiny, Options{})
+	require.ErrorIs(t, err, ErrTooSmall)
+}

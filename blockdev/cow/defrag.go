@@ -1,0 +1,65 @@
+package cow
+
+// Read-triggered defragmentation (like btrfs autodefrag): random overwrites
+// scatter logically sequential data over the log, and a later sequential
+// read of it then costs one inner read per fragment. When a read of at
+// least defragMinBlocks finds its data in fragments averaging fewer than
+// defragRunBlocks, the data it has just read is written back to the log
+// head as one relocation transaction (no extra read, no flush: the logical
+// content does not change), so the next read of that range is sequential.
+const (
+	defragMinBlocks = 16
+	defragRunBlocks = 16
+)
+
+// fragmented reports whether a read of n blocks that took nruns inner
+// reads should be defragmented.
+func fragmented(n int64, nruns int) bool {
+	return n >= defragMinBlocks && int64(nruns)*defragRunBlocks > n
+}
+
+// defragRead rewrites the blocks of a read contiguously. p holds the data read
+// for logical blocks [first, first+n) from runs; if any of their mappings
+// changed since (a write raced the read), or the device
+// cannot write, it does nothing. It cleans for space like a write. A failed write makes the device refuse
+// later writes, which report it.
+func (d *Device) defragRead(p []byte, first, n int64, runs []physRun) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed || d.failed != nil {
+		return
+	}
+	bs := d.g.bs
+	unchanged := func() bool {
+		for _, r := range runs {
+			for i := r.i; i < r.j; i++ {
+				if int64(d.m[first+i]) != r.phys+i-r.i {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	var mapped int64
+	for _, r := range runs {
+		mapped += r.j - r.i
+	}
+	// Cleaning for space may move the blocks too: check after it.
+	if !unchanged() || d.ensureSpaceLocked(mapped) != nil || !unchanged() {
+		return
+	}
+	// Runs of consecutive logical blocks, whatever their old places.
+	var out []run
+	for _, r := range runs {
+		if k := len(out) - 1; k >= 0 && out[k].lblock+int64(len(out[k].data))/bs == first+r.i {
+			out[k].data = p[(out[k].lblock-first)*bs : r.j*bs]
+			continue
+		}
+		out = append(out, run{lblock: first + r.i, data: p[r.i*bs : r.j*bs]})
+	}
+	if err := d.writeTxnLocked(out, recClean, false); err != nil {
+		return
+	}
+	d.stats.DefragBlocks += mapped
+	_ = d.maybeCheckpointLocked()
+}

@@ -1,0 +1,244 @@
+package cow
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"sync"
+
+	"github.com/untorn/untorn/blockdev"
+)
+
+// Device is a blockdev.BatchDevice that writes out of place into a log on
+// an inner Device and commits each write or batch atomically with a
+// checksummed record. See the package documentation.
+//
+// Lock order: mu only. mu is held exclusively by every write, flush,
+// cleaning and checkpoint (including their inner I/O) and shared by reads
+// for the duration of their inner reads, so no segment is reused while a
+// read of it is in flight.
+type Device struct {
+	inner     blockdev.Device
+	g         geometry
+	limits    blockdev.Limits
+	ckptEvery int64 // blocks of log between checkpoints
+	defrag    bool  // reads rewrite fragmented data contiguously
+
+	mu      sync.RWMutex // guards everything below
+	m       []uint32     // logical block -> physical block; 0: never written (reads as zeros)
+	rev     []uint32     // data-area block -> logical block + 1; 0: no live data
+	segs    []segment
+	free    []int64 // free segments, taken in order
+	head    int64   // physical block where the next record goes
+	nextSeq uint64  // sequence number of the next record
+	sb      superblock
+	logLen  int64 // blocks written to the log since the last checkpoint
+	dirty   bool  // the inner device was written since its last Flush
+	failed  error // sticky: an inner write or flush failed
+	closed  bool
+	stage   []byte // aligned buffer for records and checkpoints
+	scratch []byte // aligned buffer the cleaner reads segments into
+	stats   Stats
+}
+
+var _ blockdev.BatchDevice = (*Device)(nil)
+
+type segState uint8
+
+const (
+	segFree segState = iota // reusable: nothing recovery could need is in it
+	segUsed                 // holds records or live data
+	segHead                 // the log head is in it
+)
+
+type segment struct {
+	live  int32 // blocks of live data
+	state segState
+}
+
+// Stats describe a Device's space and work.
+type Stats struct {
+	LogicalBytes  int64 // Size()
+	PhysicalBytes int64 // inner bytes the layout occupies (all metadata and segments)
+	LiveBytes     int64 // bytes of mapped logical data
+	FreeSegments  int   // segments ready for new records
+	Segments      int   // segments in the data area
+	SegmentBytes  int64
+
+	Commits       int64 // transactions committed (writes, batches, cleaner moves)
+	Records       int64 // records written
+	UserBlocks    int64 // blocks of data written by callers
+	CleanedBlocks int64 // live blocks the cleaner moved
+	DefragBlocks  int64 // blocks reads rewrote contiguously
+	HeaderBlocks  int64 // record header blocks written
+	Checkpoints   int64
+	Flushes       int64 // inner flushes issued
+}
+
+// Format lays out a new, empty COW device on dev (destroying what was
+// there) and returns it open. The result owns dev: Close closes it.
+func Format(dev blockdev.Device, opts Options) (*Device, error) {
+	bs := mapBlockSize(dev.Limits().BlockSize)
+	g, err := newGeometry(bs, dev.Size(), opts)
+	if err != nil {
+		return nil, err
+	}
+	if g.innerBlocks()*bs > dev.Size() {
+		return nil, fmt.Errorf("%w: %d bytes needed for a logical size of %d, the device has %d",
+			ErrTooSmall, g.innerBlocks()*bs, g.nLogical*bs, dev.Size())
+	}
+	d := newDevice(dev, g, opts)
+	d.sb = superblock{blockSize: bs, devID: rand.Uint64() | 1, epoch: 1, nLogical: g.nLogical,
+		segBlocks: g.segBlocks, nSegs: g.nSegs, ckptBlocks: g.ckptBlocks, atomicMax: g.atomicMax,
+		maxBatch: g.maxBatch, ckptSlot: 1}
+	for s := g.nSegs - 1; s >= 1; s-- {
+		d.free = append(d.free, s)
+	}
+	d.segs[0].state = segHead
+	d.head = g.segStart(0)
+	d.nextSeq = 1
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err := d.checkpointLocked(false); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+func newDevice(dev blockdev.Device, g geometry, opts Options) *Device {
+	l := dev.Limits()
+	return &Device{
+		inner: dev,
+		g:     g,
+		limits: blockdev.Limits{BlockSize: int(g.bs), AtomicMin: int(g.bs), AtomicMax: int(g.atomicMax),
+			MemAlign: l.MemAlign},
+		ckptEvery: g.checkpointInterval(opts.CheckpointInterval),
+		defrag:    !opts.NoReadDefrag,
+		m:         make([]uint32, g.nLogical),
+		rev:       make([]uint32, g.nSegs*g.segBlocks),
+		segs:      make([]segment, g.nSegs),
+	}
+}
+
+// Size returns the logical capacity in bytes.
+func (d *Device) Size() int64 { return d.g.nLogical * d.g.bs }
+
+// Limits returns the device's limits: untorn writes from BlockSize to
+// AtomicMax, the inner device's memory alignment.
+func (d *Device) Limits() blockdev.Limits { return d.limits }
+
+// MaxBatch returns the largest total length one CommitBatch accepts.
+func (d *Device) MaxBatch() int64 { return d.g.maxBatch }
+
+// Inner returns the device d writes to.
+func (d *Device) Inner() blockdev.Device { return d.inner }
+
+// Stats returns space and work counters.
+func (d *Device) Stats() Stats {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	s := d.stats
+	s.LogicalBytes = d.Size()
+	s.PhysicalBytes = d.g.innerBlocks() * d.g.bs
+	s.FreeSegments = len(d.free)
+	s.Segments = int(d.g.nSegs)
+	s.SegmentBytes = d.g.segBlocks * d.g.bs
+	for _, sg := range d.segs {
+		s.LiveBytes += int64(sg.live) * d.g.bs
+	}
+	return s
+}
+
+// Close makes the device unusable and closes the inner device. It does not
+// flush: what was not flushed is volatile, as on any Device.
+func (d *Device) Close() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return &blockdev.OpError{Op: "close", Off: -1, Err: blockdev.ErrClosed}
+	}
+	d.closed = true
+	return d.inner.Close()
+}
+
+// Flush makes every completed write and batch durable.
+func (d *Device) Flush() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err := d.writableLocked("flush", -1, 0); err != nil {
+		return err
+	}
+	return d.flushLocked()
+}
+
+// writableLocked refuses writes to a closed or failed device.
+// REQUIRES: mu held.
+func (d *Device) writableLocked(op string, off int64, n int) error {
+	switch {
+	case d.closed:
+		return &blockdev.OpError{Op: op, Off: off, Len: n, Err: blockdev.ErrClosed}
+	case d.failed != nil:
+		return &blockdev.OpError{Op: op, Off: off, Len: n, Err: fmt.Errorf("%w: %w", ErrFailed, d.failed)}
+	}
+	return nil
+}
+
+// failLocked records a failed inner write or flush: the device refuses
+// further writes. It returns the error for the caller.
+// REQUIRES: mu held.
+func (d *Device) failLocked(err error) error {
+	if d.failed == nil {
+		d.failed = err
+	}
+	return fmt.Errorf("%w: %w", ErrFailed, err)
+}
+
+// flushLocked flushes the inner device if anything was written since.
+// REQUIRES: mu held.
+func (d *Device) flushLocked() error {
+	if !d.dirty {
+		return nil
+	}
+	return d.innerFlushLocked()
+}
+
+// innerFlushLocked flushes the inner device unconditionally.
+// REQUIRES: mu held.
+func (d *Device) innerFlushLocked() error {
+	d.stats.Flushes++
+	if err := d.inner.Flush(); err != nil {
+		return d.failLocked(err)
+	}
+	d.dirty = false
+	return nil
+}
+
+// innerWriteLocked writes p at block pos of the inner device; only FUA
+// writes leave it clean.
+// REQUIRES: mu held.
+func (d *Device) innerWriteLocked(p []byte, pos int64, flags blockdev.Flags) error {
+	if flags&blockdev.FUA == 0 {
+		d.dirty = true
+	}
+	if _, err := d.inner.WriteAt(p, pos*d.g.bs, flags); err != nil {
+		return d.failLocked(err)
+	}
+	return nil
+}
+
+// bufferLocked returns an aligned buffer of n bytes, reusing *b (d.stage
+// or d.scratch).
+// REQUIRES: mu held.
+func (d *Device) bufferLocked(b *[]byte, n int64) []byte {
+	if int64(cap(*b)) < n {
+		*b = blockdev.AlignedBuffer(int(max(n, d.g.segBlocks*d.g.bs)), d.limits.MemAlign)
+	}
+	return (*b)[:n]
+}
+
+// innerRead reads n blocks at pos into an aligned buffer.
+func (d *Device) innerRead(buf []byte, pos int64) error {
+	if _, err := d.inner.ReadAt(buf, pos*d.g.bs); err != nil {
+		return fmt.Errorf("cow: read %d blocks at inner block %d: %w", int64(len(buf))/d.g.bs, pos, err)
+	}
+	return nil
+}

@@ -1,0 +1,164 @@
+// Package cow is the copy-on-write remap layer of untorn: a
+// blockdev.BatchDevice over any blockdev.Device that offers untorn writes
+// of any power-of-two size from BlockSize to a configurable maximum (8 MiB
+// by default) and batches of many ranges committed as one unit, on devices
+// that cannot write a range untorn in place (ext4, plain disks, or ranges
+// beyond a device's RWF_ATOMIC maximum). It works like XFS's CoW fork: new
+// data goes out of place, then the mapping is switched atomically.
+//
+// # How it works
+//
+// Data is never overwritten in place. Every WriteAt and CommitBatch
+// becomes a transaction: its blocks are appended, with a header, at the
+// head of a log that fills free segments sequentially, so a batch of
+// random pages costs one sequential write and one flush. A logical block
+// maps to its latest physical block through a flat in-memory map (one
+// uint32 per block: 1 MiB per GiB, plus as much again for the reverse map
+// the cleaner uses). Plain writes are committed the same way, so they
+// never tear either; reads map through, coalesce physically contiguous
+// blocks into inner reads of up to 1 MiB and issue scattered ones eight at
+// a time.
+//
+// Commit rule: a record's header carries the CRC-32C of the data that
+// follows it, so header and data go to the inner device in ONE write and a
+// torn or partly written record simply fails its checksum: it is "not
+// committed". A transaction is durable once an inner Flush has completed
+// after its write: CommitBatch and WriteAt with FUA flush before they
+// return (or, when everything before is already durable and the
+// transaction is one record, write it with FUA), Flush flushes, and
+// without either a transaction is volatile like any write. Recovery replays records in order and stops at the first one
+// that is missing or invalid, so what survives a crash is always the
+// state after some prefix of the completed transactions, never part of
+// one, and never shorter than the last flush.
+//
+// Space: a segment becomes reusable only when a checkpoint (a full copy of
+// the map) that no longer needs it is durable: its data is dead in that
+// checkpoint and every record in it precedes it. So no state that recovery
+// could produce, even from a damaged record after the checkpoint, refers
+// to reused space. When free segments run low, the cleaner moves the live
+// blocks of the emptiest segments (greedy) to the head in logical order,
+// then checkpoints. A checkpoint is also written when the log since the
+// last one exceeds Options.CheckpointInterval (default 1/8 of the data
+// area, at most 64 MiB), which bounds recovery: a 1 GiB device recovers in
+// about 0.1 s (see TestRecoveryTime1GiB).
+//
+// Reads of 64 KiB or more whose data lies in fragments averaging under
+// 64 KiB (random overwrites) write that data back contiguously
+// (read-triggered defragmentation, like btrfs autodefrag), unless
+// Options.NoReadDefrag; the logical content does not change.
+//
+// # Space overhead
+//
+// For L logical bytes in segments of G bytes (4 MiB by default, smaller on
+// devices under 128 MiB) the inner device holds: L; a spare of L/10 plus
+// two segments, which is the cleaner's headroom; a reserve of the segments
+// one MaxBatch can take (it still holds the data it replaces until it
+// commits) plus three (the log head and the cleaner's working space); two
+// checkpoint slots of 64 + 4*L/B bytes each; and two superblock blocks.
+// RequiredSize computes it: a 1 GiB device needs 1166 MiB (13.9%, of which
+// 0.2% is the map), 16 GiB need 10.4%. Under uniformly random overwrites
+// of a full device the greedy cleaner then moves about 3 live blocks for
+// every block written (a write amplification of about 4, see
+// TestSpaceUnderRandomOverwrites), and never runs out of space while the
+// logical data fits.
+//
+// # On-disk format (version 1)
+//
+// All integers are little-endian; B is the block size (4096, or the inner
+// device's block size if larger); block numbers are physical, in units of
+// B. Checksums are CRC-32C (Castagnoli).
+//
+//	block 0, block 1          superblock, two identical copies
+//	block 2 ...               checkpoint slot 0 (C blocks, C = ceil((64+4N)/B))
+//	block 2+C ...             checkpoint slot 1
+//	block 2+2C ...            data area: S segments of G blocks each
+//
+// Superblock (first 128 bytes of its block, rest zero):
+//
+//	0   u64 magic "TORNCOW1"    8   u32 version (1)     12  u32 block size B
+//	16  u64 device id (random at Format; records and checkpoints repeat it)
+//	24  u64 superblock seq      32  u64 epoch (bumped by every Open)
+//	40  u64 N logical blocks    48  u64 G blocks per segment
+//	56  u64 S segments          64  u64 C blocks per checkpoint slot
+//	72  u64 AtomicMax bytes     80  u64 MaxBatch bytes
+//	88  u32 current checkpoint slot (0/1)
+//	92  u32 that checkpoint's header CRC   96  u64 its generation
+//	124 u32 CRC of bytes [0, 124)
+//
+// Both copies are written in turn, each followed by a flush; Open uses the
+// valid copy with the highest seq whose checkpoint is valid and matches
+// (so a torn or flipped copy falls back to the other, which is either
+// identical or the previous state, whose space has not been reused yet).
+//
+// Checkpoint (at the start of its slot):
+//
+//	0   u64 magic "TRNCOWCK"    8   u32 version (1)     12  u32 zero
+//	16  u64 device id           24  u64 generation
+//	32  u64 sequence number of the first record after it
+//	40  u64 physical block of that record (the log head when written)
+//	48  u64 N                   56  u32 CRC of the map
+//	60  u32 CRC of bytes [0, 60)
+//	64  N x u32 map: physical block of each logical block, 0 = never written
+//
+// A checkpoint is written after a flush of the log (it refers to the log's
+// data) to the slot the superblock does not name; it shares a flush with
+// the first superblock copy (if a crash keeps that copy but tears the
+// checkpoint, the checkpoint fails its checksum and Open uses the other
+// copy, which names the previous, intact checkpoint) and becomes current
+// for space reuse once both copies name it.
+//
+// Record: one or more header blocks, then its data blocks, all in one
+// segment and written with one inner write:
+//
+//	0   u32 magic "UTRC"        4   u16 version (1)     6   u16 flags
+//	8   u32 header blocks H = ceil((64+8E)/B)           12  u32 E extents
+//	16  u64 sequence number     24  u64 epoch           32  u64 device id
+//	40  u64 physical block of the next record
+//	48  u32 data blocks D       52  u32 CRC of the D data blocks
+//	56  u32 zero                60  u32 CRC of bytes [0, 60) and the extents
+//	64  E x (u32 first logical block, u32 count), ascending, disjoint
+//
+// The data of the extents follows the header in order. Flag 1 ("more")
+// means the transaction continues in the next record (a transaction larger
+// than the room left in a segment spans several); replay applies a
+// transaction only when its last record is valid. Flag 2 marks records
+// the cleaner or defragmentation wrote. A record is valid when both CRCs
+// match, its device id and epoch are the superblock's, its sequence number
+// is the one expected, and it lies within its segment. The next record
+// follows directly, unless fewer than two blocks remain in the segment:
+// then it starts a free segment chosen when this record was written. The
+// epoch, bumped durably by every Open before it writes, keeps records left
+// beyond the recovered end of the log by a crash from ever being replayed
+// after new records with the same sequence numbers.
+//
+// Versioning: each structure carries a version; this code reads version 1
+// and refuses anything else with ErrCorrupt. A format change bumps the
+// version of what changed.
+//
+// # Errors
+//
+// Open on a device that holds no COW superblock fails with ErrNotFormatted,
+// on a damaged one with ErrCorrupt; it never panics and never returns a
+// device showing data that was not written there. A failed inner write or
+// flush is returned to its caller and makes the device refuse further
+// writes and flushes (ErrFailed); reads keep working, and opening the inner
+// device again recovers everything committed.
+//
+// # Concurrency
+//
+// A Device is safe for concurrent use: writes, flushes and cleaning are
+// serialised by one lock, reads share it.
+//
+// # Caveats
+//
+// Data checksums are checked only at recovery, for the records after the
+// checkpoint: a bit flip in older data goes unnoticed, as on the inner
+// device. Open always writes (a checkpoint in a new epoch), and so may a
+// large read (defragmentation; should that write fail, the next write or
+// flush reports it with ErrFailed). Defragmentation trades writes for
+// faster later reads: the first scan of heavily overwritten data on a full
+// device costs several times a plain scan (BenchmarkSeqRead). Close does
+// not flush. The whole map lives
+// in memory (8 bytes per logical block with the reverse map). Format and
+// Open take ownership of the inner device: Close closes it.
+package cow

@@ -1,0 +1,133 @@
+package cow
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+)
+
+// cleanerReserve is how many free segments user writes leave to the
+// cleaner, which needs room to move live data before it frees anything.
+const cleanerReserve = 2
+
+// ensureSpaceLocked makes sure a transaction of n data blocks finds the
+// free segments it may need. Below a soft watermark (need plus a slack
+// of 1/64 of the segments, at least 2) it cleans first, so that each cleaning round, which ends with
+// a checkpoint, frees many segments at once; it fails only when even the
+// hard need cannot be met.
+// REQUIRES: mu held.
+func (d *Device) ensureSpaceLocked(n int64) error {
+	need := d.g.segmentsFor(n, d.headRoomLocked()) + cleanerReserve
+	if int64(len(d.free)) >= need+d.slack() {
+		return nil
+	}
+	return d.reclaimLocked(need)
+}
+
+// slack is how many free segments beyond the immediate need the cleaner
+// aims for.
+// Free segments are space the cleaner cannot use to spread live data, so
+// the slack is small: it trades checkpoints (one per round) against write
+// amplification.
+func (d *Device) slack() int64 { return max(2, d.g.nSegs/64) }
+
+// reclaimLocked runs cleaning rounds until need plus slack segments are
+// free or a round gains no space. A round moves the live data of the
+// emptiest segments to the log head, then checkpoints, which releases
+// every segment without live data. Greedy choice by live count is what
+// keeps the space overhead bounded: while the logical data fits, some
+// segment holds no more than the average.
+// REQUIRES: mu held.
+func (d *Device) reclaimLocked(need int64) error {
+	target := need + d.slack()
+	for int64(len(d.free)) < target {
+		before := d.availableLocked()
+		if err := d.cleanRoundLocked(target); err != nil {
+			return err
+		}
+		if err := d.checkpointLocked(false); err != nil {
+			return err
+		}
+		if d.availableLocked() <= before {
+			break
+		}
+	}
+	if int64(len(d.free)) < need {
+		return fmt.Errorf("%w: %d free segments, %d needed", ErrNoSpace, len(d.free), need)
+	}
+	return nil
+}
+
+// availableLocked is the number of blocks the log can still take.
+// REQUIRES: mu held.
+func (d *Device) availableLocked() int64 {
+	return int64(len(d.free))*d.g.segBlocks + d.headRoomLocked()
+}
+
+// cleanRoundLocked moves live data out of victims, emptiest first, until
+// the free segments plus the emptied ones reach target, or no victim can
+// be moved with the free space left.
+// REQUIRES: mu held.
+func (d *Device) cleanRoundLocked(target int64) error {
+	g := d.g
+	var victims []int64
+	for s, sg := range d.segs {
+		if sg.state == segUsed {
+			victims = append(victims, int64(s))
+		}
+	}
+	slices.SortFunc(victims, func(a, b int64) int { return cmp.Compare(d.segs[a].live, d.segs[b].live) })
+	emptied := int64(0)
+	for _, s := range victims {
+		if int64(len(d.free))+emptied >= target {
+			break
+		}
+		live := int64(d.segs[s].live)
+		if live > 0 {
+			if live+2 >= g.segBlocks || int64(len(d.free)) < g.segmentsFor(live, d.headRoomLocked()) {
+				break
+			}
+			if err := d.relocateLocked(s); err != nil {
+				return err
+			}
+		}
+		emptied++
+	}
+	return nil
+}
+
+// relocateLocked moves the live blocks of segment s to the log head as one
+// transaction, in logical order (which also defragments).
+// REQUIRES: mu held.
+func (d *Device) relocateLocked(s int64) error {
+	g := d.g
+	bs, ds := g.bs, g.dataStart()
+	start := g.segStart(s)
+	buf := d.bufferLocked(&d.scratch, g.segBlocks*bs)
+	if err := d.innerRead(buf, start); err != nil {
+		return err
+	}
+	type liveBlock struct{ l, i int64 }
+	var live []liveBlock
+	for i := range g.segBlocks {
+		if r := d.rev[start+i-ds]; r != 0 {
+			live = append(live, liveBlock{l: int64(r) - 1, i: i})
+		}
+	}
+	slices.SortFunc(live, func(a, b liveBlock) int { return cmp.Compare(a.l, b.l) })
+	var runs []run
+	for k := 0; k < len(live); {
+		j := k + 1
+		for j < len(live) && live[j].l == live[j-1].l+1 && live[j].i == live[j-1].i+1 {
+			j++
+		}
+		runs = append(runs, run{lblock: live[k].l, data: buf[live[k].i*bs : (live[j-1].i+1)*bs]})
+		k = j
+	}
+	d.stats.CleanedBlocks += int64(len(live))
+	return d.writeTxnLocked(runs, recClean, false)
+}
+
+// headRoomLocked is the number of blocks left in the head segment.
+// REQUIRES: mu held.
+func (d *Device) headRoomLocked() int64 { return d.g.segEnd(d.head) - d.head }

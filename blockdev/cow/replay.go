@@ -1,0 +1,128 @@
+package cow
+
+import "fmt"
+
+// logReader reads the log segment by segment: one inner read from a
+// record to the end of its segment serves every record after it there.
+type logReader struct {
+	d     *Device
+	buf   []byte
+	start int64 // physical block of buf[0]
+	n     int64 // blocks in buf
+}
+
+// at returns the bytes from block pos to the end of its segment.
+func (lr *logReader) at(pos int64) ([]byte, error) {
+	g := lr.d.g
+	if pos < lr.start || pos >= lr.start+lr.n {
+		lr.start, lr.n = pos, g.segEnd(pos)-pos
+		lr.buf = lr.d.bufferLocked(&lr.d.scratch, lr.n*g.bs)
+		if err := lr.d.innerRead(lr.buf, pos); err != nil {
+			return nil, err
+		}
+	}
+	return lr.buf[(pos-lr.start)*g.bs : lr.n*g.bs], nil
+}
+
+// replayLocked applies the valid records from pos on, starting with sequence
+// number seq, and sets the log head after the last complete transaction.
+// It stops quietly at the first record that is missing, torn, stale (other
+// device, epoch or sequence number) or whose data does not match its
+// checksum; a record that is intact and current but names impossible
+// places means corruption.
+// REQUIRES: mu held.
+func (d *Device) replayLocked(pos int64, seq uint64) error {
+	g := d.g
+	bs := g.bs
+	lr := logReader{d: d}
+	d.head, d.nextSeq = pos, seq
+	var pending []placed // records of an unfinished transaction
+	var pendingSegs []int64
+	for {
+		b, err := lr.at(pos)
+		if err != nil {
+			return err
+		}
+		r, err := decodeRecordHeader(b, bs)
+		if err != nil || r.devID != d.sb.devID || r.epoch != d.sb.epoch || r.seq != seq {
+			break
+		}
+		end := pos + r.hdrBlocks + r.dataBlocks
+		if err := d.checkRecordLocked(&r, pos, end); err != nil {
+			return err
+		}
+		if crc(b[r.hdrBlocks*bs:(end-pos)*bs]) != r.dataCRC {
+			break
+		}
+		p := pos + r.hdrBlocks
+		for _, e := range r.extents {
+			pending = append(pending, placed{ext: e, phys: p})
+			p += int64(e.count)
+		}
+		pendingSegs = append(pendingSegs, g.segOf(pos))
+		pos, seq = r.next, seq+1
+		if r.flags&recMore != 0 {
+			continue
+		}
+		for _, pl := range pending {
+			d.applyLocked(pl)
+		}
+		for _, s := range pendingSegs {
+			d.segs[s].state = segUsed
+		}
+		pending, pendingSegs = pending[:0], pendingSegs[:0]
+		d.head, d.nextSeq = pos, seq
+	}
+	return d.placeHeadLocked()
+}
+
+// checkRecordLocked checks that an intact, current record at [pos, end)
+// lies within one segment, maps blocks that exist, places its data on
+// blocks without live data and points to a valid next record position.
+// REQUIRES: mu held.
+func (d *Device) checkRecordLocked(r *recordHeader, pos, end int64) error {
+	g := d.g
+	segEnd := g.segEnd(pos)
+	last := r.extents[len(r.extents)-1]
+	nextOK := (r.next == end && segEnd-end >= 2) ||
+		(g.isData(r.next) && (r.next-g.dataStart())%g.segBlocks == 0 && g.segOf(r.next) != g.segOf(pos) && segEnd-end < 2)
+	switch {
+	case end > segEnd || r.dataBlocks < 1:
+		return fmt.Errorf("%w: record %d at %d runs past its segment", ErrCorrupt, r.seq, pos)
+	case int64(last.lblock)+int64(last.count) > g.nLogical:
+		return fmt.Errorf("%w: record %d maps past the logical size", ErrCorrupt, r.seq)
+	case !nextOK:
+		return fmt.Errorf("%w: record %d at %d names next record at %d", ErrCorrupt, r.seq, pos, r.next)
+	}
+	for p := pos; p < end; p++ {
+		if d.rev[p-g.dataStart()] != 0 {
+			return fmt.Errorf("%w: record %d at %d overwrites live data at %d", ErrCorrupt, r.seq, pos, p)
+		}
+	}
+	return nil
+}
+
+// placeHeadLocked marks the head segment after replay and checks that the
+// log head does not lie over live data, which only a damaged device shows.
+// REQUIRES: mu held.
+func (d *Device) placeHeadLocked() error {
+	g := d.g
+	s := g.segOf(d.head)
+	for p := d.head; p < g.segEnd(d.head); p++ {
+		if d.rev[p-g.dataStart()] != 0 {
+			return fmt.Errorf("%w: log head %d lies over live data at %d", ErrCorrupt, d.head, p)
+		}
+	}
+	for i := range d.segs {
+		switch {
+		case int64(i) == s:
+			d.segs[i].state = segHead
+		case d.segs[i].live > 0 || d.segs[i].state == segUsed:
+			d.segs[i].state = segUsed
+		default:
+			d.segs[i].state = segFree
+			d.free = append(d.free, int64(i))
+		}
+	}
+	return nil
+}

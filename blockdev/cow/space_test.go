@@ -1,0 +1,70 @@
+package cow
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/untorn/untorn/blockdev"
+)
+
+// TestSpaceUnderRandomOverwrites overwrites a device with random 16 KiB
+// pages in batches, ten times its capacity: no write may fail for lack of
+// space, the inner device stays at the size RequiredSize documents, and
+// the cleaner's write amplification is reported.
+func TestSpaceUnderRandomOverwrites(t *testing.T) {
+	opts := Options{LogicalSize: 32 << 20, SegmentSize: 256 << 10, MaxBatch: 256 << 10, AtomicMax: 256 << 10}
+	if raceEnabled || testing.Short() {
+		opts.LogicalSize = 8 << 20
+	}
+	size, err := RequiredSize(4096, opts)
+	require.NoError(t, err)
+	mem, err := blockdev.NewMem(size, blockdev.LimitsNone)
+	require.NoError(t, err)
+	d, err := Format(mem, opts)
+	require.NoError(t, err)
+	checkOnCleanup(t, d)
+
+	const page = 16 << 10
+	pages := d.Size() / page
+	rng := rand.New(rand.NewPCG(1, 1))
+	buf := make([]byte, 16*page)
+	written := int64(0)
+	for i := 0; written < 10*d.Size(); i++ {
+		var pieces []blockdev.Piece
+		seen := map[int64]bool{}
+		for j := range 16 {
+			p := rng.Int64N(pages)
+			if seen[p] {
+				continue
+			}
+			seen[p] = true
+			data := buf[j*page : (j+1)*page]
+			data[0], data[1] = byte(i), byte(j)
+			pieces = append(pieces, blockdev.Piece{Off: p * page, Data: data})
+			written += page
+		}
+		flags := blockdev.Flags(0)
+		if i%8 == 7 {
+			flags = blockdev.FUA
+		}
+		require.NoError(t, d.CommitBatch(pieces, flags), "after %d bytes", written)
+	}
+	st := d.Stats()
+	require.Equal(t, size, st.PhysicalBytes)
+	require.LessOrEqual(t, st.PhysicalBytes, mem.Size())
+	wa := float64(st.UserBlocks+st.CleanedBlocks+st.HeaderBlocks) / float64(st.UserBlocks)
+	t.Logf("logical %d MiB, physical %d MiB (overhead %.1f%%), wrote %d MiB: write amplification %.2f, %d checkpoints, live %d MiB",
+		st.LogicalBytes>>20, st.PhysicalBytes>>20, 100*float64(st.PhysicalBytes-st.LogicalBytes)/float64(st.LogicalBytes),
+		written>>20, wa, st.Checkpoints, st.LiveBytes>>20)
+
+	for _, logical := range []int64{1 << 30, 16 << 30} {
+		req, err := RequiredSize(4096, Options{LogicalSize: logical})
+		require.NoError(t, err)
+		over := float64(req-logical) / float64(logical)
+		t.Logf("default layout for %d GiB: inner %d MiB, overhead %.1f%% (map checkpoints %.2f%%)",
+			logical>>30, req>>20, 100*over, 100*float64(2*ckptBlocksFor(logical/4096, 4096)*4096)/float64(logical))
+		require.Less(t, over, 0.15)
+	}
+}

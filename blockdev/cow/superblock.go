@@ -1,0 +1,135 @@
+package cow
+
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+	"math"
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+func crc(b []byte) uint32 { return crc32.Checksum(b, castagnoli) }
+
+func crc32Update(sum uint32, b []byte) uint32 { return crc32.Update(sum, castagnoli, b) }
+
+const (
+	sbMagic   = 0x31574f434e524f54 // "TORNCOW1" little-endian
+	sbVersion = 1
+	sbLen     = 128 // encoded bytes at the start of a superblock block
+)
+
+// superblock is the root of the on-disk state. Both copies (blocks 0 and
+// 1) are written with the same content, one after the other, each followed
+// by a flush; Open takes the valid copy with the highest seq.
+type superblock struct {
+	blockSize  int64
+	devID      uint64 // random at Format: records and checkpoints must carry it
+	seq        uint64 // bumped by every superblock write
+	epoch      uint64 // bumped by every Open: records carry the epoch they were written in
+	nLogical   int64
+	segBlocks  int64
+	nSegs      int64
+	ckptBlocks int64
+	atomicMax  int64
+	maxBatch   int64
+	ckptSlot   uint32 // which checkpoint slot is current
+	ckptGen    uint64 // generation the current checkpoint must carry
+	ckptCRC    uint32 // header checksum the current checkpoint must carry
+}
+
+func (s *superblock) geometry() geometry {
+	return geometry{bs: s.blockSize, nLogical: s.nLogical, segBlocks: s.segBlocks, nSegs: s.nSegs,
+		ckptBlocks: s.ckptBlocks, atomicMax: s.atomicMax, maxBatch: s.maxBatch}
+}
+
+// encode writes s into b (at least sbLen bytes; the rest is zeroed).
+func (s *superblock) encode(b []byte) {
+	clear(b)
+	le := binary.LittleEndian
+	le.PutUint64(b[0:], sbMagic)
+	le.PutUint32(b[8:], sbVersion)
+	le.PutUint32(b[12:], uint32(s.blockSize))
+	le.PutUint64(b[16:], s.devID)
+	le.PutUint64(b[24:], s.seq)
+	le.PutUint64(b[32:], s.epoch)
+	le.PutUint64(b[40:], uint64(s.nLogical))
+	le.PutUint64(b[48:], uint64(s.segBlocks))
+	le.PutUint64(b[56:], uint64(s.nSegs))
+	le.PutUint64(b[64:], uint64(s.ckptBlocks))
+	le.PutUint64(b[72:], uint64(s.atomicMax))
+	le.PutUint64(b[80:], uint64(s.maxBatch))
+	le.PutUint32(b[88:], s.ckptSlot)
+	le.PutUint32(b[92:], s.ckptCRC)
+	le.PutUint64(b[96:], s.ckptGen)
+	le.PutUint32(b[sbLen-4:], crc(b[:sbLen-4]))
+}
+
+// decodeSuperblock parses and checks one superblock copy. It returns an
+// error wrapping ErrNotFormatted when b has no superblock magic and one
+// wrapping ErrCorrupt when the copy is damaged or inconsistent.
+func decodeSuperblock(b []byte) (superblock, error) {
+	if len(b) < sbLen {
+		return superblock{}, fmt.Errorf("%w: superblock of %d bytes", ErrCorrupt, len(b))
+	}
+	le := binary.LittleEndian
+	if le.Uint64(b[0:]) != sbMagic {
+		return superblock{}, ErrNotFormatted
+	}
+	if got, want := crc(b[:sbLen-4]), le.Uint32(b[sbLen-4:]); got != want {
+		return superblock{}, fmt.Errorf("%w: superblock checksum %#x, want %#x", ErrCorrupt, got, want)
+	}
+	if v := le.Uint32(b[8:]); v != sbVersion {
+		return superblock{}, fmt.Errorf("%w: superblock version %d, this code reads %d", ErrCorrupt, v, sbVersion)
+	}
+	s := superblock{
+		blockSize:  int64(le.Uint32(b[12:])),
+		devID:      le.Uint64(b[16:]),
+		seq:        le.Uint64(b[24:]),
+		epoch:      le.Uint64(b[32:]),
+		nLogical:   int64(le.Uint64(b[40:]) & math.MaxInt64),
+		segBlocks:  int64(le.Uint64(b[48:]) & math.MaxInt64),
+		nSegs:      int64(le.Uint64(b[56:]) & math.MaxInt64),
+		ckptBlocks: int64(le.Uint64(b[64:]) & math.MaxInt64),
+		atomicMax:  int64(le.Uint64(b[72:]) & math.MaxInt64),
+		maxBatch:   int64(le.Uint64(b[80:]) & math.MaxInt64),
+		ckptSlot:   le.Uint32(b[88:]),
+		ckptCRC:    le.Uint32(b[92:]),
+		ckptGen:    le.Uint64(b[96:]),
+	}
+	if err := s.check(); err != nil {
+		return superblock{}, err
+	}
+	return s, nil
+}
+
+// check validates the geometry a superblock describes, so that no later
+// computation can overflow or index out of range.
+func (s *superblock) check() error {
+	bad := func(what string, v int64) error {
+		return fmt.Errorf("%w: superblock %s %d", ErrCorrupt, what, v)
+	}
+	const maxBlocks = math.MaxUint32
+	switch {
+	case !isPow2(s.blockSize) || s.blockSize < 512 || s.blockSize > 1<<20:
+		return bad("block size", s.blockSize)
+	case s.nLogical < 1 || s.nLogical > maxBlocks:
+		return bad("logical blocks", s.nLogical)
+	case s.segBlocks < minSegmentBlocks || s.segBlocks > maxBlocks:
+		return bad("segment blocks", s.segBlocks)
+	case s.nSegs < 2 || s.nSegs > maxBlocks || s.nSegs*s.segBlocks > maxBlocks:
+		return bad("segments", s.nSegs)
+	case s.ckptBlocks != ckptBlocksFor(s.nLogical, s.blockSize):
+		return bad("checkpoint blocks", s.ckptBlocks)
+	case !isPow2(s.atomicMax) || s.atomicMax < s.blockSize || s.atomicMax > s.maxBatch:
+		return bad("atomic max", s.atomicMax)
+	case s.maxBatch%s.blockSize != 0 || s.maxBatch > s.nSegs*s.segBlocks*s.blockSize:
+		return bad("max batch", s.maxBatch)
+	case s.ckptSlot > 1:
+		return bad("checkpoint slot", int64(s.ckptSlot))
+	}
+	if g := s.geometry(); g.innerBlocks() > maxBlocks {
+		return bad("total blocks", g.innerBlocks())
+	}
+	return nil
+}

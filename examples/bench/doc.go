@@ -1,0 +1,36 @@
+// Command bench runs the same random-page workloads against untorn and the
+// ways a storage engine gets (or skips) torn-page protection without it, and
+// prints the medians side by side.
+//
+//	go run ./examples/bench [-dir DIR] [-size 256MiB] [-cache 64MiB] [-reps 3] [-workload all] [-json]
+//
+// Contenders (each in its own file in DIR, created and filled once, then
+// reopened for every run so that no run measures allocation):
+//
+//   - untorn-auto, untorn-native, untorn-cow: atomicio.Open in each mode,
+//     atomicio.WriteAt per page, File.Sync every -sync-every pages.
+//   - buffered: pwrite into the kernel page cache plus fdatasync. NOT
+//     torn-safe: the speed reference.
+//   - dio-atomic: O_DIRECT pwritev2(RWF_ATOMIC) per page from 16 writers,
+//     then fdatasync (where the file system has RWF_ATOMIC).
+//   - doublewrite: InnoDB's doublewrite buffer: the pages of a Sync
+//     interval in one sequential O_DIRECT write to a doublewrite file,
+//     fdatasync, then in place from 16 writers, fdatasync.
+//   - seq-append: the bound: the same bytes appended sequentially in 1 MiB
+//     O_DIRECT writes plus fdatasync (write-only).
+//
+// Runs alternate the contenders (round robin within each repetition, the
+// start rotated by repetition) over the same operation list per repetition,
+// and the report gives the median over repetitions of each figure.
+//
+// Caveats: the kernel contenders' reads use the kernel page cache, which the
+// -cache budget does not bound (they start each run with the file's cached
+// pages dropped); max RSS counts the whole process, Go runtime included, and
+// not the kernel page cache. Device bytes written are counted by each
+// contender (for untorn: Stats().Writeback.BytesWritten, i.e. above the COW
+// container) and, independently, by the kernel's per-process write_bytes
+// (/proc/self/io), which sees what the COW container adds.
+//
+// Concurrency: the runner drives one contender at a time from one
+// goroutine; contenders may use goroutines inside Sync.
+package main

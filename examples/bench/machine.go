@@ -1,0 +1,113 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/untorn/untorn/blockdev"
+)
+
+// machine describes where the benchmark ran.
+type machine struct {
+	Date       string `json:"date"`
+	CPU        string `json:"cpu"`
+	Cores      int    `json:"cores"`
+	Kernel     string `json:"kernel"`
+	Go         string `json:"go"`
+	Dir        string `json:"dir"`
+	FileSystem string `json:"file_system"`
+	Untorn     string `json:"rwf_atomic"` // what statx says about untorn writes in Dir
+}
+
+func describeMachine(dir string) machine {
+	m := machine{
+		Date:  time.Now().Format(time.RFC3339),
+		CPU:   cpuModel(),
+		Cores: runtime.NumCPU(),
+		Go:    runtime.Version(),
+		Dir:   dir,
+	}
+	var u unix.Utsname
+	if err := unix.Uname(&u); err == nil {
+		m.Kernel = unix.ByteSliceToString(u.Sysname[:]) + " " + unix.ByteSliceToString(u.Release[:]) +
+			" " + unix.ByteSliceToString(u.Version[:])
+	}
+	m.FileSystem = fsType(dir)
+	m.Untorn = untornSupport(dir)
+	return m
+}
+
+func cpuModel() string {
+	f, err := os.Open("/proc/cpuinfo")
+	if err != nil {
+		return "unknown"
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown"
+}
+
+var fsNames = map[int64]string{
+	unix.EXT4_SUPER_MAGIC:      "ext4",
+	unix.XFS_SUPER_MAGIC:       "xfs",
+	unix.BTRFS_SUPER_MAGIC:     "btrfs",
+	unix.TMPFS_MAGIC:           "tmpfs",
+	unix.OVERLAYFS_SUPER_MAGIC: "overlay",
+	unix.F2FS_SUPER_MAGIC:      "f2fs",
+	unix.NFS_SUPER_MAGIC:       "nfs",
+	0x2fc12fc1:                 "zfs",
+	unix.BCACHEFS_SUPER_MAGIC:  "bcachefs",
+}
+
+func fsType(dir string) string {
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		return "unknown"
+	}
+	if name, ok := fsNames[int64(st.Type)]; ok {
+		return name
+	}
+	return fmt.Sprintf("0x%x", st.Type)
+}
+
+// untornSupport asks statx about a scratch file in dir.
+func untornSupport(dir string) string {
+	f, err := os.CreateTemp(dir, ".probe-*")
+	if err != nil {
+		return "unknown"
+	}
+	name := f.Name()
+	_ = f.Close()
+	defer os.Remove(name)
+	info, err := blockdev.Stat(name)
+	switch {
+	case err != nil:
+		return "unknown"
+	case !info.AtomicReported:
+		return "not reported"
+	case !info.AtomicAttr || info.AtomicUnitMax == 0:
+		return "none"
+	}
+	return fmt.Sprintf("%s..%s", formatSize(int64(info.AtomicUnitMin)), formatSize(int64(info.AtomicUnitMax)))
+}
+
+// freeBytes is the space an unprivileged user can still use in dir.
+func freeBytes(dir string) (int64, error) {
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		return 0, fmt.Errorf("statfs %s: %w", dir, err)
+	}
+	return int64(st.Bavail) * st.Bsize, nil
+}

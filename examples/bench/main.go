@@ -1,0 +1,237 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+)
+
+// options are the command's flags.
+type options struct {
+	dir        string
+	size       byteSize
+	cache      byteSize
+	reps       int
+	ops        int
+	syncEvery  int
+	writers    int
+	workloads  string
+	contenders string
+	seed       uint64
+	json       bool
+	keep       bool
+	warmSeq    bool
+}
+
+func parseFlags(args []string, errOut io.Writer) (options, error) {
+	o := options{size: 256 << 20, cache: 64 << 20}
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(errOut)
+	fs.Usage = func() {
+		fmt.Fprintf(errOut, "usage: go run ./examples/bench [flags]\n\n"+
+			"Runs the same random-page workloads against untorn (auto, native, COW), buffered pwrite+fdatasync,\n"+
+			"O_DIRECT+RWF_ATOMIC, a doublewrite buffer and sequential appends, alternating them run by run,\n"+
+			"and prints the medians. Files go to a new temporary directory inside -dir, removed at the end.\n\nflags:\n")
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&o.dir, "dir", ".", "directory on the file system to test (a temporary directory is made inside it), e.g. an XFS mount")
+	fs.Var(&o.size, "size", "data file size (e.g. 64MiB, 1GiB)")
+	fs.Var(&o.cache, "cache", "untorn's page cache budget; also sizes the mixed workloads' working sets")
+	fs.IntVar(&o.reps, "reps", 3, "repetitions; contenders alternate within each, the median is shown")
+	fs.IntVar(&o.ops, "ops", 4096, "page operations (reads + writes) per run")
+	fs.IntVar(&o.syncEvery, "sync-every", 64, "page writes between Syncs")
+	fs.IntVar(&o.writers, "writers", 16, "parallel writers of the O_DIRECT contenders (dio-atomic, doublewrite)")
+	fs.StringVar(&o.workloads, "workload", "all", "comma-separated workloads: "+strings.Join(workloadNames, ", ")+", or all")
+	fs.StringVar(&o.contenders, "contenders", "all", "comma-separated contenders: "+strings.Join(contenderNames, ", ")+", or all")
+	fs.Uint64Var(&o.seed, "seed", 1, "seed of the operation lists and page contents")
+	fs.BoolVar(&o.json, "json", false, "print JSON instead of tables")
+	fs.BoolVar(&o.warmSeq, "warm-sequential", false, "warm the mixed workloads' caches by reading the working set in file order instead of shuffled")
+	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory and its files")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() != 0 {
+		return o, fmt.Errorf("%w: unexpected arguments %q", errBadFlag, fs.Args())
+	}
+	if o.reps < 1 || o.ops < 1 || o.syncEvery < 1 || o.writers < 1 || o.size < 4096 || o.cache < 1<<20 {
+		return o, fmt.Errorf("%w: -reps, -ops, -sync-every, -writers must be >= 1, -size >= 4KiB, -cache >= 1MiB", errBadFlag)
+	}
+	return o, nil
+}
+
+func main() {
+	o, err := parseFlags(os.Args[1:], os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, o, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+		stop()
+		os.Exit(1)
+	}
+}
+
+// pick resolves a comma-separated list against the known names.
+func pick(list string, known []string) ([]string, error) {
+	if strings.TrimSpace(list) == "all" {
+		return known, nil
+	}
+	var out []string
+	for _, n := range strings.Split(list, ",") {
+		n = strings.TrimSpace(n)
+		found := false
+		for _, k := range known {
+			found = found || k == n
+		}
+		if !found {
+			return nil, fmt.Errorf("%w: %q is not one of %v", errBadFlag, n, known)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// run benchmarks, printing each workload's table as it completes and
+// progress to progress.
+func run(ctx context.Context, o options, out, progress io.Writer) error {
+	wnames, err := pick(o.workloads, workloadNames)
+	if err != nil {
+		return err
+	}
+	cnames, err := pick(o.contenders, contenderNames)
+	if err != nil {
+		return err
+	}
+	var wls []workload
+	for _, n := range wnames {
+		w, err := makeWorkload(n, int64(o.size), int64(o.cache), o.ops, o.syncEvery)
+		if err != nil {
+			return err
+		}
+		w.WarmSeq = o.warmSeq
+		wls = append(wls, w)
+	}
+	cs := make([]contender, 0, len(cnames))
+	for _, n := range cnames {
+		c, err := newContender(n)
+		if err != nil {
+			return err
+		}
+		cs = append(cs, c)
+	}
+	if err := checkSpace(o.dir, int64(o.size), len(cs)); err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp(o.dir, "untorn-bench-")
+	if err != nil {
+		return fmt.Errorf("make the benchmark directory: %w", err)
+	}
+	if o.keep {
+		fmt.Fprintf(progress, "keeping %s\n", dir)
+	} else {
+		defer os.RemoveAll(dir)
+	}
+	rep := report{
+		Machine: describeMachine(dir),
+		Config: config{Size: int64(o.size), CacheSize: int64(o.cache), Reps: o.reps, Ops: o.ops,
+			SyncEvery: o.syncEvery, Writers: o.writers, Seed: o.seed, Workloads: wnames},
+	}
+	if !o.json {
+		rep.writeHeader(out)
+	}
+	for _, w := range wls {
+		wr := runWorkload(ctx, dir, o, w, cs, progress)
+		wr.setRatios()
+		rep.Workloads = append(rep.Workloads, wr)
+		if !o.json {
+			rep.writeTable(out, wr)
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	if o.json {
+		return rep.writeJSON(out)
+	}
+	rep.writeLegend(out)
+	if ctx.Err() != nil {
+		return fmt.Errorf("interrupted: %w", ctx.Err())
+	}
+	return nil
+}
+
+// checkSpace refuses to start when dir cannot hold every contender's files
+// (the COW containers are about 15% larger than -size).
+func checkSpace(dir string, size int64, contenders int) error {
+	free, err := freeBytes(dir)
+	if err != nil {
+		return err
+	}
+	need := int64(contenders)*(size+size/5) + maxLogSize + 8<<20
+	if free < need {
+		return fmt.Errorf("%w in %s: %d MiB free, about %d MiB needed (lower -size or pick -contenders)",
+			errNoSpace, dir, free>>20, need>>20)
+	}
+	return nil
+}
+
+// tally collects one contender's runs in one workload.
+type tally struct {
+	runs []runResult
+	na   string
+	err  string
+}
+
+// runWorkload runs every contender reps times, alternating them (the
+// starting contender rotates by repetition) over the same operations.
+func runWorkload(ctx context.Context, dir string, o options, w workload, cs []contender, progress io.Writer) workloadReport {
+	tallies := make([]tally, len(cs))
+	for r := range o.reps {
+		ops := w.plan(o.seed + uint64(r))
+		pool := makePool(w.PageSize, o.seed+uint64(r))
+		for k := range cs {
+			if ctx.Err() != nil {
+				break
+			}
+			i := (k + r) % len(cs)
+			t := &tallies[i]
+			if t.na != "" || t.err != "" {
+				continue
+			}
+			cfg := fileConfig{Dir: dir, Size: int64(o.size), CacheSize: int64(o.cache), PageSize: w.PageSize,
+				SyncEvery: w.SyncEvery, Writers: o.writers, NeedReads: w.ReadPct > 0}
+			res, err := runOnce(cs[i], cfg, w, ops, pool, o.seed+uint64(r))
+			switch {
+			case isNotApplicable(err):
+				t.na = strings.TrimPrefix(err.Error(), errNotApplicable.Error()+": ")
+				fmt.Fprintf(progress, "%s rep %d/%d %-14s n/a: %s\n", w.Name, r+1, o.reps, cs[i].Name(), t.na)
+			case err != nil:
+				t.err = err.Error()
+				fmt.Fprintf(progress, "%s rep %d/%d %-14s FAILED: %v\n", w.Name, r+1, o.reps, cs[i].Name(), err)
+			default:
+				t.runs = append(t.runs, res)
+				fmt.Fprintf(progress, "%s rep %d/%d %-14s %8.1f us/page\n", w.Name, r+1, o.reps, cs[i].Name(),
+					float64(res.Elapsed.Microseconds())/float64(max(res.Reads+res.Writes, 1)))
+			}
+		}
+	}
+	wr := workloadReport{Workload: w}
+	for i, c := range cs {
+		s := summarize(c.Name(), tallies[i].runs)
+		s.NA, s.Error = tallies[i].na, tallies[i].err
+		wr.Rows = append(wr.Rows, s)
+	}
+	return wr
+}

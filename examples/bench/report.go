@@ -1,0 +1,179 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+	"text/tabwriter"
+)
+
+// config is the run's settings, printed with the results.
+type config struct {
+	Size      int64    `json:"size"`
+	CacheSize int64    `json:"cache_size"`
+	Reps      int      `json:"reps"`
+	Ops       int      `json:"ops"`
+	SyncEvery int      `json:"sync_every"`
+	Writers   int      `json:"writers"`
+	Seed      uint64   `json:"seed"`
+	Workloads []string `json:"workloads"`
+}
+
+// workloadReport is one workload's table.
+type workloadReport struct {
+	Workload workload  `json:"workload"`
+	Rows     []summary `json:"rows"`
+}
+
+// report is everything one invocation prints.
+type report struct {
+	Machine   machine          `json:"machine"`
+	Config    config           `json:"config"`
+	Workloads []workloadReport `json:"workloads"`
+}
+
+// setRatios fills VsAuto: each contender's us/page over untorn-auto's.
+func (w *workloadReport) setRatios() {
+	var auto float64
+	for _, r := range w.Rows {
+		if r.Contender == "untorn-auto" && r.Runs > 0 && r.NA == "" && r.Error == "" {
+			auto = float64(r.USPerPage)
+		}
+	}
+	for i := range w.Rows {
+		w.Rows[i].VsAuto = fig(math.NaN())
+		if auto > 0 && w.Rows[i].Runs > 0 && w.Rows[i].Error == "" {
+			w.Rows[i].VsAuto = fig(float64(w.Rows[i].USPerPage) / auto)
+		}
+	}
+}
+
+func (r *report) writeJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+func (r *report) writeHeader(w io.Writer) {
+	m, c := r.Machine, r.Config
+	fmt.Fprintf(w, "untorn bench  %s\n", m.Date)
+	fmt.Fprintf(w, "machine: %s, %d cores, %s, %s\n", m.CPU, m.Cores, m.Kernel, m.Go)
+	fmt.Fprintf(w, "dir:     %s (%s, RWF_ATOMIC: %s)\n", m.Dir, m.FileSystem, m.Untorn)
+	fmt.Fprintf(w, "config:  data file %s, untorn cache %s, %d reps (median shown), %d page ops per run, Sync every %d writes, %d writers\n\n",
+		formatSize(c.Size), formatSize(c.CacheSize), c.Reps, c.Ops, c.SyncEvery, c.Writers)
+}
+
+func (r *report) writeTable(w io.Writer, wr workloadReport) {
+	wl := wr.Workload
+	reads := wl.ReadPct > 0
+	fmt.Fprintf(w, "== %s: %s\n", wl.Name, wl.Desc)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	head := []string{"contender", "us/page", "MB/s", "WA", "WA(kernel)", "write p50", "write p99", "sync p50", "sync p99"}
+	if reads {
+		head = append(head, "read p50", "read p99")
+	}
+	head = append(head, "max RSS", "x auto", "")
+	fmt.Fprintln(tw, strings.Join(head, "\t"))
+	var notes []string
+	for _, s := range wr.Rows {
+		name := s.Contender
+		if s.Mode != "" && s.Contender == "untorn-auto" {
+			name += " (" + s.Mode + ")"
+		}
+		switch {
+		case s.NA != "":
+			notes = append(notes, fmt.Sprintf("  %-14s n/a: %s", s.Contender, s.NA))
+			fmt.Fprintln(tw, blankRow(name, "n/a", len(head)))
+			continue
+		case s.Error != "":
+			notes = append(notes, fmt.Sprintf("  %-14s FAILED: %s", s.Contender, s.Error))
+			if s.Runs == 0 {
+				fmt.Fprintln(tw, blankRow(name, "FAILED", len(head)))
+				continue
+			}
+		}
+		cells := []string{name, num(s.USPerPage, 1), num(s.MBPerS, 1), num(s.WA, 2), num(s.KernelWA, 2),
+			lat(s.WriteP50), lat(s.WriteP99), lat(s.SyncP50), lat(s.SyncP99)}
+		if reads {
+			cells = append(cells, lat(s.ReadP50), lat(s.ReadP99))
+		}
+		cells = append(cells, fmt.Sprintf("%.1fMiB", float64(s.MaxRSS)/(1<<20)), num(s.VsAuto, 2), "")
+		fmt.Fprintln(tw, strings.Join(cells, "\t"))
+	}
+	_ = tw.Flush()
+	for _, n := range notes {
+		fmt.Fprintln(w, n)
+	}
+	if wl.Name == "mixed-4x" {
+		r.writeRSSCheck(w, wr)
+	}
+	fmt.Fprintln(w)
+}
+
+// writeRSSCheck compares the untorn contenders' peak RSS with the cache
+// budget plus 10%.
+func (r *report) writeRSSCheck(w io.Writer, wr workloadReport) {
+	target := float64(r.Config.CacheSize) * 1.1
+	for _, s := range wr.Rows {
+		if !strings.HasPrefix(s.Contender, "untorn") || s.Runs == 0 || s.NA != "" {
+			continue
+		}
+		verdict := "within"
+		if float64(s.MaxRSS) > target {
+			verdict = "OVER"
+		}
+		since := "since Open"
+		if !s.PeakReset {
+			since = "since process start (VmHWM reset unavailable)"
+		}
+		fmt.Fprintf(w, "  %s: max RSS %.1f MiB (%s, whole process incl. Go runtime; %.1f MiB before Open), %s the cache budget + 10%% = %.1f MiB\n",
+			s.Contender, float64(s.MaxRSS)/(1<<20), since, float64(s.BaseRSS)/(1<<20), verdict, target/(1<<20))
+	}
+}
+
+func (r *report) writeLegend(w io.Writer) {
+	fmt.Fprint(w, `us/page: time inside Write/Read/Sync per page op; MB/s: user bytes read+written per second of that time.
+WA: bytes the contender sent to the device / user bytes written (untorn: Stats().Writeback.BytesWritten,
+    which is counted above the COW container). WA(kernel): /proc/self/io write_bytes / user bytes, which
+    includes what the COW container writes (log headers, checkpoints, cleaning).
+write/sync/read p50, p99: latency of one WriteAt / Sync / ReadAt. x auto: us/page over untorn-auto's (>1 is slower).
+    For buffered, the kernel counts a whole (possibly large) folio when it is dirtied, so WA(kernel) can
+    overstate what reaches the disk; for O_DIRECT writes (untorn, dio-atomic, doublewrite, seq-append) it is exact.
+max RSS: VmHWM of the whole process during the run (Go runtime included; the kernel page cache is not in it).
+buffered is NOT torn-safe; seq-append is the bound (same bytes, appended sequentially, cannot read).
+`)
+}
+
+// blankRow is a row of a contender without figures, as wide as the head.
+func blankRow(name, what string, cols int) string {
+	cells := []string{name, what}
+	for len(cells) < cols-1 {
+		cells = append(cells, "-")
+	}
+	return strings.Join(append(cells, ""), "\t")
+}
+
+// num prints a figure, "-" for NaN.
+func num(f fig, prec int) string {
+	v := float64(f)
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return "-"
+	}
+	return fmt.Sprintf("%.*f", prec, v)
+}
+
+// lat prints microseconds as us or ms.
+func lat(f fig) string {
+	v := float64(f)
+	switch {
+	case math.IsNaN(v) || v == 0:
+		return "-"
+	case v >= 10000:
+		return fmt.Sprintf("%.1fms", v/1000)
+	case v >= 100:
+		return fmt.Sprintf("%.0fus", v)
+	}
+	return fmt.Sprintf("%.1fus", v)
+}

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/untorn/untorn/blockdev"
+)
+
+const (
+	// appendSize is the bound's write size.
+	appendSize = 1 << 20
+	// maxLogSize caps the bound's (preallocated, reused) log file.
+	maxLogSize = 64 << 20
+)
+
+// seqAppend is the bound: the workload's bytes appended sequentially in
+// 1 MiB O_DIRECT writes to a preallocated log that wraps around, with an
+// fdatasync at every Sync. It keeps no index, so it cannot read.
+type seqAppend struct {
+	dev     *blockdev.File
+	buf     []byte
+	fill    int   // bytes pending in buf
+	pos     int64 // where the next append goes
+	size    int64 // log size
+	written int64
+}
+
+var _ contender = (*seqAppend)(nil)
+
+func (s *seqAppend) Name() string { return "seq-append" }
+
+func (s *seqAppend) Open(cfg fileConfig) error {
+	if cfg.NeedReads {
+		return notApplicable("write-only bound (an append log without an index cannot serve page reads)")
+	}
+	s.size = max(min(cfg.Size, maxLogSize)/appendSize*appendSize, appendSize)
+	path := cfg.path(s.Name(), ".log")
+	if err := prefillFile(path, s.size); err != nil {
+		return err
+	}
+	dev, err := blockdev.OpenFile(path, blockdev.FileOptions{})
+	if err != nil {
+		return fmt.Errorf("%s: %w", s.Name(), err)
+	}
+	s.dev, s.fill, s.pos, s.written = dev, 0, 0, 0
+	s.buf = blockdev.AlignedBuffer(appendSize, max(dev.Limits().MemAlign, 4096))
+	return nil
+}
+
+func (s *seqAppend) Write(p []byte, off int64) error {
+	if len(p)%4096 != 0 || len(p) > appendSize {
+		return fmt.Errorf("%w: %s appends multiples of 4 KiB up to 1 MiB, got %d bytes", errBadFlag, s.Name(), len(p))
+	}
+	if s.fill+len(p) > appendSize {
+		if err := s.appendPending(); err != nil {
+			return err
+		}
+	}
+	s.fill += copy(s.buf[s.fill:], p)
+	return nil
+}
+
+// appendPending writes the buffered bytes at the log head.
+func (s *seqAppend) appendPending() error {
+	if s.fill == 0 {
+		return nil
+	}
+	if s.pos+int64(s.fill) > s.size {
+		s.pos = 0
+	}
+	n, err := s.dev.WriteAt(s.buf[:s.fill], s.pos, 0)
+	s.written += int64(n)
+	if err != nil {
+		return fmt.Errorf("%s: %w", s.Name(), err)
+	}
+	s.pos += int64(s.fill)
+	s.fill = 0
+	return nil
+}
+
+func (s *seqAppend) Read([]byte, int64) error {
+	return notApplicable("%s cannot read", s.Name())
+}
+
+func (s *seqAppend) Sync() error {
+	if err := s.appendPending(); err != nil {
+		return err
+	}
+	return s.dev.Flush()
+}
+
+func (s *seqAppend) Close() error {
+	err := s.Sync()
+	err = errors.Join(err, s.dev.Close())
+	s.dev = nil
+	return err
+}
+
+func (s *seqAppend) BytesWritten() int64 { return s.written }
