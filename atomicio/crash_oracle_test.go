@@ -61,64 +61,27 @@ func oracleProfiles() []profile {
 
 // stack is a File over a Mem, with the handles a test needs: every device
 // operation passes a FaultDevice, which injects random faults (profiles
-// with faults) and can cut the power just before a chosen operation.
+// with faults) and can cut the power just before a chosen write or flush.
 type stack struct {
-	mem    *blockdev.Mem
-	faults *blockdev.FaultDevice
-	f      *File
-
-	mu      sync.Mutex // guards the fields below
-	armed   bool
-	crashAt int // cut before this many more writes and flushes have run
-	crashCf blockdev.CrashConfig
-	clone   *blockdev.Mem // the device as found after that cut
+	mem   *blockdev.Mem
+	crash *blockdev.CrashPoint
+	f     *File
 }
 
 func openStack(p profile, mem *blockdev.Mem, seed uint64) (*stack, error) {
-	s := &stack{mem: mem}
-	hook := blockdev.InjectorFunc(func(op blockdev.Op) error {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		if !s.armed || op.Kind == blockdev.OpRead {
-			return nil
-		}
-		if s.crashAt == 0 {
-			s.clone, s.armed = mem.CrashClone(s.crashCf), false
-		}
-		s.crashAt--
-		return nil
-	})
-	inj := blockdev.Injector(hook)
+	s := &stack{mem: mem, crash: blockdev.NewCrashPoint(mem)}
+	inj := blockdev.Injector(s.crash)
 	if p.faults {
-		inj = blockdev.Any(hook, blockdev.OnlyKinds(
+		inj = blockdev.Any(s.crash, blockdev.OnlyKinds(
 			blockdev.Any(blockdev.Randomly(0.02, seed, blockdev.ErrInjectedEIO), blockdev.Randomly(0.01, seed+1, blockdev.ErrInjectedENOSPC)),
 			blockdev.OpWrite, blockdev.OpAtomicWrite, blockdev.OpFlush))
 	}
-	s.faults = blockdev.WithFaults(mem, inj)
-	f, err := OpenDevice(s.faults, p.opts)
+	f, err := OpenDevice(blockdev.WithFaults(mem, inj), p.opts)
 	if err != nil {
 		return nil, err
 	}
 	s.f = f
 	return s, nil
-}
-
-// armCrash makes the power fail just before the k-th write or flush from
-// now (k >= 0; reads do not count).
-func (s *stack) armCrash(k int, cfg blockdev.CrashConfig) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.armed, s.crashAt, s.crashCf, s.clone = true, k, cfg, nil
-}
-
-// takeCrash returns the clone made by armCrash (nil if the operation never
-// came) and disarms.
-func (s *stack) takeCrash() *blockdev.Mem {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c := s.clone
-	s.armed, s.clone = false, nil
-	return c
 }
 
 // injected reports whether err comes from the fault injector.
@@ -195,10 +158,10 @@ func (r *oracleRun) crash(cfg blockdev.CrashConfig) {
 // Sync (mid-writeback: units written, not yet flushed, say), verifies the
 // device as found then, and carries on with it.
 func (r *oracleRun) crashInSync(k int, cfg blockdev.CrashConfig) {
-	r.s.armCrash(k, cfg)
+	r.s.crash.Arm(k, cfg)
 	mark := r.o.syncStarted()
 	err := r.s.f.Sync()
-	clone := r.s.takeCrash()
+	clone, _ := r.s.crash.Take()
 	switch {
 	case err != nil && !(r.p.faults && injected(err)):
 		r.fail("sync: %v", err)

@@ -2,7 +2,6 @@ package pagestore
 
 import (
 	"maps"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,12 +26,7 @@ type rig struct {
 	mem   *blockdev.Mem
 	f     *atomicio.File
 	store *Store
-
-	mu        sync.Mutex // guards the fields below
-	armed     bool
-	countdown int
-	cfg       blockdev.CrashConfig
-	clone     *blockdev.Mem
+	cut   *blockdev.CrashPoint // cuts the power before a chosen write or flush
 }
 
 func newTestMem(t require.TestingT) *blockdev.Mem {
@@ -43,26 +37,13 @@ func newTestMem(t require.TestingT) *blockdev.Mem {
 
 // openRig opens (or creates) a store on mem.
 func openRig(t require.TestingT, mem *blockdev.Mem, opts Options) *rig {
-	r := &rig{mem: mem}
-	f, err := atomicio.OpenDevice(blockdev.WithFaults(mem, blockdev.InjectorFunc(r.hook)), testFileOptions())
+	r := &rig{mem: mem, cut: blockdev.NewCrashPoint(mem)}
+	f, err := atomicio.OpenDevice(blockdev.WithFaults(mem, r.cut), testFileOptions())
 	require.NoError(t, err)
 	r.f = f
 	r.store, err = Open(f, opts)
 	require.NoError(t, err)
 	return r
-}
-
-func (r *rig) hook(op blockdev.Op) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if !r.armed || op.Kind == blockdev.OpRead {
-		return nil
-	}
-	if r.countdown == 0 {
-		r.clone, r.armed = r.mem.CrashClone(r.cfg), false
-	}
-	r.countdown--
-	return nil
 }
 
 // crash cuts the power now and reopens the store from the image.
@@ -76,14 +57,9 @@ func (r *rig) crash(t require.TestingT, cfg blockdev.CrashConfig) *rig {
 // or flush, and reopens the store from that image. It reports whether the
 // cut came before the Sync finished.
 func (r *rig) crashInSync(t require.TestingT, k int, cfg blockdev.CrashConfig) (*rig, bool) {
-	r.mu.Lock()
-	r.armed, r.countdown, r.cfg, r.clone = true, k, cfg, nil
-	r.mu.Unlock()
+	r.cut.Arm(k, cfg)
 	require.NoError(t, r.store.Sync())
-	r.mu.Lock()
-	img := r.clone
-	r.armed, r.clone = false, nil
-	r.mu.Unlock()
+	img, _ := r.cut.Take()
 	inside := img != nil
 	if !inside {
 		img = r.mem.CrashClone(cfg)
