@@ -3,9 +3,7 @@ package atomicio
 import (
 	"bytes"
 	"errors"
-	"flag"
 	"os"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -16,6 +14,7 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/untorn/untorn/blockdev"
+	"github.com/untorn/untorn/internal/rapidflag"
 	"github.com/untorn/untorn/writeback"
 )
 
@@ -24,14 +23,7 @@ import (
 const oracleChecks = 40
 
 func TestMain(m *testing.M) {
-	flag.Parse()
-	explicit := os.Getenv("RAPID_CHECKS") != ""
-	flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "rapid.checks" })
-	if !explicit {
-		if err := flag.Set("rapid.checks", strconv.Itoa(oracleChecks)); err != nil {
-			panic(err)
-		}
-	}
+	rapidflag.DefaultChecks(oracleChecks)
 	os.Exit(m.Run())
 }
 

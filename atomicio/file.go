@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/untorn/untorn/blockdev"
+	"github.com/untorn/untorn/blockdev/cow"
 	"github.com/untorn/untorn/pagecache"
 	"github.com/untorn/untorn/writeback"
 )
@@ -67,8 +68,14 @@ func newFile(dev blockdev.Device, mode Mode, opts Options) (*File, error) {
 	if size <= 0 {
 		return nil, fmt.Errorf("%w: device of %d bytes", ErrInvalid, dev.Size())
 	}
+	// CacheSize bounds the File's memory as a whole: a COW container's
+	// maps and buffers come out of it.
+	budget := opts.CacheSize
+	if c, ok := dev.(*cow.Device); ok {
+		budget = max(budget-c.MemoryBytes(), budget/2)
+	}
 	cache, err := pagecache.New(pagecache.Config{
-		Budget:          opts.CacheSize,
+		Budget:          budget,
 		BackgroundDirty: opts.BackgroundDirty,
 		HardDirty:       opts.HardDirty,
 	})
@@ -160,12 +167,16 @@ type Stats struct {
 	DirtyBytes int64 // bytes of dirty folios in the cache
 	CacheBytes int64 // folio memory in use
 	Writeback  writeback.Stats
-	LastError  error // the error of the last writeback pass, nil if it wrote everything
+	COW        cow.Stats // the container's space and work (COW mode; zero in native mode)
+	LastError  error     // the error of the last writeback pass, nil if it wrote everything
 }
 
 // Stats returns the counters. It works after Close too.
 func (f *File) Stats() Stats {
 	s := Stats{Mode: f.mode, Writeback: f.eng.Stats(), LastError: f.eng.Err()}
+	if c, ok := f.dev.(*cow.Device); ok {
+		s.COW = c.Stats()
+	}
 	f.closeMu.RLock()
 	defer f.closeMu.RUnlock()
 	if !f.closed {

@@ -242,3 +242,14 @@ func (d *Device) innerRead(buf []byte, pos int64) error {
 	}
 	return nil
 }
+
+// MemoryBytes is the most memory the device holds outside its callers'
+// buffers: the forward and reverse maps, the staging buffer of records
+// and checkpoints, and the cleaner's segment buffer. A cache above it can
+// subtract it from its own budget to bound the process as a whole.
+func (d *Device) MemoryBytes() int64 {
+	g := d.g
+	maps := g.nLogical*4 + g.nSegs*g.segBlocks*4
+	seg := g.segBlocks * g.bs
+	return maps + max(seg, g.ckptBlocks*g.bs) + seg
+}

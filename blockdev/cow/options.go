@@ -14,16 +14,16 @@ const (
 	// devices of 256 MiB and more; smaller devices get smaller segments.
 	DefaultSegmentSize = 4 << 20
 	minSegmentBlocks   = 8
-	// SpareFraction: the data area holds the logical capacity plus this
-	// fraction of it as cleaning headroom (plus the reserve of
+	// DefaultSparePercent: the data area holds the logical capacity plus
+	// this percentage of it as cleaning headroom (plus the reserve of
 	// reserveSegments).
-	spareNum, spareDen = 1, 10
+	DefaultSparePercent = 10
 	// maxCheckpointInterval bounds the log replayed at Open.
 	maxCheckpointInterval = 64 << 20
 )
 
 // Options configure Format and Open. The zero value means defaults
-// everywhere. The layout options (LogicalSize, AtomicMax, MaxBatch,
+// everywhere. The layout options (LogicalSize, AtomicMax, MaxBatch, SparePercent,
 // SegmentSize) are fixed by Format and stored in the superblock; Open
 // ignores them and uses the stored values.
 type Options struct {
@@ -42,6 +42,12 @@ type Options struct {
 	// two of at least 8 blocks. 0: 4 MiB, or 1/32 of the device (at least
 	// 64 KiB) on devices under 128 MiB.
 	SegmentSize int64
+	// SparePercent is the cleaning headroom Format gives the data area, as
+	// a percentage of the logical capacity. 0: DefaultSparePercent (10).
+	// More headroom means emptier segments to clean under random
+	// overwrites, so less copying: 25 halves the cost of a group commit
+	// on a full device, for 15% more space.
+	SparePercent int
 	// CheckpointInterval is how many bytes of log may accumulate before the
 	// map is checkpointed, which bounds the work of recovery. It is a
 	// runtime option (Open uses it too). 0: 1/8 of the data area, at least
@@ -63,6 +69,7 @@ type geometry struct {
 	ckptBlocks int64 // blocks per checkpoint slot
 	atomicMax  int64 // bytes
 	maxBatch   int64 // bytes
+	spare      int64 // cleaning headroom, percent of the logical capacity (Format only)
 }
 
 const sbBlocks = 2 // superblock copies at blocks 0 and 1
@@ -92,7 +99,7 @@ func (g geometry) reserveSegments() int64 {
 // needs: the data, a spare of 1/10 of it (at least two segments) for
 // cleaning headroom and imperfect packing, and the reserve.
 func (g geometry) segmentsForLogical(n int64) int64 {
-	spare := ceilDiv(n*spareNum, spareDen*g.segBlocks) + 2
+	spare := ceilDiv(n*g.spare, 100*g.segBlocks) + 2
 	return ceilDiv(n, g.segBlocks) + spare + g.reserveSegments()
 }
 
@@ -127,7 +134,11 @@ func newGeometry(bs int64, innerSize int64, opts Options) (geometry, error) {
 	if basis <= 0 || opts.LogicalSize < 0 || opts.LogicalSize%bs != 0 {
 		return geometry{}, fmt.Errorf("%w: logical size %d with block size %d", ErrInvalidOptions, opts.LogicalSize, bs)
 	}
-	g := geometry{bs: bs, atomicMax: int64(opts.AtomicMax), maxBatch: opts.MaxBatch, segBlocks: opts.SegmentSize / bs}
+	g := geometry{bs: bs, atomicMax: int64(opts.AtomicMax), maxBatch: opts.MaxBatch, segBlocks: opts.SegmentSize / bs,
+		spare: int64(opts.SparePercent)}
+	if g.spare == 0 {
+		g.spare = DefaultSparePercent
+	}
 	if g.atomicMax == 0 {
 		g.atomicMax = max(min(DefaultAtomicMax, prevPow2(basis/4)), bs)
 	}
@@ -144,6 +155,8 @@ func newGeometry(bs int64, innerSize int64, opts Options) (geometry, error) {
 		return geometry{}, fmt.Errorf("%w: MaxBatch %d must be a multiple of %d and >= AtomicMax %d", ErrInvalidOptions, g.maxBatch, bs, g.atomicMax)
 	case opts.SegmentSize != 0 && (!isPow2(opts.SegmentSize) || opts.SegmentSize < minSegmentBlocks*bs):
 		return geometry{}, fmt.Errorf("%w: SegmentSize %d must be a power of two >= %d", ErrInvalidOptions, opts.SegmentSize, minSegmentBlocks*bs)
+	case opts.SparePercent < 0 || opts.SparePercent > 1000:
+		return geometry{}, fmt.Errorf("%w: SparePercent %d", ErrInvalidOptions, opts.SparePercent)
 	case opts.CheckpointInterval < 0:
 		return geometry{}, fmt.Errorf("%w: CheckpointInterval %d", ErrInvalidOptions, opts.CheckpointInterval)
 	}

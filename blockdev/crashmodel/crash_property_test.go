@@ -1,7 +1,6 @@
 package crashmodel_test
 
 import (
-	"flag"
 	"math/rand/v2"
 	"os"
 	"sync/atomic"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/untorn/untorn/blockdev"
 	"github.com/untorn/untorn/blockdev/crashmodel"
+	"github.com/untorn/untorn/internal/rapidflag"
 )
 
 // minChecks is how many rapid checks the crash-model property runs by
@@ -19,14 +19,7 @@ import (
 const minChecks = 1000
 
 func TestMain(m *testing.M) {
-	flag.Parse()
-	explicit := os.Getenv("RAPID_CHECKS") != ""
-	flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "rapid.checks" })
-	if !explicit {
-		if err := flag.Set("rapid.checks", "1000"); err != nil {
-			panic(err)
-		}
-	}
+	rapidflag.DefaultChecks(minChecks)
 	os.Exit(m.Run())
 }
 
