@@ -14,6 +14,11 @@ func (e *Engine) Sync() error {
 	if e.closed.Load() {
 		return ErrClosed
 	}
+	return e.writeAll()
+}
+
+// writeAll runs passes until one leaves no group behind.
+func (e *Engine) writeAll() error {
 	backoff := 50 * time.Microsecond
 	for {
 		res, err := e.pass()
@@ -76,11 +81,13 @@ func (e *Engine) flusher() {
 }
 
 // background runs passes while the dirty bytes stay over the background
-// threshold, stopping at the first error or when asked to stop.
+// threshold, stopping at the first error, at a pass that could write
+// nothing, or when asked to stop.
 func (e *Engine) background() {
 	for {
-		if _, err := e.pass(); err != nil {
-			return
+		res, err := e.pass()
+		if err != nil || !res.written {
+			return // failed, or nothing it could write: wait for the next request or tick
 		}
 		select {
 		case <-e.stop:

@@ -61,7 +61,7 @@ func (e *Engine) Write(ctx context.Context, p []byte, off int64, untorn bool) er
 		// The union is too large: write the dirty units back first, then
 		// this write forms a unit of its own.
 		e.stats.forced.Add(1)
-		if _, err := e.pass(); err != nil {
+		if err := e.writeAll(); err != nil {
 			return err
 		}
 	}

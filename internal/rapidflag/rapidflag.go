@@ -1,4 +1,3 @@
-// Package rapidflag sets a test binary's default number of rapid checks.
 package rapidflag
 
 import (

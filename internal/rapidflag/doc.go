@@ -1,0 +1,2 @@
+// Package rapidflag sets a test binary's default number of rapid checks.
+package rapidflag
