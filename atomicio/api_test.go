@@ -252,3 +252,19 @@ func TestOverlapForcesWritebackCOW(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, bytes.Equal(want, got), "durable after Sync and reopen")
 }
+
+// TestSmallCacheTakesTheLargestWrite: in COW mode the container's memory
+// comes out of CacheSize, but never so much that a write of MaxAtomic
+// bytes no longer fits.
+func TestSmallCacheTakesTheLargestWrite(t *testing.T) {
+	f, _ := openMem(t, 16<<20, blockdev.LimitsNone, Options{CacheSize: 1 << 20, MaxAtomic: 1 << 20})
+	require.Equal(t, ModeCOW, f.Mode())
+	p := pattern(1<<20, 5)
+	_, err := WriteAt(f, p, 1<<20)
+	require.NoError(t, err)
+	require.NoError(t, f.Sync())
+	got := make([]byte, len(p))
+	_, err = f.ReadAt(got, 1<<20)
+	require.NoError(t, err)
+	require.True(t, bytes.Equal(p, got))
+}

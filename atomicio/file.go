@@ -70,9 +70,10 @@ func newFile(dev blockdev.Device, mode Mode, opts Options) (*File, error) {
 	}
 	// CacheSize bounds the File's memory as a whole: a COW container's
 	// maps and buffers come out of it.
+	// It still leaves room for one write of MaxAtomic bytes.
 	budget := opts.CacheSize
 	if c, ok := dev.(*cow.Device); ok {
-		budget = max(budget-c.MemoryBytes(), budget/2)
+		budget = max(budget-c.MemoryBytes(), budget/2, min(budget, int64(opts.MaxAtomic)))
 	}
 	cache, err := pagecache.New(pagecache.Config{
 		Budget:          budget,

@@ -54,7 +54,8 @@ const (
 type Options struct {
 	// CacheSize is the File's memory budget in bytes (DefaultCacheSize):
 	// the page cache, and in COW mode the container's maps and buffers
-	// (the cache gets what they leave, at least half).
+	// (the cache gets what they leave, at least half, and at least
+	// MaxAtomic when CacheSize allows).
 	CacheSize int64
 	// MaxAtomic is the largest untorn write accepted (DefaultMaxAtomic);
 	// larger ones fail with ErrTooLarge.
