@@ -1,6 +1,10 @@
 package atomicio
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/untorn/untorn/blockdev"
+)
 
 // Sentinel errors. Every error this package returns for one of these
 // conditions wraps the sentinel (and, where there is one, the cause from
@@ -26,4 +30,7 @@ var (
 	// ErrNotContainer: the device holds data but is neither a COW
 	// container nor usable in native mode; refusing to format over it.
 	ErrNotContainer = errors.New("atomicio: device holds data that is not an untorn container")
+	// ErrLocked: Open found the file open by another File, in this process
+	// or another (it is the same value as blockdev.ErrLocked).
+	ErrLocked = blockdev.ErrLocked
 )

@@ -105,3 +105,15 @@ func TestOpenRefusesPlainFileWithoutUntornWrites(t *testing.T) {
 	_, err = os.Stat(filepath.Join(dir, "native"))
 	require.ErrorIs(t, err, os.ErrNotExist, "a failed create leaves no file behind")
 }
+
+func TestOpenTwiceIsRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "data")
+	f, err := Open(path, Options{Size: 4 << 20})
+	require.NoError(t, err)
+	_, err = Open(path, Options{})
+	require.ErrorIs(t, err, ErrLocked)
+	require.NoError(t, f.Close())
+	g, err := Open(path, Options{})
+	require.NoError(t, err)
+	require.NoError(t, g.Close())
+}

@@ -28,6 +28,10 @@ var (
 	// write. The range must be treated as unknown until rewritten.
 	ErrShortWrite = errors.New("blockdev: short write")
 
+	// ErrLocked: OpenFile found the file open (and locked) elsewhere: two
+	// writers would corrupt it.
+	ErrLocked = errors.New("blockdev: file is locked by another open")
+
 	// ErrInjected marks an error produced by a fault Injector; it is always
 	// joined with the errno it simulates (syscall.EIO, syscall.ENOSPC).
 	ErrInjected = errors.New("blockdev: injected fault")

@@ -40,8 +40,10 @@ type File struct {
 
 var _ Device = (*File)(nil)
 
-// OpenFile opens path with O_DIRECT as a Device. See FileOptions. Errors
-// are *OpError values that unwrap to the errno.
+// OpenFile opens path with O_DIRECT as a Device and locks it (flock:
+// exclusive, or shared with ReadOnly); a path already open for writing
+// elsewhere fails with ErrLocked. See FileOptions. Errors are *OpError
+// values that unwrap to the errno.
 func OpenFile(path string, opts FileOptions) (*File, error) {
 	if opts.Size < 0 {
 		return nil, &OpError{Op: "open", Path: path, Off: -1, Err: fmt.Errorf("%w: negative size %d", ErrOutOfRange, opts.Size)}
@@ -59,12 +61,36 @@ func OpenFile(path string, opts FileOptions) (*File, error) {
 	if err != nil {
 		return nil, &OpError{Op: "open", Path: path, Off: -1, Err: err}
 	}
+	if err := lockFile(fd, opts.ReadOnly); err != nil {
+		_ = unix.Close(fd)
+		return nil, &OpError{Op: "lock", Path: path, Off: -1, Err: err}
+	}
 	f := &File{path: path, fd: fd}
 	if err := f.init(opts); err != nil {
 		_ = unix.Close(fd)
 		return nil, err
 	}
 	return f, nil
+}
+
+// lockFile takes an advisory lock on the open file: exclusive for a writer,
+// shared for a reader, so that two processes (or two Files in one) never
+// write the same device at once. The lock goes with the descriptor.
+func lockFile(fd int, readOnly bool) error {
+	how := unix.LOCK_EX | unix.LOCK_NB
+	if readOnly {
+		how = unix.LOCK_SH | unix.LOCK_NB
+	}
+	for {
+		err := unix.Flock(fd, how)
+		switch {
+		case errors.Is(err, unix.EINTR):
+			continue
+		case errors.Is(err, unix.EWOULDBLOCK):
+			return fmt.Errorf("%w: %w", ErrLocked, err)
+		}
+		return err
+	}
 }
 
 func openRetry(path string, flags int) (int, error) {

@@ -151,3 +151,20 @@ func TestStat(t *testing.T) {
 	_, err = blockdev.Stat(filepath.Join(t.TempDir(), "missing"))
 	require.ErrorIs(t, err, unix.ENOENT)
 }
+
+func TestOpenFileLocks(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "f")
+	f, err := blockdev.OpenFile(path, blockdev.FileOptions{Size: 1 << 20, Create: true})
+	require.NoError(t, err)
+	_, err = blockdev.OpenFile(path, blockdev.FileOptions{})
+	require.ErrorIs(t, err, blockdev.ErrLocked, "a second writer is refused")
+	_, err = blockdev.OpenFile(path, blockdev.FileOptions{ReadOnly: true})
+	require.ErrorIs(t, err, blockdev.ErrLocked, "and so is a reader while a writer has it")
+	require.NoError(t, f.Close())
+	g, err := blockdev.OpenFile(path, blockdev.FileOptions{ReadOnly: true})
+	require.NoError(t, err, "the lock goes with Close")
+	h, err := blockdev.OpenFile(path, blockdev.FileOptions{ReadOnly: true})
+	require.NoError(t, err, "readers share")
+	require.NoError(t, g.Close())
+	require.NoError(t, h.Close())
+}
