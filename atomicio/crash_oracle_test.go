@@ -248,6 +248,8 @@ func addStats(f *File) {
 	o.Throttles += s.Throttles
 	o.SkippedGroups += s.SkippedGroups
 	o.Errors += s.Errors
+	o.BytesWritten += s.BytesWritten
+	o.CleanAhead += s.CleanAhead
 }
 
 func TestCrashOracle(t *testing.T) {

@@ -17,11 +17,13 @@ type Stats struct {
 	SkippedGroups    int64 // groups left for a later pass because a writer held a folio
 	BytesWritten     int64 // bytes handed to the device
 	Errors           int64 // passes that failed
+	CleanAhead       int64 // cleaning rounds the device ran while nothing was dirty
 }
 
 type counters struct {
 	passes, nativeAtomic, zeroCopy, plainWrites, batches, batchPieces atomic.Int64
 	untorn, merges, forced, throttles, skipped, bytes, errors         atomic.Int64
+	cleanAhead                                                        atomic.Int64
 }
 
 // Stats returns a snapshot of the counters.
@@ -32,6 +34,6 @@ func (e *Engine) Stats() Stats {
 		PlainWrites: c.plainWrites.Load(), Batches: c.batches.Load(), BatchPieces: c.batchPieces.Load(),
 		UntornWrites: c.untorn.Load(), Merges: c.merges.Load(), ForcedWritebacks: c.forced.Load(),
 		Throttles: c.throttles.Load(), SkippedGroups: c.skipped.Load(), BytesWritten: c.bytes.Load(),
-		Errors: c.errors.Load(),
+		Errors: c.errors.Load(), CleanAhead: c.cleanAhead.Load(),
 	}
 }

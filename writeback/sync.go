@@ -55,7 +55,7 @@ func (e *Engine) recordResult(err error) {
 // flusher is the background writeback goroutine: it runs a pass when the
 // cache asks for one (dirty bytes over the background threshold, or a
 // writer waiting for memory) and, every flush interval, when anything is
-// dirty. After a failed pass it waits for the next tick (or a request)
+// dirty; when nothing is, it lets the device clean ahead. After a failed pass it waits for the next tick (or a request)
 // before trying again.
 func (e *Engine) flusher() {
 	defer close(e.done)
@@ -75,6 +75,8 @@ func (e *Engine) flusher() {
 		case <-tick:
 			if e.cache.DirtyBytes() > 0 {
 				e.background()
+			} else {
+				e.cleanAhead()
 			}
 		}
 	}
@@ -97,5 +99,34 @@ func (e *Engine) background() {
 		if !e.cache.OverBackground() {
 			return
 		}
+	}
+}
+
+// aheadCleaner is a device that can do its housekeeping early, while
+// nothing waits for it (blockdev/cow cleans segments).
+type aheadCleaner interface {
+	CleanAhead() (bool, error)
+}
+
+// cleanAhead lets the device clean while the cache has nothing dirty, one
+// round at a time, until it has nothing to gain, a write arrives, or the
+// engine stops. An error is left for the next write or Sync to report: the
+// device refuses writes after a failure.
+func (e *Engine) cleanAhead() {
+	c, ok := e.dev.(aheadCleaner)
+	if !ok {
+		return
+	}
+	for e.cache.DirtyBytes() == 0 {
+		select {
+		case <-e.stop:
+			return
+		default:
+		}
+		gained, err := c.CleanAhead()
+		if err != nil || !gained {
+			return
+		}
+		e.stats.cleanAhead.Add(1)
 	}
 }

@@ -131,3 +131,43 @@ func (d *Device) relocateLocked(s int64) error {
 // headRoomLocked is the number of blocks left in the head segment.
 // REQUIRES: mu held.
 func (d *Device) headRoomLocked() int64 { return d.g.segEnd(d.head) - d.head }
+
+// CleanAhead cleans while the caller has nothing else to write, so that
+// later commits find free segments without cleaning first (cleaning in a
+// commit is what makes some Syncs slow). When the free segments would not
+// take a commit of MaxBatch bytes plus a few more without cleaning, it runs
+// one cleaning round of a few segments, which ends with a checkpoint, and
+// reports whether that gained space; otherwise it does nothing. It holds the device for that one round. Cleaning early
+// moves data that later overwrites might have freed, so it costs some
+// writes; it saves latency, not work.
+func (d *Device) CleanAhead() (bool, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err := d.writableLocked("clean", -1, 0); err != nil {
+		return false, err
+	}
+	want := d.aheadTargetLocked()
+	if int64(len(d.free)) >= want {
+		return false, nil
+	}
+	before := d.availableLocked()
+	if err := d.cleanRoundLocked(min(want, int64(len(d.free))+4)); err != nil {
+		return false, err
+	}
+	if err := d.checkpointLocked(false); err != nil {
+		return false, err
+	}
+	return d.availableLocked() > before, nil
+}
+
+// aheadTargetLocked is how many free segments CleanAhead aims for: what a
+// MaxBatch commit needs without cleaning, plus cleanAheadExtra.
+// REQUIRES: mu held.
+func (d *Device) aheadTargetLocked() int64 {
+	need := d.g.segmentsFor(d.g.maxBatch/d.g.bs, d.headRoomLocked()) + cleanerReserve
+	return need + d.slack() + cleanAheadExtra
+}
+
+// cleanAheadExtra is how many segments beyond the commit path's own
+// watermark CleanAhead keeps free.
+const cleanAheadExtra = 1
