@@ -79,6 +79,7 @@ func newFile(dev blockdev.Device, mode Mode, opts Options) (*File, error) {
 		Budget:          budget,
 		BackgroundDirty: opts.BackgroundDirty,
 		HardDirty:       opts.HardDirty,
+		Prefault:        true,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: cache: %w", ErrInvalid, err)

@@ -55,7 +55,8 @@ type Options struct {
 	// CacheSize is the File's memory budget in bytes (DefaultCacheSize):
 	// the page cache, and in COW mode the container's maps and buffers
 	// (the cache gets what they leave, at least half, and at least
-	// MaxAtomic when CacheSize allows).
+	// MaxAtomic when CacheSize allows). The cache's memory is mapped and
+	// touched at open, so writes never pay page faults.
 	CacheSize int64
 	// MaxAtomic is the largest untorn write accepted (DefaultMaxAtomic);
 	// larger ones fail with ErrTooLarge.

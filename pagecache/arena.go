@@ -30,13 +30,16 @@ type arena struct {
 	used     int64  // bytes handed out
 }
 
-func newArena(size int64) (*arena, error) {
+func newArena(size int64, prefault bool) (*arena, error) {
 	npages := size >> pageShift
 	if npages <= 0 || npages > 1<<30 {
 		return nil, fmt.Errorf("arena of %d bytes: %w", size, ErrInvalid)
 	}
-	mem, err := unix.Mmap(-1, 0, int(npages<<pageShift), unix.PROT_READ|unix.PROT_WRITE,
-		unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	flags := unix.MAP_PRIVATE | unix.MAP_ANONYMOUS
+	if prefault {
+		flags |= unix.MAP_POPULATE
+	}
+	mem, err := unix.Mmap(-1, 0, int(npages<<pageShift), unix.PROT_READ|unix.PROT_WRITE, flags)
 	if err != nil {
 		return nil, fmt.Errorf("pagecache: mmap %d bytes: %w", npages<<pageShift, err)
 	}

@@ -24,6 +24,10 @@ type Config struct {
 	// HardDirty is the dirty byte count above which writers wait for writeback.
 	// 0 means Budget*3/4; it is raised to BackgroundDirty if lower.
 	HardDirty int64
+	// Prefault maps and touches all the memory in New (MAP_POPULATE), so
+	// that no write later pays a page fault on its first use of a page:
+	// steadier latency, at the cost of holding the whole budget at once.
+	Prefault bool
 }
 
 // Cache caches one file in folios. See the package documentation for its guarantees.
@@ -62,7 +66,7 @@ func New(cfg Config) (*Cache, error) {
 	if cfg.Budget == 0 {
 		cfg.Budget = DefaultBudget
 	}
-	mem, err := newArena(cfg.Budget)
+	mem, err := newArena(cfg.Budget, cfg.Prefault)
 	if err != nil {
 		return nil, err
 	}

@@ -319,7 +319,7 @@ func TestAscendDirtyOrderAndStop(t *testing.T) {
 }
 
 func TestArenaBuddy(t *testing.T) {
-	a, err := newArena(12 * PageSize) // blocks of 8 and 4 pages
+	a, err := newArena(12*PageSize, false) // blocks of 8 and 4 pages
 	require.NoError(t, err)
 	defer func() { require.NoError(t, a.unmap()) }()
 	require.Equal(t, 3, a.topOrder)
