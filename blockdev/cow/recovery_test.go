@@ -14,23 +14,30 @@ import (
 // randomBatches commits n batches of 64 random 16 KiB pages to d, with a
 // flush after each (FUA), stamping each page with its batch number.
 func randomBatches(t testing.TB, d *Device, rng *rand.Rand, n int, buf []byte) {
-	const page = 16 << 10
-	pages := d.Size() / page
 	for i := range n {
-		pieces := make([]blockdev.Piece, 0, 64)
-		seen := make(map[int64]bool, 64)
-		for j := range 64 {
-			p := rng.Int64N(pages)
-			if seen[p] {
-				continue
-			}
-			seen[p] = true
-			data := buf[j*page : (j+1)*page]
-			data[0], data[1] = byte(i), byte(j)
-			pieces = append(pieces, blockdev.Piece{Off: p * page, Data: data})
-		}
-		require.NoError(t, d.CommitBatch(pieces, blockdev.FUA))
+		require.NoError(t, d.CommitBatch(randomPages(rng, d.Size(), 64, buf, i), blockdev.FUA))
 	}
+}
+
+// randomPages returns up to n distinct random 16 KiB pages of a device of
+// size bytes, their data taken from buf (n pages long) and stamped with
+// (batch, index) in the first two bytes.
+func randomPages(rng *rand.Rand, size int64, n int, buf []byte, batch int) []blockdev.Piece {
+	const page = 16 << 10
+	pages := size / page
+	pieces := make([]blockdev.Piece, 0, n)
+	seen := make(map[int64]bool, n)
+	for j := range n {
+		p := rng.Int64N(pages)
+		if seen[p] {
+			continue
+		}
+		seen[p] = true
+		data := buf[j*page : (j+1)*page]
+		data[0], data[1] = byte(batch), byte(j)
+		pieces = append(pieces, blockdev.Piece{Off: p * page, Data: data})
+	}
+	return pieces
 }
 
 // fillLog writes random batches until the log since the last checkpoint

@@ -27,24 +27,12 @@ func TestSpaceUnderRandomOverwrites(t *testing.T) {
 	checkOnCleanup(t, d)
 
 	const page = 16 << 10
-	pages := d.Size() / page
 	rng := rand.New(rand.NewPCG(1, 1))
 	buf := make([]byte, 16*page)
 	written := int64(0)
 	for i := 0; written < 10*d.Size(); i++ {
-		var pieces []blockdev.Piece
-		seen := map[int64]bool{}
-		for j := range 16 {
-			p := rng.Int64N(pages)
-			if seen[p] {
-				continue
-			}
-			seen[p] = true
-			data := buf[j*page : (j+1)*page]
-			data[0], data[1] = byte(i), byte(j)
-			pieces = append(pieces, blockdev.Piece{Off: p * page, Data: data})
-			written += page
-		}
+		pieces := randomPages(rng, d.Size(), 16, buf, i)
+		written += int64(len(pieces)) * page
 		flags := blockdev.Flags(0)
 		if i%8 == 7 {
 			flags = blockdev.FUA
