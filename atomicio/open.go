@@ -84,6 +84,11 @@ func create(path string, opts Options) (*File, error) {
 		_ = os.Remove(path)
 		return nil, fmt.Errorf("atomicio: create %s: %w", path, err)
 	}
+	if opts.Preallocate {
+		if err := preallocate(dev); err != nil {
+			return fail(err)
+		}
+	}
 	var target blockdev.Device = dev
 	if mode == ModeCOW {
 		c, err := formatCOW(dev, opts, ceilTo(opts.Size, int64(bs)))
@@ -104,3 +109,19 @@ func create(path string, opts Options) (*File, error) {
 }
 
 func ceilTo(v, a int64) int64 { return (v + a - 1) / a * a }
+
+// preallocate writes zeros over the whole device and flushes.
+func preallocate(dev blockdev.Device) error {
+	const chunk = 8 << 20
+	buf := blockdev.AlignedBuffer(int(min(chunk, dev.Size())), dev.Limits().MemAlign)
+	for off := int64(0); off < dev.Size(); off += int64(len(buf)) {
+		n := min(int64(len(buf)), dev.Size()-off)
+		if _, err := dev.WriteAt(buf[:n], off, 0); err != nil {
+			return fmt.Errorf("preallocate: %w", err)
+		}
+	}
+	if err := dev.Flush(); err != nil {
+		return fmt.Errorf("preallocate: %w", err)
+	}
+	return nil
+}

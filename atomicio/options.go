@@ -83,6 +83,13 @@ type Options struct {
 	// WriteTimeout bounds how long WriteAt waits for cache memory before
 	// failing with ErrNoMemory (DefaultWriteTimeout).
 	WriteTimeout time.Duration
+	// Preallocate writes a new file whole once when Open creates it, so
+	// that the file system allocates every block up front instead of on
+	// the first write into each (which costs a journal commit in the
+	// flush). On ext4 this made a group commit of 64 pages about 20%
+	// faster until the container had cycled through all its space; it
+	// costs one sequential write of the file at creation.
+	Preallocate bool
 	// COWSparePercent is the cleaning headroom of a new COW container, as a
 	// percentage of Size (DefaultCOWSparePercent): more disk space, less
 	// copying under random overwrites (see package blockdev/cow).

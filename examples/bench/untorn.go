@@ -36,7 +36,9 @@ func (u *untorn) Open(cfg fileConfig) error {
 	path := cfg.path(u.name, ".dat")
 	_, err := os.Stat(path)
 	fresh := errors.Is(err, fs.ErrNotExist)
-	f, err := atomicio.Open(path, atomicio.Options{Size: cfg.Size, CacheSize: cfg.CacheSize, Mode: u.mode})
+	// Preallocate: the other contenders' files are written whole by the fill, so the
+	// file system has allocated them; the container's spare space must be too.
+	f, err := atomicio.Open(path, atomicio.Options{Size: cfg.Size, CacheSize: cfg.CacheSize, Mode: u.mode, Preallocate: true})
 	switch {
 	case errors.Is(err, atomicio.ErrNoUntornWrites), errors.Is(err, atomicio.ErrNotContainer):
 		if fresh {
