@@ -117,9 +117,6 @@ func New(cfg Config) (*Engine, error) {
 // MaxUnit is the largest unit an untorn write may need.
 func (e *Engine) MaxUnit() int64 { return e.maxUnit }
 
-// COW reports whether untorn units go out as group commits.
-func (e *Engine) COW() bool { return e.batch != nil }
-
 // Close stops the background flusher and waits for it. It does not write
 // anything back: Sync first. Later calls fail with ErrClosed.
 func (e *Engine) Close() error {
