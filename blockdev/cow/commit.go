@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/untorn/untorn/blockdev"
 )
@@ -111,7 +112,10 @@ func (d *Device) checkBatch(pieces []blockdev.Piece) ([]run, int64, error) {
 // REQUIRES: mu held.
 func (d *Device) finishLocked(flags blockdev.Flags) error {
 	if flags&blockdev.FUA != 0 {
-		if err := d.flushLocked(); err != nil {
+		start := time.Now()
+		err := d.flushLocked()
+		d.timeLocked(&d.stats.FlushTime, start)
+		if err != nil {
 			return err
 		}
 	}
@@ -127,6 +131,7 @@ func (d *Device) commitLocked(runs []run, blocks int64, fua bool) error {
 		return err
 	}
 	d.stats.UserBlocks += blocks
+	defer d.timeLocked(&d.stats.CommitTime, time.Now())
 	return d.writeTxnLocked(runs, 0, fua)
 }
 

@@ -1,5 +1,7 @@
 package cow
 
+import "time"
+
 // checkpointLocked makes the log durable (the checkpoint will refer to
 // its data), writes the map to the spare checkpoint slot, then points both
 // superblock copies at it, each write followed by a flush. The checkpoint
@@ -78,5 +80,6 @@ func (d *Device) maybeCheckpointLocked() error {
 	if d.logLen < d.ckptEvery {
 		return nil
 	}
+	defer d.timeLocked(&d.stats.CheckpointTime, time.Now())
 	return d.checkpointLocked(false)
 }

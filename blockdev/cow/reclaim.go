@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"time"
 )
 
 // cleanerReserve is how many free segments user writes leave to the
@@ -21,6 +22,7 @@ func (d *Device) ensureSpaceLocked(n int64) error {
 	if int64(len(d.free)) >= need+d.slack() {
 		return nil
 	}
+	defer d.timeLocked(&d.stats.CleanTime, time.Now())
 	return d.reclaimLocked(need)
 }
 
@@ -150,6 +152,7 @@ func (d *Device) CleanAhead() (bool, error) {
 	if int64(len(d.free)) >= want {
 		return false, nil
 	}
+	defer d.timeLocked(&d.stats.CleanTime, time.Now())
 	before := d.availableLocked()
 	if err := d.cleanRoundLocked(min(want, int64(len(d.free))+4)); err != nil {
 		return false, err

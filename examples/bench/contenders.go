@@ -33,12 +33,13 @@ type contender interface {
 // fileConfig is what a contender needs to know to open its files.
 type fileConfig struct {
 	Dir       string
-	Size      int64 // data file capacity (logical, for untorn)
-	CacheSize int64 // untorn's page cache budget
-	PageSize  int   // the workload's page size
-	SyncEvery int   // pages written between Syncs
-	Writers   int   // parallel writers for the O_DIRECT contenders
-	NeedReads bool  // the workload reads
+	Size      int64   // data file capacity (logical, for untorn)
+	CacheSize int64   // untorn's page cache budget
+	PageSize  int     // the workload's page size
+	SyncEvery int     // pages written between Syncs
+	Writers   int     // parallel writers for the O_DIRECT contenders
+	NeedReads bool    // the workload reads
+	Age       float64 // untorn: overwrite a new COW container Age x Size before its first run
 }
 
 func (c fileConfig) path(name, ext string) string { return filepath.Join(c.Dir, name+ext) }

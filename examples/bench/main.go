@@ -27,6 +27,7 @@ type options struct {
 	json       bool
 	keep       bool
 	warmSeq    bool
+	age        float64
 }
 
 func parseFlags(args []string, errOut io.Writer) (options, error) {
@@ -52,6 +53,8 @@ func parseFlags(args []string, errOut io.Writer) (options, error) {
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of the operation lists and page contents")
 	fs.BoolVar(&o.json, "json", false, "print JSON instead of tables")
 	fs.BoolVar(&o.warmSeq, "warm-sequential", false, "warm the mixed workloads' caches by reading the working set in file order instead of shuffled")
+	fs.Float64Var(&o.age, "age", 1.5, "before its first run, overwrite each new untorn COW container with this many times -size of random pages\n"+
+		"(untimed), so that runs measure the steady state of a long-lived file, cleaner included; 0 measures a fresh container")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory and its files")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -59,8 +62,8 @@ func parseFlags(args []string, errOut io.Writer) (options, error) {
 	if fs.NArg() != 0 {
 		return o, fmt.Errorf("%w: unexpected arguments %q", errBadFlag, fs.Args())
 	}
-	if o.reps < 1 || o.ops < 1 || o.syncEvery < 1 || o.writers < 1 || o.size < 4096 || o.cache < 1<<20 {
-		return o, fmt.Errorf("%w: -reps, -ops, -sync-every, -writers must be >= 1, -size >= 4KiB, -cache >= 1MiB", errBadFlag)
+	if o.reps < 1 || o.ops < 1 || o.syncEvery < 1 || o.writers < 1 || o.size < 4096 || o.cache < 1<<20 || !(o.age >= 0 && o.age <= 100) {
+		return o, fmt.Errorf("%w: -reps, -ops, -sync-every, -writers must be >= 1, -size >= 4KiB, -cache >= 1MiB, 0 <= -age <= 100", errBadFlag)
 	}
 	return o, nil
 }
@@ -146,7 +149,7 @@ func run(ctx context.Context, o options, out, progress io.Writer) error {
 	rep := report{
 		Machine: describeMachine(dir),
 		Config: config{Size: int64(o.size), CacheSize: int64(o.cache), Reps: o.reps, Ops: o.ops,
-			SyncEvery: o.syncEvery, Writers: o.writers, Seed: o.seed, Workloads: wnames},
+			SyncEvery: o.syncEvery, Writers: o.writers, Seed: o.seed, Workloads: wnames, Age: o.age},
 	}
 	if !o.json {
 		rep.writeHeader(out)
@@ -210,7 +213,7 @@ func runWorkload(ctx context.Context, dir string, o options, w workload, cs []co
 			if t.na != "" || t.err != "" {
 				continue
 			}
-			cfg := fileConfig{Dir: dir, Size: int64(o.size), CacheSize: int64(o.cache), PageSize: w.PageSize,
+			cfg := fileConfig{Dir: dir, Size: int64(o.size), CacheSize: int64(o.cache), PageSize: w.PageSize, Age: o.age,
 				SyncEvery: w.SyncEvery, Writers: o.writers, NeedReads: w.ReadPct > 0}
 			res, err := runOnce(cs[i], cfg, w, ops, pool, o.seed+uint64(r))
 			switch {

@@ -19,6 +19,7 @@ type config struct {
 	Writers   int      `json:"writers"`
 	Seed      uint64   `json:"seed"`
 	Workloads []string `json:"workloads"`
+	Age       float64  `json:"age"` // untorn containers were overwritten Age x Size before their first run
 }
 
 // workloadReport is one workload's table.
@@ -61,8 +62,13 @@ func (r *report) writeHeader(w io.Writer) {
 	fmt.Fprintf(w, "untorn bench  %s\n", m.Date)
 	fmt.Fprintf(w, "machine: %s, %d cores, %s, %s\n", m.CPU, m.Cores, m.Kernel, m.Go)
 	fmt.Fprintf(w, "dir:     %s (%s, RWF_ATOMIC: %s)\n", m.Dir, m.FileSystem, m.Untorn)
-	fmt.Fprintf(w, "config:  data file %s, untorn cache %s, %d reps (median shown), %d page ops per run, Sync every %d writes, %d writers\n\n",
+	fmt.Fprintf(w, "config:  data file %s, untorn cache %s, %d reps (median shown), %d page ops per run, Sync every %d writes, %d writers\n",
 		formatSize(c.Size), formatSize(c.CacheSize), c.Reps, c.Ops, c.SyncEvery, c.Writers)
+	if c.Age > 0 {
+		fmt.Fprintf(w, "aging:   new untorn COW containers were overwritten with %.3gx their size of random pages before the first run (steady state)\n\n", c.Age)
+	} else {
+		fmt.Fprintf(w, "aging:   none (-age 0): untorn COW containers start with free space, so cleaning may not show\n\n")
+	}
 }
 
 func (r *report) writeTable(w io.Writer, wr workloadReport) {
@@ -105,6 +111,10 @@ func (r *report) writeTable(w io.Writer, wr workloadReport) {
 	_ = tw.Flush()
 	for _, n := range notes {
 		fmt.Fprintln(w, n)
+	}
+	writeBreakdowns(w, wr)
+	if !reads {
+		writeCeilings(w, wr)
 	}
 	if wl.Name == "mixed-4x" {
 		r.writeRSSCheck(w, wr)

@@ -55,30 +55,31 @@ func (f fig) MarshalJSON() ([]byte, error) {
 // summary is the medians over the repetitions of one contender in one
 // workload.
 type summary struct {
-	Contender  string `json:"contender"`
-	NA         string `json:"na,omitempty"`    // why it did not run
-	Error      string `json:"error,omitempty"` // why a run failed
-	Mode       string `json:"mode,omitempty"`  // what untorn-auto resolved to
-	Runs       int    `json:"runs"`
-	USPerPage  fig    `json:"us_per_page"`
-	MBPerS     fig    `json:"mb_per_s"`
-	WA         fig    `json:"write_amplification"`        // counted by the contender
-	KernelWA   fig    `json:"kernel_write_amplification"` // /proc/self/io write_bytes; NaN if unknown
-	WriteP50   fig    `json:"write_p50_us"`
-	WriteP99   fig    `json:"write_p99_us"`
-	SyncP50    fig    `json:"sync_p50_us"`
-	SyncP99    fig    `json:"sync_p99_us"`
-	ReadP50    fig    `json:"read_p50_us"`
-	ReadP99    fig    `json:"read_p99_us"`
-	MaxRSS     int64  `json:"max_rss_bytes,omitempty"`  // median over runs of the peak RSS
-	BaseRSS    int64  `json:"base_rss_bytes,omitempty"` // RSS before Open (harness and runtime)
-	PeakReset  bool   `json:"peak_rss_reset"`           // false: peak since process start
-	VsAuto     fig    `json:"time_vs_untorn_auto"`      // us/page divided by untorn-auto's; NaN if none
-	DeviceMiB  fig    `json:"device_mib_written"`
-	UserMiB    fig    `json:"user_mib_written"`
-	ReadsCount int    `json:"reads"`
-	Writes     int    `json:"writes"`
-	Syncs      int    `json:"syncs"`
+	Contender  string            `json:"contender"`
+	NA         string            `json:"na,omitempty"`    // why it did not run
+	Error      string            `json:"error,omitempty"` // why a run failed
+	Mode       string            `json:"mode,omitempty"`  // what untorn-auto resolved to
+	Runs       int               `json:"runs"`
+	USPerPage  fig               `json:"us_per_page"`
+	MBPerS     fig               `json:"mb_per_s"`
+	WA         fig               `json:"write_amplification"`        // counted by the contender
+	KernelWA   fig               `json:"kernel_write_amplification"` // /proc/self/io write_bytes; NaN if unknown
+	WriteP50   fig               `json:"write_p50_us"`
+	WriteP99   fig               `json:"write_p99_us"`
+	SyncP50    fig               `json:"sync_p50_us"`
+	SyncP99    fig               `json:"sync_p99_us"`
+	ReadP50    fig               `json:"read_p50_us"`
+	ReadP99    fig               `json:"read_p99_us"`
+	MaxRSS     int64             `json:"max_rss_bytes,omitempty"`  // median over runs of the peak RSS
+	BaseRSS    int64             `json:"base_rss_bytes,omitempty"` // RSS before Open (harness and runtime)
+	PeakReset  bool              `json:"peak_rss_reset"`           // false: peak since process start
+	VsAuto     fig               `json:"time_vs_untorn_auto"`      // us/page divided by untorn-auto's; NaN if none
+	DeviceMiB  fig               `json:"device_mib_written"`
+	UserMiB    fig               `json:"user_mib_written"`
+	ReadsCount int               `json:"reads"`
+	Writes     int               `json:"writes"`
+	Syncs      int               `json:"syncs"`
+	Breakdown  *breakdownSummary `json:"time_breakdown,omitempty"` // untorn COW contenders
 }
 
 func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
@@ -112,6 +113,7 @@ func summarize(name string, runs []runResult) summary {
 	s.DeviceMiB = fig(medianOf(runs, func(r runResult) float64 { return float64(r.DeviceBytes) / (1 << 20) }))
 	s.UserMiB = fig(medianOf(runs, func(r runResult) float64 { return float64(r.UserBytesWritten) / (1 << 20) }))
 	s.ReadsCount, s.Writes, s.Syncs = runs[0].Reads, runs[0].Writes, len(runs[0].SyncLat)
+	s.Breakdown = summarizeBreakdown(runs)
 	return s
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 
 	"github.com/untorn/untorn/atomicio"
@@ -24,6 +25,9 @@ type untorn struct {
 	mode atomicio.Mode
 	f    *atomicio.File
 	base int64 // Stats().Writeback.BytesWritten at Open
+	// agedCleaned is how many blocks the container's cleaner moved while
+	// Open aged the new file (see age).
+	agedCleaned int64
 }
 
 var _ contender = (*untorn)(nil)
@@ -58,9 +62,13 @@ func (u *untorn) Open(cfg fileConfig) error {
 	}
 	u.f = f
 	if fresh {
-		// Fill, then reopen, so that the first run starts with a cold
-		// cache like every later one.
+		// Fill (and age), then reopen, so that the first run starts with
+		// a cold cache like every later one.
 		err := u.fill(cfg.Size)
+		if err == nil && f.Mode() == atomicio.ModeCOW && cfg.Age > 0 {
+			err = u.age(cfg)
+			u.agedCleaned = f.Stats().COW.CleanedBlocks
+		}
 		err = errors.Join(err, f.Close())
 		if err == nil {
 			u.f, err = atomicio.Open(path, atomicio.Options{CacheSize: cfg.CacheSize, Mode: u.mode})
@@ -98,6 +106,44 @@ func (u *untorn) fill(size int64) error {
 		return fmt.Errorf("%s: fill: %w", u.name, err)
 	}
 	return nil
+}
+
+// age overwrites random pages of the file, cfg.Age times its size in
+// all, syncing every agePages pages: a COW container then holds the
+// fragmented log of a long-lived file, and its cleaner runs in every later
+// run as it would in production, instead of living off the free space of
+// a new container.
+func (u *untorn) age(cfg fileConfig) error {
+	page := int64(max(cfg.PageSize, 4096))
+	pages := cfg.Size / page
+	if pages == 0 {
+		return nil
+	}
+	rng := rand.New(rand.NewPCG(uint64(cfg.Size), 7))
+	buf := make([]byte, page)
+	total := int64(cfg.Age * float64(cfg.Size) / float64(page))
+	for i := int64(1); i <= total; i++ {
+		off := rng.Int64N(pages) * page
+		fillPattern(buf, off^i)
+		if _, err := atomicio.WriteAt(u.f, buf, off); err != nil {
+			return fmt.Errorf("%s: age: %w", u.name, err)
+		}
+		if i%agePages == 0 || i == total {
+			if err := u.f.Sync(); err != nil {
+				return fmt.Errorf("%s: age: %w", u.name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// agePages is how many pages aging writes between Syncs.
+const agePages = 1024
+
+// breakdown reads the container's time counters (zero in native mode).
+func (u *untorn) breakdown() timeBreakdown {
+	c := u.f.Stats().COW
+	return timeBreakdown{Commit: c.CommitTime, Flush: c.FlushTime, Clean: c.CleanTime, Checkpoint: c.CheckpointTime}
 }
 
 func (u *untorn) Write(p []byte, off int64) error {

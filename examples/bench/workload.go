@@ -147,6 +147,7 @@ type runResult struct {
 	BaseRSS          int64 // VmRSS just before Open
 	PeakReset        bool  // VmHWM was reset before Open
 	Mode             string
+	Breakdown        timeBreakdown // where an untorn contender's time went; zero for others
 }
 
 // describer is a contender that can say more about how it runs (the mode
@@ -176,6 +177,11 @@ func runOnce(c contender, cfg fileConfig, w workload, ops []op, pool pagePool, s
 		}
 	}
 	base, kbase := c.BytesWritten(), kernelWriteBytes()
+	bd, hasBreakdown := c.(breakdowner)
+	var b0 timeBreakdown
+	if hasBreakdown {
+		b0 = bd.breakdown()
+	}
 	res.WriteLat = make([]time.Duration, 0, len(ops))
 	res.ReadLat = make([]time.Duration, 0, len(ops))
 	res.SyncLat = make([]time.Duration, 0, len(ops)/w.SyncEvery+1)
@@ -232,6 +238,9 @@ func runOnce(c contender, cfg fileConfig, w workload, ops []op, pool pagePool, s
 		}
 	}
 	res.DeviceBytes = c.BytesWritten() - base
+	if hasBreakdown {
+		res.Breakdown = bd.breakdown().minus(b0)
+	}
 	res.KernelBytes = -1
 	if k := kernelWriteBytes(); kbase >= 0 && k >= 0 {
 		res.KernelBytes = k - kbase

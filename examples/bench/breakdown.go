@@ -1,0 +1,105 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"time"
+)
+
+// timeBreakdown is where an untorn contender's time went in a run, from
+// its COW container's counters (cow.Stats): writing the caller's records,
+// the flushes that make them durable, cleaning, and interval checkpoints.
+// What the run's elapsed time holds beyond them is the rest: copies into
+// the cache, writeback planning, waiting.
+type timeBreakdown struct {
+	Commit, Flush, Clean, Checkpoint time.Duration
+}
+
+func (b timeBreakdown) minus(o timeBreakdown) timeBreakdown {
+	return timeBreakdown{Commit: b.Commit - o.Commit, Flush: b.Flush - o.Flush, Clean: b.Clean - o.Clean,
+		Checkpoint: b.Checkpoint - o.Checkpoint}
+}
+
+func (b timeBreakdown) isZero() bool { return b == timeBreakdown{} }
+
+// breakdowner is a contender that can say where its time went (untorn in
+// COW mode).
+type breakdowner interface{ breakdown() timeBreakdown }
+
+// breakdownSummary is the median over runs of each part, in microseconds
+// per page operation, like us/page.
+type breakdownSummary struct {
+	Commit     fig `json:"commit_us_per_page"`
+	Flush      fig `json:"flush_us_per_page"`
+	Clean      fig `json:"clean_us_per_page"`
+	Checkpoint fig `json:"checkpoint_us_per_page"`
+	Rest       fig `json:"rest_us_per_page"`
+}
+
+// summarizeBreakdown is nil unless every run has a breakdown.
+func summarizeBreakdown(runs []runResult) *breakdownSummary {
+	for _, r := range runs {
+		if r.Breakdown.isZero() {
+			return nil
+		}
+	}
+	per := func(part func(timeBreakdown) time.Duration) fig {
+		return fig(medianOf(runs, func(r runResult) float64 { return us(part(r.Breakdown)) / float64(max(r.Reads+r.Writes, 1)) }))
+	}
+	return &breakdownSummary{
+		Commit:     per(func(b timeBreakdown) time.Duration { return b.Commit }),
+		Flush:      per(func(b timeBreakdown) time.Duration { return b.Flush }),
+		Clean:      per(func(b timeBreakdown) time.Duration { return b.Clean }),
+		Checkpoint: per(func(b timeBreakdown) time.Duration { return b.Checkpoint }),
+		Rest: fig(medianOf(runs, func(r runResult) float64 {
+			b := r.Breakdown
+			return us(r.Elapsed-b.Commit-b.Flush-b.Clean-b.Checkpoint) / float64(max(r.Reads+r.Writes, 1))
+		})),
+	}
+}
+
+// writeBreakdowns prints, for each contender with a breakdown, where its
+// us/page went.
+func writeBreakdowns(w io.Writer, wr workloadReport) {
+	for _, s := range wr.Rows {
+		b := s.Breakdown
+		if b == nil || s.Runs == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "  %s time per page op: %s us = container record writes %s + flushes %s + cleaning %s + checkpoints %s + rest %s (cache copies, writeback, reads)\n",
+			s.Contender, num(s.USPerPage, 1), num(b.Commit, 1), num(b.Flush, 1), num(b.Clean, 1), num(b.Checkpoint, 1), num(b.Rest, 1))
+	}
+}
+
+// writeCeilings prints what the bound implies in a write workload: every
+// torn-safe contender writes each page to the device at least once, so
+// none can take less time per page than seq-append, which does only that.
+// The largest speedup any of them could show over another contender is
+// therefore that contender's time over the bound's; untorn's actual
+// speedup is printed next to it.
+func writeCeilings(w io.Writer, wr workloadReport) {
+	var bound, auto float64
+	for _, s := range wr.Rows {
+		if s.Runs == 0 || s.Error != "" || s.NA != "" {
+			continue
+		}
+		switch s.Contender {
+		case "seq-append":
+			bound = float64(s.USPerPage)
+		case "untorn-auto":
+			auto = float64(s.USPerPage)
+		}
+	}
+	if bound <= 0 {
+		return
+	}
+	fmt.Fprintf(w, "  ceiling: nothing torn-safe beats seq-append (%.1f us/page, each page written once); untorn-auto is at %.2fx the bound.\n",
+		bound, bound/auto)
+	for _, s := range wr.Rows {
+		if s.Runs == 0 || s.Error != "" || s.NA != "" || s.Contender == "seq-append" || s.Contender == "untorn-auto" {
+			continue
+		}
+		v := float64(s.USPerPage)
+		fmt.Fprintf(w, "    vs %-14s at most %.2fx faster is possible here; untorn-auto is %.2fx\n", s.Contender, v/bound, v/auto)
+	}
+}
