@@ -221,7 +221,9 @@ func isExt4Dir(t *testing.T, dir string) bool {
 // writes would exceed what one group commit can hold, the older unit is
 // written back first and the new write forms a unit of its own.
 func TestOverlapForcesWritebackCOW(t *testing.T) {
-	f, mem := openMem(t, 8<<20, blockdev.LimitsNone, Options{FlushInterval: -1})
+	// 50% headroom keeps the logical size above two of this small
+	// container's units.
+	f, mem := openMem(t, 8<<20, blockdev.LimitsNone, Options{FlushInterval: -1, COWSparePercent: 50})
 	require.Equal(t, ModeCOW, f.Mode())
 	unit := f.eng.MaxUnit()
 	f.opts.MaxAtomic = int(unit)

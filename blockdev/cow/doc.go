@@ -37,7 +37,8 @@
 // could produce, even from a damaged record after the checkpoint, refers
 // to reused space. When free segments run low, the cleaner moves the live
 // blocks of the emptiest segments (greedy) to the head in logical order,
-// then checkpoints. A checkpoint is also written when the log since the
+// reading only the clusters of live blocks (see planVictimReads), then
+// checkpoints. A checkpoint is also written when the log since the
 // last one exceeds Options.CheckpointInterval (default 1/8 of the data
 // area, at most 64 MiB), which bounds recovery: a 1 GiB device recovers in
 // about 0.1 s (see TestRecoveryTime1GiB).

@@ -106,15 +106,19 @@ func (d *Device) relocateLocked(s int64) error {
 	bs, ds := g.bs, g.dataStart()
 	start := g.segStart(s)
 	buf := d.bufferLocked(&d.scratch, g.segBlocks*bs)
-	if err := d.innerRead(buf, start); err != nil {
-		return err
-	}
 	type liveBlock struct{ l, i int64 }
 	var live []liveBlock
 	for i := range g.segBlocks {
 		if r := d.rev[start+i-ds]; r != 0 {
 			live = append(live, liveBlock{l: int64(r) - 1, i: i})
 		}
+	}
+	at := make([]int64, len(live))
+	for k, lb := range live {
+		at[k] = lb.i
+	}
+	if err := d.readRunsLocked(buf, planVictimReads(at, bs, start)); err != nil {
+		return err
 	}
 	slices.SortFunc(live, func(a, b liveBlock) int { return cmp.Compare(a.l, b.l) })
 	var runs []run

@@ -40,6 +40,7 @@ type fileConfig struct {
 	Writers   int     // parallel writers for the O_DIRECT contenders
 	NeedReads bool    // the workload reads
 	Age       float64 // untorn: overwrite a new COW container Age x Size before its first run
+	COWSpare  int     // untorn: atomicio.Options.COWSparePercent of new containers (0: default)
 }
 
 func (c fileConfig) path(name, ext string) string { return filepath.Join(c.Dir, name+ext) }

@@ -10,6 +10,8 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"github.com/untorn/untorn/atomicio"
 )
 
 // options are the command's flags.
@@ -28,6 +30,7 @@ type options struct {
 	keep       bool
 	warmSeq    bool
 	age        float64
+	cowSpare   int
 }
 
 func parseFlags(args []string, errOut io.Writer) (options, error) {
@@ -55,6 +58,7 @@ func parseFlags(args []string, errOut io.Writer) (options, error) {
 	fs.BoolVar(&o.warmSeq, "warm-sequential", false, "warm the mixed workloads' caches by reading the working set in file order instead of shuffled")
 	fs.Float64Var(&o.age, "age", 1.5, "before its first run, overwrite each new untorn COW container with this many times -size of random pages\n"+
 		"(untimed), so that runs measure the steady state of a long-lived file, cleaner included; 0 measures a fresh container")
+	fs.IntVar(&o.cowSpare, "cow-spare", 0, "cleaning headroom of new untorn COW containers in percent of -size (atomicio.Options.COWSparePercent; 0: the default)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory and its files")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -62,8 +66,8 @@ func parseFlags(args []string, errOut io.Writer) (options, error) {
 	if fs.NArg() != 0 {
 		return o, fmt.Errorf("%w: unexpected arguments %q", errBadFlag, fs.Args())
 	}
-	if o.reps < 1 || o.ops < 1 || o.syncEvery < 1 || o.writers < 1 || o.size < 4096 || o.cache < 1<<20 || !(o.age >= 0 && o.age <= 100) {
-		return o, fmt.Errorf("%w: -reps, -ops, -sync-every, -writers must be >= 1, -size >= 4KiB, -cache >= 1MiB, 0 <= -age <= 100", errBadFlag)
+	if o.reps < 1 || o.ops < 1 || o.syncEvery < 1 || o.writers < 1 || o.size < 4096 || o.cache < 1<<20 || !(o.age >= 0 && o.age <= 100) || o.cowSpare < 0 || o.cowSpare > 1000 {
+		return o, fmt.Errorf("%w: -reps, -ops, -sync-every, -writers must be >= 1, -size >= 4KiB, -cache >= 1MiB, 0 <= -age <= 100, 0 <= -cow-spare <= 1000", errBadFlag)
 	}
 	return o, nil
 }
@@ -134,7 +138,7 @@ func run(ctx context.Context, o options, out, progress io.Writer) error {
 		}
 		cs = append(cs, c)
 	}
-	if err := checkSpace(o.dir, int64(o.size), len(cs)); err != nil {
+	if err := checkSpace(o.dir, int64(o.size), len(cs), o.cowSpare); err != nil {
 		return err
 	}
 	dir, err := os.MkdirTemp(o.dir, "untorn-bench-")
@@ -149,7 +153,7 @@ func run(ctx context.Context, o options, out, progress io.Writer) error {
 	rep := report{
 		Machine: describeMachine(dir),
 		Config: config{Size: int64(o.size), CacheSize: int64(o.cache), Reps: o.reps, Ops: o.ops,
-			SyncEvery: o.syncEvery, Writers: o.writers, Seed: o.seed, Workloads: wnames, Age: o.age},
+			SyncEvery: o.syncEvery, Writers: o.writers, Seed: o.seed, Workloads: wnames, Age: o.age, COWSpare: o.cowSpare},
 	}
 	if !o.json {
 		rep.writeHeader(out)
@@ -176,13 +180,18 @@ func run(ctx context.Context, o options, out, progress io.Writer) error {
 }
 
 // checkSpace refuses to start when dir cannot hold every contender's files
-// (the COW containers are about 15% larger than -size).
-func checkSpace(dir string, size int64, contenders int) error {
+// (a COW container holds its cleaning headroom, spare percent of -size or
+// atomicio.DefaultCOWSparePercent, plus a few percent of metadata and
+// reserve; it is counted for every contender to keep this simple).
+func checkSpace(dir string, size int64, contenders, spare int) error {
 	free, err := freeBytes(dir)
 	if err != nil {
 		return err
 	}
-	need := int64(contenders)*(size+size/5) + maxLogSize + 8<<20
+	if spare == 0 {
+		spare = atomicio.DefaultCOWSparePercent
+	}
+	need := int64(contenders)*(size+size*int64(spare+10)/100) + maxLogSize + 8<<20
 	if free < need {
 		return fmt.Errorf("%w in %s: %d MiB free, about %d MiB needed (lower -size or pick -contenders)",
 			errNoSpace, dir, free>>20, need>>20)
@@ -213,7 +222,7 @@ func runWorkload(ctx context.Context, dir string, o options, w workload, cs []co
 			if t.na != "" || t.err != "" {
 				continue
 			}
-			cfg := fileConfig{Dir: dir, Size: int64(o.size), CacheSize: int64(o.cache), PageSize: w.PageSize, Age: o.age,
+			cfg := fileConfig{Dir: dir, Size: int64(o.size), CacheSize: int64(o.cache), PageSize: w.PageSize, Age: o.age, COWSpare: o.cowSpare,
 				SyncEvery: w.SyncEvery, Writers: o.writers, NeedReads: w.ReadPct > 0}
 			res, err := runOnce(cs[i], cfg, w, ops, pool, o.seed+uint64(r))
 			switch {

@@ -186,6 +186,7 @@ func TestRunPrintsTable(t *testing.T) {
 	assert.Contains(t, s, "untorn-cow time per page op:")
 	assert.Contains(t, s, "ceiling: nothing torn-safe beats seq-append")
 	assert.Contains(t, s, "vs buffered       at most")
+	assert.Contains(t, s, "peak RSS grew")
 	assert.Contains(t, s, "seq-append     n/a: write-only bound")
 
 	o.json, o.reps, o.workloads = true, 1, "write-4k"
@@ -211,6 +212,13 @@ func TestFlags(t *testing.T) {
 	require.Error(t, err)
 	_, err = parseFlags([]string{"-reps", "0"}, io.Discard)
 	require.ErrorIs(t, err, errBadFlag)
+	for _, bad := range [][]string{{"-age", "-1"}, {"-age", "NaN"}, {"-cow-spare", "-5"}} {
+		_, err = parseFlags(bad, io.Discard)
+		require.ErrorIs(t, err, errBadFlag, "%q", bad)
+	}
+	o, err = parseFlags([]string{"-age", "0", "-cow-spare", "100"}, io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, 100, o.cowSpare)
 	_, err = pick("write-4k,nope", workloadNames)
 	require.ErrorIs(t, err, errBadFlag)
 	for in, want := range map[string]int64{"4096": 4096, "1GiB": 1 << 30, "512K": 512 << 10, "3 MB": 3 << 20} {
@@ -290,4 +298,25 @@ func TestAgeRunsTheCleaner(t *testing.T) {
 	assert.Zero(t, u0.agedCleaned)
 	assert.Zero(t, u0.breakdown().Clean)
 	require.NoError(t, u0.Close())
+}
+
+// TestCeilingsWithoutAuto checks the ceiling lines name the untorn
+// contender that ran when untorn-auto did not, and are left out without a
+// bound or an untorn contender.
+func TestCeilingsWithoutAuto(t *testing.T) {
+	row := func(name string, usPerPage float64) summary {
+		return summary{Contender: name, Runs: 1, USPerPage: fig(usPerPage)}
+	}
+	var out bytes.Buffer
+	writeCeilings(&out, workloadReport{Rows: []summary{row("untorn-cow", 60), row("buffered", 45), row("seq-append", 30)}})
+	s := out.String()
+	assert.Contains(t, s, "untorn-cow is at 0.50x the bound")
+	assert.Contains(t, s, "vs buffered       at most 1.50x faster is possible here; untorn-cow is 0.75x")
+	assert.NotContains(t, s, "Inf")
+
+	out.Reset()
+	writeCeilings(&out, workloadReport{Rows: []summary{row("buffered", 45), row("seq-append", 30)}})
+	assert.Empty(t, out.String())
+	writeCeilings(&out, workloadReport{Rows: []summary{row("untorn-cow", 60), row("buffered", 45)}})
+	assert.Empty(t, out.String())
 }
