@@ -19,6 +19,20 @@
 //   - seq-append: the bound: the same bytes appended sequentially in 1 MiB
 //     O_DIRECT writes plus fdatasync (write-only).
 //
+// A new untorn COW container is aged once before its first run (-age,
+// default 1.5: random pages 1.5 times its size), so that every run finds
+// a full container whose cleaner must make room, as a long-lived file
+// does; -age 0 measures a new container living off its free space.
+//
+// Besides the table, each write workload prints where untorn's time per
+// page went (the COW container's record writes, flushes, cleaning and
+// checkpoints, from cow.Stats, and the rest), and the ceilings the bound
+// sets: every torn-safe contender writes each page at least once, so none
+// can beat seq-append, and no speedup over a contender can exceed that
+// contender's time over the bound's. The process's CPU use over the run
+// shows how much of it is waiting for the device; -cpuprofile writes a
+// pprof CPU profile.
+//
 // Runs alternate the contenders (round robin within each repetition, the
 // start rotated by repetition) over the same operation list per repetition,
 // and the report gives the median over repetitions of each figure.

@@ -31,6 +31,7 @@ type options struct {
 	warmSeq    bool
 	age        float64
 	cowSpare   int
+	cpuProfile string
 }
 
 func parseFlags(args []string, errOut io.Writer) (options, error) {
@@ -59,6 +60,7 @@ func parseFlags(args []string, errOut io.Writer) (options, error) {
 	fs.Float64Var(&o.age, "age", 1.5, "before its first run, overwrite each new untorn COW container with this many times -size of random pages\n"+
 		"(untimed), so that runs measure the steady state of a long-lived file, cleaner included; 0 measures a fresh container")
 	fs.IntVar(&o.cowSpare, "cow-spare", 0, "cleaning headroom of new untorn COW containers in percent of -size (atomicio.Options.COWSparePercent; 0: the default)")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory and its files")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -83,7 +85,16 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, o, os.Stdout, os.Stderr); err != nil {
+	stopProfile := func() error { return nil }
+	if o.cpuProfile != "" {
+		if stopProfile, err = startProfile(o.cpuProfile); err != nil {
+			fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+			os.Exit(1)
+		}
+	}
+	err = run(ctx, o, os.Stdout, os.Stderr)
+	err = errors.Join(err, stopProfile())
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
 		stop()
 		os.Exit(1)
@@ -158,6 +169,7 @@ func run(ctx context.Context, o options, out, progress io.Writer) error {
 	if !o.json {
 		rep.writeHeader(out)
 	}
+	cpu := startCPU()
 	for _, w := range wls {
 		wr := runWorkload(ctx, dir, o, w, cs, progress)
 		wr.setRatios()
@@ -169,9 +181,11 @@ func run(ctx context.Context, o options, out, progress io.Writer) error {
 			break
 		}
 	}
+	rep.CPU = cpu()
 	if o.json {
 		return rep.writeJSON(out)
 	}
+	rep.CPU.write(out)
 	rep.writeLegend(out)
 	if ctx.Err() != nil {
 		return fmt.Errorf("interrupted: %w", ctx.Err())

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"io"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -187,6 +189,7 @@ func TestRunPrintsTable(t *testing.T) {
 	assert.Contains(t, s, "ceiling: nothing torn-safe beats seq-append")
 	assert.Contains(t, s, "vs buffered       at most")
 	assert.Contains(t, s, "peak RSS grew")
+	assert.Contains(t, s, "process CPU: user")
 	assert.Contains(t, s, "seq-append     n/a: write-only bound")
 
 	o.json, o.reps, o.workloads = true, 1, "write-4k"
@@ -219,6 +222,16 @@ func TestFlags(t *testing.T) {
 	o, err = parseFlags([]string{"-age", "0", "-cow-spare", "100"}, io.Discard)
 	require.NoError(t, err)
 	assert.Equal(t, 100, o.cowSpare)
+
+	prof := filepath.Join(t.TempDir(), "cpu.pprof")
+	stop, err := startProfile(prof)
+	require.NoError(t, err)
+	require.NoError(t, stop())
+	st, err := os.Stat(prof)
+	require.NoError(t, err)
+	assert.Positive(t, st.Size(), "a CPU profile was written")
+	_, err = startProfile(filepath.Join(t.TempDir(), "no", "such", "dir"))
+	require.Error(t, err)
 	_, err = pick("write-4k,nope", workloadNames)
 	require.ErrorIs(t, err, errBadFlag)
 	for in, want := range map[string]int64{"4096": 4096, "1GiB": 1 << 30, "512K": 512 << 10, "3 MB": 3 << 20} {

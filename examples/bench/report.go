@@ -34,6 +34,7 @@ type report struct {
 	Machine   machine          `json:"machine"`
 	Config    config           `json:"config"`
 	Workloads []workloadReport `json:"workloads"`
+	CPU       cpuUsage         `json:"cpu"` // the process's, over all workloads (setup, fills and aging included)
 }
 
 // setRatios fills VsAuto: each contender's us/page over untorn-auto's.
