@@ -38,6 +38,7 @@ func TestSetStateMachine(t *testing.T) {
 			"ascend":       mc.ascend,
 			"get":          mc.get,
 			"unionIfAdded": mc.unionIfAdded,
+			"touch":        mc.touch,
 		})
 	})
 }
@@ -220,4 +221,29 @@ func (mc *machine) unionIfAdded(t *rapid.T) {
 	require.NoError(t, err)
 	require.Equal(t, wantUnion, u, "UnionIfAdded(%d, %d)", off, end)
 	require.Equal(t, wantN, n, "UnionIfAdded(%d, %d) count", off, end)
+}
+
+// touch refreshes a range seen before, current or not, or a made-up one: it
+// succeeds exactly when the model holds the range unchanged, and then only
+// that range's generation changes (check verifies it is new).
+func (mc *machine) touch(t *rapid.T) {
+	var r Range
+	if len(mc.seen) > 0 && rapid.Bool().Draw(t, "seen") {
+		r = rapid.SampledFrom(mc.seen).Draw(t, "range")
+	} else {
+		r.Off, r.End = drawRange(t)
+		r.Gen = rapid.Uint64Range(0, mc.m.maxGen+1).Draw(t, "gen")
+	}
+	idx := -1
+	for i, cur := range mc.m.ranges {
+		if cur == r {
+			idx = i
+		}
+	}
+	got, ok := mc.s.Touch(r)
+	require.Equal(t, idx >= 0, ok, "Touch(%v)", r)
+	if ok {
+		require.Equal(t, [2]int64{r.Off, r.End}, [2]int64{got.Off, got.End})
+		mc.m.ranges[idx].Gen = 0 // changed: check records the new generation
+	}
 }

@@ -60,8 +60,13 @@ type Engine struct {
 
 	passMu sync.Mutex // serialises passes: each ends with a device Flush before the next starts
 
-	mu     sync.Mutex  // guards ranges, and orders commits against pass snapshots
+	mu     sync.Mutex  // guards ranges and snapGen, and orders commits against pass snapshots
 	ranges *extent.Set // dirty untorn units, disjoint
+	// snapGen is the largest generation of a unit in the latest pass's
+	// snapshot. A unit with a larger one is in no pass's snapshot, so a
+	// write inside it needs no new generation: the next pass takes it as
+	// it is.
+	snapGen uint64
 	ends   uint64      // passes finished: folios may have become clean (and evictable)
 	closed atomic.Bool
 

@@ -29,6 +29,7 @@ func (e *Engine) collectGroupsLocked() []*group {
 	var units []extent.Range
 	e.ranges.Ascend(func(r extent.Range) bool {
 		units = append(units, r)
+		e.snapGen = max(e.snapGen, r.Gen)
 		return true
 	})
 	var groups []*group

@@ -41,6 +41,22 @@ func (e *Engine) Write(ctx context.Context, p []byte, off int64, untorn bool) er
 			e.mu.Unlock()
 			return err
 		}
+		if u, ok := e.ranges.Get(lo); ok && hi <= u.End {
+			// The common rewrite: inside one dirty unit, which needs at
+			// most a new generation (not a union and an Add), and none
+			// while no pass has it in its snapshot.
+			if err = r.Commit(p); err == nil {
+				e.stats.merges.Add(1)
+				if u.Gen <= e.snapGen {
+					if _, ok := e.ranges.Touch(u); !ok { // cannot happen under mu; Add is always right
+						_, err = e.ranges.Add(lo, hi)
+					}
+				}
+				e.stats.untorn.Add(1)
+			}
+			e.mu.Unlock()
+			return err
+		}
 		u, merged, err := e.unionLocked(lo, hi)
 		if err == nil && u.Len() <= e.maxUnit {
 			if err = r.Commit(p); err == nil {
