@@ -44,12 +44,12 @@ const (
 	DefaultWriteTimeout = 30 * time.Second
 	// DefaultCOWSparePercent: a new container is about 2x Size on disk.
 	// Random overwrites of a full container make the cleaner copy live
-	// data, and the headroom sets how much: in the same bench runs on ext4
-	// (aged containers, random 16 KiB pages, Sync every 64) a page took
-	// 2.3-2.9x the sequential-append bound with 50% headroom (the cleaner
-	// moving 0.7 blocks per block written), 2.0-2.2x with 75% and
-	// 1.65-1.75x with 100% (0.27 blocks). Lower it to trade speed for
-	// space.
+	// data, and the headroom sets how much. With examples/bench on ext4
+	// (aged containers, random 16 KiB pages, Sync every 64) untorn ran at
+	// 0.35-0.43x the speed of the sequential-append bound with 50%
+	// headroom (the cleaner moving 0.7 blocks per block written),
+	// 0.45-0.5x with 75% and 0.54-0.6x with 100% (0.27 blocks). Lower it to
+	// trade speed for space.
 	DefaultCOWSparePercent = 100
 )
 
