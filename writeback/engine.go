@@ -67,8 +67,8 @@ type Engine struct {
 	// write inside it needs no new generation: the next pass takes it as
 	// it is.
 	snapGen uint64
-	ends   uint64      // passes finished: folios may have become clean (and evictable)
-	closed atomic.Bool
+	ends    uint64 // passes finished: folios may have become clean (and evictable)
+	closed  atomic.Bool
 
 	errMu  sync.Mutex // guards werr
 	werr   error      // the last writeback error, until a pass writes everything
