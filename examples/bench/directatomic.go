@@ -52,18 +52,7 @@ func (d *directAtomic) attach(dev blockdev.Device, cfg fileConfig) error {
 	return nil
 }
 
-func (d *directAtomic) Write(p []byte, off int64) error {
-	if err := d.batch.checkPage(p, off); err != nil {
-		return err
-	}
-	if d.batch.full() {
-		if err := d.writeOut(); err != nil {
-			return err
-		}
-	}
-	d.batch.add(p, off)
-	return nil
-}
+func (d *directAtomic) Write(p []byte, off int64) error { return d.batch.put(p, off, d.writeOut) }
 
 // writeOut writes the pending pages untorn, in place, in parallel.
 func (d *directAtomic) writeOut() error {

@@ -64,18 +64,7 @@ func (d *doublewrite) Open(cfg fileConfig) error {
 	return nil
 }
 
-func (d *doublewrite) Write(p []byte, off int64) error {
-	if err := d.batch.checkPage(p, off); err != nil {
-		return err
-	}
-	if d.batch.full() {
-		if err := d.flushBatch(); err != nil {
-			return err
-		}
-	}
-	d.batch.add(p, off)
-	return nil
-}
+func (d *doublewrite) Write(p []byte, off int64) error { return d.batch.put(p, off, d.flushBatch) }
 
 // flushBatch runs one doublewrite cycle over the pending pages.
 func (d *doublewrite) flushBatch() error {

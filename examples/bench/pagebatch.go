@@ -38,10 +38,26 @@ func (b *pageBatch) checkPage(p []byte, off int64) error {
 	return nil
 }
 
+// put checks that p is one whole page, empties a full batch through
+// writeOut, then adds p.
+func (b *pageBatch) put(p []byte, off int64, writeOut func() error) error {
+	if err := b.checkPage(p, off); err != nil {
+		return err
+	}
+	if b.full() {
+		if err := writeOut(); err != nil {
+			return err
+		}
+	}
+	b.add(p, off)
+	return nil
+}
+
 // full reports whether another new page would not fit.
 func (b *pageBatch) full() bool { return len(b.offs) == cap(b.offs) }
 
-// add copies p into the page's slot. The caller empties a full batch first.
+// add copies p into the page's slot. The caller empties a full batch first
+// (see put).
 func (b *pageBatch) add(p []byte, off int64) {
 	i, ok := b.slot[off]
 	if !ok {
