@@ -29,12 +29,7 @@ func benchDirs(b *testing.B) map[string]func(b *testing.B) string {
 }
 
 func benchCOW(b *testing.B, dir string, opts Options) *Device {
-	size, err := RequiredSize(4096, opts)
-	require.NoError(b, err)
-	f, err := blockdev.OpenFile(filepath.Join(dir, "cow"), blockdev.FileOptions{Size: size, Create: true})
-	require.NoError(b, err)
-	d, err := Format(f, opts)
-	require.NoError(b, err)
+	d := formatFile(b, filepath.Join(dir, "cow"), opts)
 	b.Cleanup(func() { _ = d.Close() })
 	return d
 }
@@ -153,14 +148,8 @@ func benchSeqRead(b *testing.B, mkdir func(b *testing.B) string, nodefrag bool) 
 // holds a full checkpoint interval of random batches; the log is refilled
 // (untimed) before every Open.
 func BenchmarkRecovery1GiB(b *testing.B) {
-	opts := Options{LogicalSize: 1 << 30}
-	size, err := RequiredSize(4096, opts)
-	require.NoError(b, err)
 	path := filepath.Join(b.TempDir(), "cow")
-	f, err := blockdev.OpenFile(path, blockdev.FileOptions{Size: size, Create: true})
-	require.NoError(b, err)
-	d, err := Format(f, opts)
-	require.NoError(b, err)
+	d := formatFile(b, path, Options{LogicalSize: 1 << 30})
 	rng := rand.New(rand.NewPCG(5, 6))
 	buf := blockdev.AlignedBuffer(1<<20, 4096)
 	randomBatches(b, d, rng, 128, buf)

@@ -12,13 +12,7 @@ import (
 
 var crashLimits = blockdev.LimitsNone // the layer needs nothing of the inner device
 
-func newSmallMem(t require.TestingT) *blockdev.Mem {
-	size, err := RequiredSize(crashLimits.BlockSize, smallOptions)
-	require.NoError(t, err)
-	mem, err := blockdev.NewMem(size, crashLimits)
-	require.NoError(t, err)
-	return mem
-}
+func newSmallMem(t require.TestingT) *blockdev.Mem { return newMem(t, crashLimits, smallOptions) }
 
 // progress is where a workload was when the inner device saw an operation.
 type progress struct {

@@ -108,14 +108,12 @@ func (d *Device) relocateLocked(s int64) error {
 	buf := d.bufferLocked(&d.scratch, g.segBlocks*bs)
 	type liveBlock struct{ l, i int64 }
 	var live []liveBlock
+	var at []int64 // the live blocks' offsets in the segment, ascending
 	for i := range g.segBlocks {
 		if r := d.rev[start+i-ds]; r != 0 {
 			live = append(live, liveBlock{l: int64(r) - 1, i: i})
+			at = append(at, i)
 		}
-	}
-	at := make([]int64, len(live))
-	for k, lb := range live {
-		at[k] = lb.i
 	}
 	if err := d.readRunsLocked(buf, planVictimReads(at, bs, start)); err != nil {
 		return err

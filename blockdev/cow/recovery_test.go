@@ -57,25 +57,19 @@ func TestRecoveryTime1GiB(t *testing.T) {
 	if testing.Short() {
 		t.Skip("writes ~130 MiB")
 	}
-	opts := Options{LogicalSize: 1 << 30}
-	size, err := RequiredSize(4096, opts)
-	require.NoError(t, err)
 	path := filepath.Join(t.TempDir(), "cow")
-	f, err := blockdev.OpenFile(path, blockdev.FileOptions{Size: size, Create: true})
-	require.NoError(t, err)
-	d, err := Format(f, opts)
-	require.NoError(t, err)
+	d := formatFile(t, path, Options{LogicalSize: 1 << 30})
 	rng := rand.New(rand.NewPCG(1, 2))
 	buf := blockdev.AlignedBuffer(1<<20, 4096)
 	randomBatches(t, d, rng, 64, buf)
 	fillLog(t, d, rng, buf)
 	want := d.Stats()
 	sample := blockdev.AlignedBuffer(1<<20, 4096)
-	_, err = d.ReadAt(sample, 512<<20)
+	_, err := d.ReadAt(sample, 512<<20)
 	require.NoError(t, err)
 	require.NoError(t, d.Close())
 
-	f, err = blockdev.OpenFile(path, blockdev.FileOptions{})
+	f, err := blockdev.OpenFile(path, blockdev.FileOptions{})
 	require.NoError(t, err)
 	start := time.Now()
 	d, err = Open(f, Options{})

@@ -18,13 +18,9 @@ func TestSpaceUnderRandomOverwrites(t *testing.T) {
 	if raceEnabled || testing.Short() {
 		opts.LogicalSize = 8 << 20
 	}
+	d, mem := formatMem(t, blockdev.LimitsNone, opts)
 	size, err := RequiredSize(4096, opts)
 	require.NoError(t, err)
-	mem, err := blockdev.NewMem(size, blockdev.LimitsNone)
-	require.NoError(t, err)
-	d, err := Format(mem, opts)
-	require.NoError(t, err)
-	checkOnCleanup(t, d)
 
 	const page = 16 << 10
 	rng := rand.New(rand.NewPCG(1, 1))

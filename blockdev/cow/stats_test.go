@@ -16,13 +16,7 @@ import (
 func TestStatsTimeBreakdown(t *testing.T) {
 	opts := Options{LogicalSize: 4 << 20, SegmentSize: 256 << 10, MaxBatch: 256 << 10, AtomicMax: 256 << 10,
 		CheckpointInterval: 1 << 20}
-	size, err := RequiredSize(4096, opts)
-	require.NoError(t, err)
-	mem, err := blockdev.NewMem(size, blockdev.LimitsNone)
-	require.NoError(t, err)
-	d, err := Format(mem, opts)
-	require.NoError(t, err)
-	checkOnCleanup(t, d)
+	d, _ := formatMem(t, blockdev.LimitsNone, opts)
 
 	const page = 16 << 10
 	rng := rand.New(rand.NewPCG(2, 2))
