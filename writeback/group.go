@@ -86,3 +86,29 @@ func (g *group) viewAt(off int64) ([]byte, int64, bool) {
 	}
 	return nil, 0, false
 }
+
+// eachPart walks [lo, hi) in order: view(pos, data) for each stretch a
+// stable view of the group covers (data: the view's bytes of the
+// stretch), gap(pos, end) for each stretch [pos, end) none covers. It
+// stops at gap's first error.
+func (g *group) eachPart(lo, hi int64, view func(pos int64, data []byte), gap func(pos, end int64) error) error {
+	for pos := lo; pos < hi; {
+		if data, off, ok := g.viewAt(pos); ok {
+			end := min(off+int64(len(data)), hi)
+			view(pos, data[pos-off:end-off])
+			pos = end
+			continue
+		}
+		end := hi // up to the next view of the group
+		for _, wb := range g.wbs {
+			if wb.Off > pos && wb.Off < end {
+				end = wb.Off
+			}
+		}
+		if err := gap(pos, end); err != nil {
+			return err
+		}
+		pos = end
+	}
+	return nil
+}

@@ -137,22 +137,11 @@ func (e *Engine) unitBytesLocked(g *group, lo, hi int64) ([]byte, bool, error) {
 		return data, true, nil
 	}
 	buf := blockdev.AlignedBuffer(int(hi-lo), e.lim.MemAlign)
-	for pos := lo; pos < hi; {
-		if data, off, ok := g.viewAt(pos); ok {
-			n := copy(buf[pos-lo:], data[pos-off:])
-			pos += int64(n)
-			continue
-		}
-		next := hi // up to the next view of the group
-		for _, wb := range g.wbs {
-			if wb.Off > pos && wb.Off < next {
-				next = wb.Off
-			}
-		}
-		if err := e.readThroughLocked(buf[pos-lo:next-lo], pos); err != nil {
-			return nil, false, fmt.Errorf("writeback: read around a unit: %w", err)
-		}
-		pos = next
+	err := g.eachPart(lo, hi,
+		func(pos int64, data []byte) { copy(buf[pos-lo:], data) },
+		func(pos, end int64) error { return e.readThroughLocked(buf[pos-lo:end-lo], pos) })
+	if err != nil {
+		return nil, false, fmt.Errorf("writeback: read around a unit: %w", err)
 	}
 	return buf, false, nil
 }
@@ -215,25 +204,18 @@ func (e *Engine) groupAtomsLocked(g *group, limit int64) ([]atom, error) {
 	var atoms []atom
 	for _, u := range g.units {
 		a := atom{g: g}
-		for pos := u.Off; pos < u.End; {
-			if data, off, ok := g.viewAt(pos); ok {
-				end := min(off+int64(len(data)), u.End)
-				a.pieces = append(a.pieces, blockdev.Piece{Off: pos, Data: data[pos-off : end-off]})
-				pos = end
-				continue
-			}
-			next := u.End
-			for _, wb := range g.wbs {
-				if wb.Off > pos && wb.Off < next {
-					next = wb.Off
+		err := g.eachPart(u.Off, u.End,
+			func(pos int64, data []byte) { a.pieces = append(a.pieces, blockdev.Piece{Off: pos, Data: data}) },
+			func(pos, end int64) error {
+				buf := blockdev.AlignedBuffer(int(end-pos), e.lim.MemAlign)
+				if err := e.readThroughLocked(buf, pos); err != nil {
+					return err
 				}
-			}
-			buf := blockdev.AlignedBuffer(int(next-pos), e.lim.MemAlign)
-			if err := e.readThroughLocked(buf, pos); err != nil {
-				return nil, fmt.Errorf("writeback: read around a unit: %w", err)
-			}
-			a.pieces = append(a.pieces, blockdev.Piece{Off: pos, Data: buf})
-			pos = next
+				a.pieces = append(a.pieces, blockdev.Piece{Off: pos, Data: buf})
+				return nil
+			})
+		if err != nil {
+			return nil, fmt.Errorf("writeback: read around a unit: %w", err)
 		}
 		a.size = u.Len()
 		if a.size > limit {
