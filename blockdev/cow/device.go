@@ -79,7 +79,7 @@ type Stats struct {
 	// say what a commit costs beyond writing its data once.
 	CommitTime     time.Duration // writing callers' records: staging copy, checksum, inner write
 	FlushTime      time.Duration // flushes that make callers' writes durable (Flush, FUA)
-	CleanTime      time.Duration // cleaning rounds, in commits and CleanAhead, with the checkpoints that end them
+	CleanTime      time.Duration // cleaning rounds wherever they run (commits, read defragmentation, CleanAhead), with the checkpoints that end them
 	CheckpointTime time.Duration // checkpoints due to the interval (Options.CheckpointInterval)
 }
 
