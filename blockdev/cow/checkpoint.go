@@ -8,7 +8,7 @@ import (
 
 const (
 	ckptMagic     = 0x4b43574f434e5254 // "TRNCOWCK" little-endian
-	ckptVersion   = 1
+	ckptVersion   = 2
 	ckptHeaderLen = 64
 )
 
@@ -21,21 +21,27 @@ type checkpoint struct {
 	startPos int64  // physical block of that record
 	hdrCRC   uint32 // the header checksum, which the superblock repeats
 	m        []uint32
+	sums     []uint32 // CRC-32C of each logical block's data (0 where m is 0)
 }
 
-// checkpointLen is the encoded length of a checkpoint of n map entries.
-func checkpointLen(n int64) int64 { return ckptHeaderLen + 4*n }
+// checkpointLen is the encoded length of a checkpoint of n map entries:
+// the header, the map, then the block checksums.
+func checkpointLen(n int64) int64 { return ckptHeaderLen + 8*n }
 
 // encode writes c into b (at least checkpointLen(len(c.m)) bytes) and sets
 // c.hdrCRC.
 func (c *checkpoint) encode(b []byte) {
 	le := binary.LittleEndian
 	clear(b[:ckptHeaderLen])
-	mb := b[ckptHeaderLen : ckptHeaderLen+4*len(c.m)]
+	n := len(c.m)
+	mb := b[ckptHeaderLen : ckptHeaderLen+8*n]
 	for i, p := range c.m {
 		le.PutUint32(mb[4*i:], p)
 	}
-	clear(b[ckptHeaderLen+4*len(c.m):])
+	for i, s := range c.sums {
+		le.PutUint32(mb[4*n+4*i:], s)
+	}
+	clear(b[ckptHeaderLen+8*n:])
 	le.PutUint64(b[0:], ckptMagic)
 	le.PutUint32(b[8:], ckptVersion)
 	le.PutUint64(b[16:], c.devID)
@@ -63,23 +69,25 @@ func decodeCheckpoint(b []byte) (checkpoint, error) {
 		return checkpoint{}, fmt.Errorf("%w: checkpoint header checksum %#x, want %#x", ErrCorrupt, got, c.hdrCRC)
 	}
 	if v := le.Uint32(b[8:]); v != ckptVersion {
-		return checkpoint{}, fmt.Errorf("%w: checkpoint version %d", ErrCorrupt, v)
+		return checkpoint{}, fmt.Errorf("%w: checkpoint version %d, this code reads %d only", ErrVersion, v, ckptVersion)
 	}
 	c.devID = le.Uint64(b[16:])
 	c.gen = le.Uint64(b[24:])
 	c.startSeq = le.Uint64(b[32:])
 	c.startPos = int64(le.Uint64(b[40:]) & math.MaxInt64)
 	n := le.Uint64(b[48:])
-	if n > math.MaxUint32 || uint64(len(b)-ckptHeaderLen)/4 < n {
+	if n > math.MaxUint32 || uint64(len(b)-ckptHeaderLen)/8 < n {
 		return checkpoint{}, fmt.Errorf("%w: checkpoint of %d entries in %d bytes", ErrCorrupt, n, len(b))
 	}
-	mb := b[ckptHeaderLen : ckptHeaderLen+4*int(n)]
+	mb := b[ckptHeaderLen : ckptHeaderLen+8*int(n)]
 	if got, want := crc(mb), le.Uint32(b[56:]); got != want {
 		return checkpoint{}, fmt.Errorf("%w: checkpoint map checksum %#x, want %#x", ErrCorrupt, got, want)
 	}
 	c.m = make([]uint32, n)
+	c.sums = make([]uint32, n)
 	for i := range c.m {
 		c.m[i] = le.Uint32(mb[4*i:])
+		c.sums[i] = le.Uint32(mb[4*int(n)+4*i:])
 	}
 	return c, nil
 }

@@ -16,10 +16,12 @@ type run struct {
 	data   []byte
 }
 
-// placed is an extent as written: its data lies at physical block phys on.
+// placed is an extent as written: its data lies at physical block phys on,
+// with a checksum per block.
 type placed struct {
 	ext  extent
 	phys int64
+	sums []uint32
 }
 
 // WriteAt writes p at off. Every write is committed as one unit (so a plain
@@ -141,7 +143,7 @@ func (d *Device) commitLocked(runs []run, blocks int64, fua bool) error {
 // case), up to two blocks skipped at each segment end, and the segment the
 // last record names as the next one's place.
 func (g geometry) segmentsFor(n, headRoom int64) int64 {
-	need := n + ceilDiv(n*extentLen, g.bs) - max(headRoom-3, 0)
+	need := n + ceilDiv(n*(extentLen+blockSumLen), g.bs) - max(headRoom-3, 0)
 	return ceilDiv(max(need, 0), g.segBlocks-3) + 1
 }
 
@@ -149,13 +151,17 @@ func (g geometry) segmentsFor(n, headRoom int64) int64 {
 // the log head, then applies it to the map. Each record is one inner write
 // of its header blocks followed by its data; a transaction that does not
 // fit in the head segment continues in records in further segments, each
-// but the last marked recMore. The caller has made sure enough free
-// segments exist. With fua, a transaction that is one record while
-// everything before it is durable goes out as one FUA write: durable
-// without a flush.
+// but the last marked recMore. The header carries a checksum per data
+// block: computed from the data for callers' writes, carried over from
+// the map for the cleaner's and defragmentation's moves (flag recClean),
+// so that a block damaged on the device stays detectable wherever it is
+// moved. The caller has made sure enough free segments exist. With fua, a
+// transaction that is one record while everything before it is durable
+// goes out as one FUA write: durable without a flush.
 // REQUIRES: mu held.
 func (d *Device) writeTxnLocked(runs []run, flags uint16, fua bool) error {
 	fua = fua && !d.dirty
+	moved := flags&recClean != 0
 	g := d.g
 	bs := g.bs
 	var done []placed
@@ -166,7 +172,7 @@ func (d *Device) writeTxnLocked(runs []run, flags uint16, fua bool) error {
 		var srcs [][]byte
 		var data int64
 		exts, srcs, data, ri, roff = fillRecord(runs, ri, roff, g.segEnd(pos)-pos, bs)
-		h := headerBlocksFor(len(exts), bs)
+		h := headerBlocksFor(len(exts), data, bs)
 		end := pos + h + data
 		next := end
 		if g.segEnd(pos)-end < 2 {
@@ -184,8 +190,19 @@ func (d *Device) writeTxnLocked(runs []run, flags uint16, fua bool) error {
 		for _, src := range srcs {
 			o += int64(copy(buf[o:], src))
 		}
+		sums := make([]uint32, 0, data)
+		if moved {
+			for _, e := range exts {
+				sums = append(sums, d.sums[e.lblock:e.lblock+e.count]...)
+			}
+		} else {
+			for b := h * bs; b < o; b += bs {
+				sums = append(sums, crc(buf[b:b+bs]))
+			}
+		}
 		rec := recordHeader{flags: flags, hdrBlocks: h, seq: seq, epoch: d.sb.epoch, devID: d.sb.devID,
-			next: next, dataBlocks: data, dataCRC: crc(buf[h*bs:]), extents: exts}
+			next: next, dataBlocks: data, dataCRC: crc(buf[h*bs:]), durableSeq: d.durableSeq,
+			extents: exts, sums: sums}
 		if ri < len(runs) {
 			rec.flags |= recMore
 		}
@@ -197,10 +214,15 @@ func (d *Device) writeTxnLocked(runs []run, flags uint16, fua bool) error {
 		if err := d.innerWriteLocked(buf, pos, wflags); err != nil {
 			return err
 		}
+		if wflags&blockdev.FUA != 0 {
+			d.durableSeq = seq + 1 // everything before was durable already
+		}
 		p := pos + h
+		k := 0
 		for _, e := range exts {
-			done = append(done, placed{ext: e, phys: p})
+			done = append(done, placed{ext: e, phys: p, sums: sums[k : k+int(e.count)]})
 			p += int64(e.count)
+			k += int(e.count)
 		}
 		d.stats.Records++
 		d.stats.HeaderBlocks += h
@@ -233,11 +255,19 @@ func fillRecord(runs []run, ri int, roff, room, bs int64) ([]extent, [][]byte, i
 		left := int64(len(r.data))/bs - roff
 		lb := r.lblock + roff
 		merge := len(exts) > 0 && int64(exts[len(exts)-1].lblock)+int64(exts[len(exts)-1].count) == lb
-		h := headerBlocksFor(len(exts)+1, bs)
+		n := len(exts) + 1
 		if merge {
-			h = headerBlocksFor(len(exts), bs)
+			n = len(exts)
 		}
-		take := min(left, room-h-data)
+		// The header grows with the blocks taken: take what fits with it.
+		take := min(left, room-data-headerBlocksFor(n, data+1, bs))
+		for take > 0 {
+			over := headerBlocksFor(n, data+take, bs) + data + take - room
+			if over <= 0 {
+				break
+			}
+			take -= over
+		}
 		if take <= 0 {
 			break
 		}
@@ -269,6 +299,7 @@ func (d *Device) applyLocked(pl placed) {
 			d.segs[g.segOf(old)].live--
 		}
 		d.m[l] = uint32(p)
+		d.sums[l] = pl.sums[i]
 		d.rev[p-ds] = uint32(l + 1)
 		d.segs[g.segOf(p)].live++
 	}
@@ -279,5 +310,7 @@ func (d *Device) applyLocked(pl placed) {
 func (d *Device) takeFreeLocked() {
 	s := d.free[len(d.free)-1]
 	d.free = d.free[:len(d.free)-1]
+	d.takes++
 	d.segs[s].state = segHead
+	d.segs[s].taken = d.takes
 }

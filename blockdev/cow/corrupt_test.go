@@ -21,9 +21,18 @@ type region struct {
 // metadataRegions returns the superblocks, both checkpoints and every
 // record after the current checkpoint (header and data) of img.
 func metadataRegions(t *testing.T, img []byte, g geometry) []region {
-	sb, err := decodeSuperblock(img[:g.bs])
-	require.NoError(t, err)
-	cur, spare := g.ckptSlot(int(sb.ckptSlot))*g.bs, g.ckptSlot(1-int(sb.ckptSlot))*g.bs
+	sbs := [2]superblock{}
+	for i := range sbs {
+		sb, err := decodeSuperblock(img[int64(i)*g.bs : int64(i+1)*g.bs])
+		if err == nil {
+			sbs[i] = sb
+		}
+	}
+	sb := sbs[0]
+	if sbs[1].ckptGen > sb.ckptGen {
+		sb = sbs[1]
+	}
+	cur, spare := g.ckptSlot(sb.ckptSlot())*g.bs, g.ckptSlot(1-sb.ckptSlot())*g.bs
 	clen := checkpointLen(g.nLogical)
 	regs := []region{{"superblock 0", 0, sbLen}, {"superblock 1", g.bs, g.bs + sbLen},
 		{"current checkpoint", cur, cur + clen}, {"spare checkpoint", spare, spare + clen}}
@@ -37,7 +46,7 @@ func metadataRegions(t *testing.T, img []byte, g geometry) []region {
 		}
 		hdr := pos * g.bs
 		data := (pos + r.hdrBlocks) * g.bs
-		regs = append(regs, region{"record header", hdr, hdr + recHeaderLen + extentLen*int64(len(r.extents))},
+		regs = append(regs, region{"record header", hdr, hdr + recHeaderLen + extentLen*int64(len(r.extents)) + blockSumLen*r.dataBlocks},
 			region{"record data", data, data + r.dataBlocks*g.bs})
 		pos, seq = r.next, seq+1
 	}

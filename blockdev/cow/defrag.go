@@ -12,6 +12,10 @@ const (
 	defragRunBlocks = 16
 )
 
+// defragHook, when set (by tests only), runs in defragRead between the
+// read's unlock and the defragmentation's lock.
+var defragHook func()
+
 // fragmented reports whether a read of n blocks that took nruns inner
 // reads should be defragmented.
 func fragmented(n int64, nruns int) bool {
@@ -19,19 +23,30 @@ func fragmented(n int64, nruns int) bool {
 }
 
 // defragRead rewrites the blocks of a read contiguously. p holds the data read
-// for logical blocks [first, first+n) from runs; if any of their mappings
-// changed since (a write raced the read), or the device
-// cannot write, it does nothing. It cleans for space like a write. A failed write makes the device refuse
-// later writes, which report it.
-func (d *Device) defragRead(p []byte, first, n int64, runs []physRun) {
+// for logical blocks [first, first+n) from runs, while Device.takes was
+// takes; if any of their mappings changed since (a write raced the read),
+// or a segment they lie in was reused since (freed by a checkpoint, taken
+// again by the log, so the same place may hold other data now), or the
+// device cannot write, it does nothing. It cleans for space like a write.
+// A failed write is reported by the next write or flush (ErrFailed).
+func (d *Device) defragRead(p []byte, first, n int64, runs []physRun, takes uint64) {
+	if defragHook != nil {
+		defragHook()
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.closed || d.failed != nil {
+	if d.closed || d.failed != nil || d.broken != nil {
 		return
 	}
-	bs := d.g.bs
+	g := d.g
+	bs := g.bs
 	unchanged := func() bool {
 		for _, r := range runs {
+			for s := g.segOf(r.phys); s <= g.segOf(r.phys+r.j-r.i-1); s++ {
+				if d.segs[s].taken > takes {
+					return false
+				}
+			}
 			for i := r.i; i < r.j; i++ {
 				if int64(d.m[first+i]) != r.phys+i-r.i {
 					return false

@@ -1,6 +1,7 @@
 package cow
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -23,18 +24,30 @@ type Device struct {
 	limits    blockdev.Limits
 	ckptEvery int64 // blocks of log between checkpoints
 	defrag    bool  // reads rewrite fragmented data contiguously
+	salvage   bool  // Options.Salvage
 
-	mu      sync.RWMutex // guards everything below
-	m       []uint32     // logical block -> physical block; 0: never written (reads as zeros)
-	rev     []uint32     // data-area block -> logical block + 1; 0: no live data
-	segs    []segment
-	free    []int64 // free segments, taken in order
-	head    int64   // physical block where the next record goes
-	nextSeq uint64  // sequence number of the next record
-	sb      superblock
-	logLen  int64 // blocks written to the log since the last checkpoint
-	dirty   bool  // the inner device was written since its last Flush
-	failed  error // sticky: an inner write or flush failed
+	mu   sync.RWMutex // guards everything below
+	m    []uint32     // logical block -> physical block; 0: never written (reads as zeros)
+	sums []uint32     // logical block -> CRC-32C of its data (valid where m is not 0)
+	rev  []uint32     // data-area block -> logical block + 1; 0: no live data
+	segs []segment
+	free []int64 // free segments, taken in order
+	// takes counts segments taken as the log head (and state reloads): a
+	// segment's taken is the count when it last was, so a block whose
+	// segment has the same taken as before still holds the same data.
+	takes      uint64
+	head       int64  // physical block where the next record goes
+	nextSeq    uint64 // sequence number of the next record
+	durableSeq uint64 // every record below this sequence number is durable
+	sb         superblock
+	logLen     int64 // blocks written to the log since the last checkpoint
+	dirty      bool  // the inner device was written since its last Flush
+	// failed: an inner write or flush failed, so what the device holds is
+	// unknown until recovery reads it again (see writableLocked).
+	failed error
+	// broken: recovery found corruption; the device refuses writes until
+	// it is reopened.
+	broken  error
 	closed  bool
 	stage   []byte // aligned buffer for records and checkpoints
 	scratch []byte // aligned buffer the cleaner reads segments into
@@ -54,6 +67,7 @@ const (
 type segment struct {
 	live  int32 // blocks of live data
 	state segState
+	taken uint64 // Device.takes when the segment last became the head
 }
 
 // Stats describe a Device's space and work.
@@ -73,6 +87,7 @@ type Stats struct {
 	HeaderBlocks  int64 // record header blocks written
 	Checkpoints   int64
 	Flushes       int64 // inner flushes issued
+	Recoveries    int64 // times the device re-read its state after an inner error (see ErrFailed)
 
 	// Where the device's time went, in four disjoint parts (reads and
 	// read-triggered defragmentation are in none of them). Together they
@@ -84,7 +99,12 @@ type Stats struct {
 }
 
 // Format lays out a new, empty COW device on dev (destroying what was
-// there) and returns it open. The result owns dev: Close closes it.
+// there) and returns it open. It first overwrites both roots with a
+// "formatting" mark and flushes, so that no crash can bring back a
+// container that was there before: a Format cut after that point leaves a
+// device that Open refuses with ErrIncompleteFormat (nothing was committed
+// on it; format it again), one cut before it the old container whole. The
+// result owns dev: Close closes it.
 func Format(dev blockdev.Device, opts Options) (*Device, error) {
 	bs := mapBlockSize(dev.Limits().BlockSize)
 	g, err := newGeometry(bs, dev.Size(), opts)
@@ -96,17 +116,25 @@ func Format(dev blockdev.Device, opts Options) (*Device, error) {
 			ErrTooSmall, g.innerBlocks()*bs, g.nLogical*bs, dev.Size())
 	}
 	d := newDevice(dev, g, opts)
-	d.sb = superblock{blockSize: bs, devID: rand.Uint64() | 1, epoch: 1, nLogical: g.nLogical,
+	d.sb = superblock{blockSize: bs, flags: sbFormatting, devID: rand.Uint64() | 1, epoch: 1, nLogical: g.nLogical,
 		segBlocks: g.segBlocks, nSegs: g.nSegs, ckptBlocks: g.ckptBlocks, atomicMax: g.atomicMax,
-		maxBatch: g.maxBatch, ckptSlot: 1}
+		maxBatch: g.maxBatch}
 	for s := g.nSegs - 1; s >= 1; s-- {
 		d.free = append(d.free, s)
 	}
 	d.segs[0].state = segHead
 	d.head = g.segStart(0)
-	d.nextSeq = 1
+	d.nextSeq, d.durableSeq = 1, 1
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	for copyNo := range int64(sbBlocks) {
+		if err := d.writeSuperblockLocked(&d.sb, copyNo); err != nil {
+			return nil, err
+		}
+	}
+	if err := d.innerFlushLocked(); err != nil {
+		return nil, err
+	}
 	if err := d.checkpointLocked(false); err != nil {
 		return nil, err
 	}
@@ -122,7 +150,9 @@ func newDevice(dev blockdev.Device, g geometry, opts Options) *Device {
 			MemAlign: l.MemAlign},
 		ckptEvery: g.checkpointInterval(opts.CheckpointInterval),
 		defrag:    !opts.NoReadDefrag,
+		salvage:   opts.Salvage,
 		m:         make([]uint32, g.nLogical),
+		sums:      make([]uint32, g.nLogical),
 		rev:       make([]uint32, g.nSegs*g.segBlocks),
 		segs:      make([]segment, g.nSegs),
 	}
@@ -186,26 +216,78 @@ func (d *Device) timeLocked(total *time.Duration, start time.Time) {
 	*total += time.Since(start)
 }
 
-// writableLocked refuses writes to a closed or failed device.
+// writableLocked refuses writes to a closed or broken device, and
+// recovers a failed one first (see recoverLocked).
 // REQUIRES: mu held.
 func (d *Device) writableLocked(op string, off int64, n int) error {
 	switch {
 	case d.closed:
 		return &blockdev.OpError{Op: op, Off: off, Len: n, Err: blockdev.ErrClosed}
+	case d.broken != nil:
+		return &blockdev.OpError{Op: op, Off: off, Len: n, Err: fmt.Errorf("%w: %w", ErrFailed, d.broken)}
 	case d.failed != nil:
-		return &blockdev.OpError{Op: op, Off: off, Len: n, Err: fmt.Errorf("%w: %w", ErrFailed, d.failed)}
+		if err := d.recoverLocked(); err != nil {
+			return &blockdev.OpError{Op: op, Off: off, Len: n, Err: fmt.Errorf("%w: recovery: %w", ErrFailed, err)}
+		}
 	}
 	return nil
 }
 
-// failLocked records a failed inner write or flush: the device refuses
-// further writes. It returns the error for the caller.
+// failLocked records a failed inner write or flush: what the inner device
+// holds is unknown from now on (a record or a root may be half written),
+// so nothing more is written until recoverLocked has read it again. It
+// returns the error for the caller.
 // REQUIRES: mu held.
 func (d *Device) failLocked(err error) error {
 	if d.failed == nil {
 		d.failed = err
 	}
 	return fmt.Errorf("%w: %w", ErrFailed, err)
+}
+
+// recoverLocked rebuilds the device's state from the inner device after a
+// failed write or flush, exactly as Open does: the newest intact root, the
+// log after it, then a new root in a new epoch (so that nothing written
+// before the failure beyond the recovered end is ever replayed). Every
+// transaction that was flushed before the failure is in that state;
+// others may or may not be, each whole. The state is built aside and
+// taken only when complete, so reads see the old one until then. If it
+// fails on an I/O error the device stays failed and the next write tries
+// again; on corruption it is broken for good. While it runs it holds a
+// second copy of the maps.
+// REQUIRES: mu held.
+func (d *Device) recoverLocked() error {
+	d.stats.Recoveries++
+	sbs, _, err := readSuperblocks(d.inner, d.g.bs)
+	if err == nil {
+		n := newDevice(d.inner, d.g, Options{})
+		n.ckptEvery, n.defrag, n.salvage = d.ckptEvery, d.defrag, d.salvage
+		n.mu.Lock()
+		err = n.loadLocked(sbs)
+		n.mu.Unlock()
+		d.stats.Flushes += n.stats.Flushes
+		d.stats.Checkpoints += n.stats.Checkpoints
+		if err == nil {
+			d.adoptLocked(n)
+			return nil
+		}
+	}
+	if errors.Is(err, ErrCorrupt) || errors.Is(err, ErrVersion) || errors.Is(err, ErrNotFormatted) {
+		d.broken = err
+	}
+	return err
+}
+
+// adoptLocked takes the state n recovered.
+// REQUIRES: mu held.
+func (d *Device) adoptLocked(n *Device) {
+	d.m, d.sums, d.rev, d.segs, d.free = n.m, n.sums, n.rev, n.segs, n.free
+	d.head, d.nextSeq, d.durableSeq, d.sb = n.head, n.nextSeq, n.durableSeq, n.sb
+	d.logLen, d.dirty, d.failed = n.logLen, n.dirty, nil
+	d.takes++ // a read from before must not be defragmented over the new state
+	for s := range d.segs {
+		d.segs[s].taken = d.takes
+	}
 }
 
 // flushLocked flushes the inner device if anything was written since.
@@ -225,6 +307,7 @@ func (d *Device) innerFlushLocked() error {
 		return d.failLocked(err)
 	}
 	d.dirty = false
+	d.durableSeq = d.nextSeq
 	return nil
 }
 
@@ -261,11 +344,12 @@ func (d *Device) innerRead(buf []byte, pos int64) error {
 
 // MemoryBytes is the most memory the device holds outside its callers'
 // buffers: the forward and reverse maps, the staging buffer of records
-// and checkpoints, and the cleaner's segment buffer. A cache above it can
+// and checkpoints, and the cleaner's segment buffer. (The forward map
+// holds a block's place and its checksum.) A cache above it can
 // subtract it from its own budget to bound the process as a whole.
 func (d *Device) MemoryBytes() int64 {
 	g := d.g
-	maps := g.nLogical*4 + g.nSegs*g.segBlocks*4
+	maps := g.nLogical*8 + g.nSegs*g.segBlocks*4
 	seg := g.segBlocks * g.bs
 	return maps + max(seg, g.ckptBlocks*g.bs) + seg
 }

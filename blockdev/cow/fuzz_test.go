@@ -11,7 +11,7 @@ const fuzzBlock = 4096
 // accepts encodes back to the same bytes.
 func FuzzDecodeRecord(f *testing.F) {
 	r := recordHeader{hdrBlocks: 1, seq: 7, epoch: 2, devID: 99, next: 40, dataBlocks: 5, dataCRC: 1234,
-		extents: []extent{{lblock: 3, count: 2}, {lblock: 9, count: 3}}}
+		durableSeq: 6, extents: []extent{{lblock: 3, count: 2}, {lblock: 9, count: 3}}, sums: []uint32{1, 2, 3, 4, 5}}
 	b := make([]byte, fuzzBlock)
 	r.encode(b)
 	f.Add(b)
@@ -23,7 +23,7 @@ func FuzzDecodeRecord(f *testing.F) {
 		}
 		out := make([]byte, r.hdrBlocks*fuzzBlock)
 		r.encode(out)
-		n := recHeaderLen + extentLen*len(r.extents)
+		n := recHeaderLen + extentLen*len(r.extents) + blockSumLen*len(r.sums)
 		if !bytes.Equal(out[:n], data[:n]) {
 			t.Fatalf("re-encoded header differs")
 		}
@@ -33,7 +33,8 @@ func FuzzDecodeRecord(f *testing.F) {
 // FuzzDecodeCheckpoint: decoding arbitrary bytes never panics, and a
 // checkpoint it accepts encodes back to the same bytes.
 func FuzzDecodeCheckpoint(f *testing.F) {
-	c := checkpoint{devID: 5, gen: 3, startSeq: 10, startPos: 12, m: []uint32{0, 20, 21, 0, 33}}
+	c := checkpoint{devID: 5, gen: 3, startSeq: 10, startPos: 12, m: []uint32{0, 20, 21, 0, 33},
+		sums: []uint32{0, 7, 8, 0, 9}}
 	b := make([]byte, checkpointLen(int64(len(c.m))))
 	c.encode(b)
 	f.Add(b)
@@ -58,7 +59,7 @@ func FuzzDecodeSuperblock(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	s := superblock{blockSize: g.bs, devID: 1, seq: 2, epoch: 3, nLogical: g.nLogical, segBlocks: g.segBlocks,
+	s := superblock{blockSize: g.bs, devID: 1, ckptGen: 2, epoch: 3, nLogical: g.nLogical, segBlocks: g.segBlocks,
 		nSegs: g.nSegs, ckptBlocks: g.ckptBlocks, atomicMax: g.atomicMax, maxBatch: g.maxBatch}
 	b := make([]byte, fuzzBlock)
 	s.encode(b)

@@ -9,14 +9,19 @@ import (
 	"github.com/untorn/untorn/blockdev"
 )
 
-// Open recovers a COW device from dev: it reads the newest valid
-// superblock, loads the checkpoint it names, replays the valid records
-// after it in order (stopping at the first invalid one: a transaction whose
-// last record is missing or damaged is not applied), then writes a new
-// checkpoint in a new epoch. An unformatted device gives an error wrapping
-// ErrNotFormatted, a damaged one an error wrapping ErrCorrupt. Of opts only
-// CheckpointInterval is used; the layout comes from the superblock. The
-// result owns dev: Close closes it.
+// Open recovers a COW device from dev: it reads both roots (superblock
+// copies), takes the one with the newest generation whose checkpoint is
+// intact (the other one only when the newest is torn or damaged), loads
+// that checkpoint, replays the valid records after it in order (a
+// transaction whose last record is missing or torn is not applied), then
+// writes a new root in a new epoch, never over the root it recovered from.
+//
+// Errors: an unformatted device gives ErrNotFormatted (ErrIncompleteFormat
+// when a Format was cut), another format version ErrVersion, damage that is
+// not the torn tail of a crash ErrCorrupt naming where, and then Open has
+// written nothing (unless opts.Salvage). Of opts only CheckpointInterval,
+// NoReadDefrag and Salvage are used; the layout comes from the superblock.
+// The result owns dev: Close closes it.
 func Open(dev blockdev.Device, opts Options) (*Device, error) {
 	if opts.CheckpointInterval < 0 {
 		return nil, fmt.Errorf("%w: CheckpointInterval %d", ErrInvalidOptions, opts.CheckpointInterval)
@@ -25,36 +30,40 @@ func Open(dev blockdev.Device, opts Options) (*Device, error) {
 	if dev.Size() < sbBlocks*bs {
 		return nil, fmt.Errorf("%w: device of %d bytes", ErrNotFormatted, dev.Size())
 	}
-	sbs, err := readSuperblocks(dev, bs)
+	sbs, formatting, err := readSuperblocks(dev, bs)
 	if err != nil {
 		return nil, err
 	}
-	var errs []error
-	for _, sb := range sbs {
-		d, err := openWith(dev, sb, opts)
-		if err == nil {
-			return d, nil
+	d := newDevice(dev, sbs[0].geometry(), opts)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err := d.loadLocked(sbs); err != nil {
+		if formatting && errors.Is(err, errRootInvalid) {
+			// The one root is Format's first, torn: nothing was committed.
+			return nil, fmt.Errorf("%w: %w", ErrIncompleteFormat, err)
 		}
-		if !errors.Is(err, ErrCorrupt) {
-			return nil, err
-		}
-		errs = append(errs, err)
+		return nil, err
 	}
-	return nil, errors.Join(errs...)
+	return d, nil
 }
 
-// readSuperblocks returns the valid superblock copies, newest first.
-func readSuperblocks(dev blockdev.Device, bs int64) ([]superblock, error) {
+// readSuperblocks returns the valid superblock copies that name a
+// checkpoint, newest generation first, and whether the other copy is the
+// mark of a Format (which then had not completed or not yet written its
+// second root).
+func readSuperblocks(dev blockdev.Device, bs int64) ([]superblock, bool, error) {
 	buf := blockdev.AlignedBuffer(int(bs), dev.Limits().MemAlign)
 	var sbs []superblock
 	var errs []error
-	formatted := false
+	formatted, formatting := false, false
 	for i := range int64(sbBlocks) {
 		if _, err := dev.ReadAt(buf, i*bs); err != nil {
-			return nil, fmt.Errorf("cow: read superblock %d: %w", i, err)
+			return nil, false, fmt.Errorf("cow: read superblock %d: %w", i, err)
 		}
 		sb, err := decodeSuperblock(buf)
 		switch {
+		case errors.Is(err, ErrVersion):
+			return nil, false, fmt.Errorf("superblock %d: %w", i, err)
 		case err != nil:
 			formatted = formatted || !errors.Is(err, ErrNotFormatted)
 			errs = append(errs, fmt.Errorf("superblock %d: %w", i, err))
@@ -62,61 +71,110 @@ func readSuperblocks(dev blockdev.Device, bs int64) ([]superblock, error) {
 			formatted = true
 			errs = append(errs, fmt.Errorf("%w: superblock %d: block size %d and %d blocks do not match the device (%d, %d bytes)",
 				ErrCorrupt, i, sb.blockSize, sb.geometry().innerBlocks(), bs, dev.Size()))
+		case sb.flags&sbFormatting != 0:
+			formatting = true
+		case sb.ckptSlot() != int(i):
+			formatted = true
+			errs = append(errs, fmt.Errorf("%w: superblock %d names checkpoint generation %d (slot %d)",
+				ErrCorrupt, i, sb.ckptGen, sb.ckptSlot()))
 		default:
 			formatted = true
 			sbs = append(sbs, sb)
 		}
 	}
 	if len(sbs) == 0 {
-		if !formatted {
-			return nil, ErrNotFormatted
+		switch {
+		case formatted:
+			return nil, false, errors.Join(errs...)
+		case formatting:
+			return nil, false, ErrIncompleteFormat
 		}
-		return nil, errors.Join(errs...)
+		return nil, false, ErrNotFormatted
 	}
-	slices.SortStableFunc(sbs, func(a, b superblock) int { return -cmp.Compare(a.seq, b.seq) })
-	return sbs, nil
+	slices.SortStableFunc(sbs, func(a, b superblock) int { return -cmp.Compare(a.ckptGen, b.ckptGen) })
+	return sbs, formatting, nil
 }
 
-// openWith recovers the device from one superblock copy.
-func openWith(dev blockdev.Device, sb superblock, opts Options) (*Device, error) {
-	g := sb.geometry()
-	d := newDevice(dev, g, opts)
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.sb = sb
-	buf := d.bufferLocked(&d.stage, g.ckptBlocks*g.bs)
-	if err := d.innerRead(buf, g.ckptSlot(int(sb.ckptSlot))); err != nil {
-		return nil, err
-	}
-	c, err := decodeCheckpoint(buf)
-	switch {
-	case err != nil:
-		return nil, err
-	case c.devID != sb.devID || c.gen != sb.ckptGen || c.hdrCRC != sb.ckptCRC || int64(len(c.m)) != g.nLogical:
-		return nil, fmt.Errorf("%w: checkpoint generation %d does not match the superblock (%d)", ErrCorrupt, c.gen, sb.ckptGen)
-	case !g.isData(c.startPos) || g.segEnd(c.startPos)-c.startPos < 2:
-		return nil, fmt.Errorf("%w: checkpoint log start %d", ErrCorrupt, c.startPos)
-	}
-	if err := d.loadMapLocked(c.m); err != nil {
-		return nil, err
-	}
-	if err := d.replayLocked(c.startPos, c.startSeq); err != nil {
-		return nil, err
+// errRootInvalid marks a root whose checkpoint is torn or does not match
+// its superblock copy: the other root is tried.
+var errRootInvalid = errors.New("root invalid")
+
+// loadLocked rebuilds the in-memory state from the first root of sbs that
+// is valid (falling back only when a root's checkpoint is invalid, never
+// past a damaged log), replays the log after it and writes a new root in a
+// new epoch. It writes only after the replay succeeded.
+// REQUIRES: mu held.
+func (d *Device) loadLocked(sbs []superblock) error {
+	var errs []error
+	for _, sb := range sbs {
+		err := d.loadRootLocked(sb)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, errRootInvalid) {
+			return err
+		}
+		errs = append(errs, err)
+		if len(errs) == len(sbs) {
+			return errors.Join(errs...)
+		}
 	}
 	// The records just replayed may not be durable yet (a restart without
 	// a power cut): the checkpoint that will refer to them must come after
 	// a flush.
 	d.dirty = true
-	if err := d.checkpointLocked(true); err != nil {
-		return nil, err
-	}
-	return d, nil
+	return d.checkpointLocked(true)
 }
 
-// loadMapLocked takes a checkpoint's map, checking every entry, and
-// derives the reverse map and the live counts.
+// loadRootLocked resets the in-memory state and loads it from one root:
+// its checkpoint, then the log after it. An invalid checkpoint gives an
+// error wrapping errRootInvalid (and ErrCorrupt).
 // REQUIRES: mu held.
-func (d *Device) loadMapLocked(m []uint32) error {
+func (d *Device) loadRootLocked(sb superblock) error {
+	g := sb.geometry()
+	if g != d.g.layout() {
+		return fmt.Errorf("%w: %w: the two superblock copies describe different layouts", ErrCorrupt, errRootInvalid)
+	}
+	d.resetLocked()
+	d.sb = sb
+	buf := d.bufferLocked(&d.stage, g.ckptBlocks*g.bs)
+	if err := d.innerRead(buf, g.ckptSlot(sb.ckptSlot())); err != nil {
+		return err
+	}
+	c, err := decodeCheckpoint(buf)
+	invalid := func(err error) error {
+		return fmt.Errorf("checkpoint slot %d: %w: %w", sb.ckptSlot(), errRootInvalid, err)
+	}
+	switch {
+	case errors.Is(err, ErrVersion):
+		return err
+	case err != nil:
+		return invalid(err)
+	case c.devID != sb.devID || c.gen != sb.ckptGen || c.hdrCRC != sb.ckptCRC || int64(len(c.m)) != g.nLogical:
+		return invalid(fmt.Errorf("%w: checkpoint generation %d does not match its superblock (%d)", ErrCorrupt, c.gen, sb.ckptGen))
+	case !g.isData(c.startPos) || g.segEnd(c.startPos)-c.startPos < 2:
+		return invalid(fmt.Errorf("%w: checkpoint log start %d", ErrCorrupt, c.startPos))
+	}
+	if err := d.loadMapLocked(c.m, c.sums); err != nil {
+		return err
+	}
+	return d.replayLocked(c.startPos, c.startSeq)
+}
+
+// resetLocked empties the in-memory state before a root is loaded.
+// REQUIRES: mu held.
+func (d *Device) resetLocked() {
+	clear(d.rev)
+	clear(d.segs)
+	d.free = d.free[:0]
+	d.logLen = 0
+	d.dirty = false
+}
+
+// loadMapLocked takes a checkpoint's map and block checksums, checking
+// every entry, and derives the reverse map and the live counts.
+// REQUIRES: mu held.
+func (d *Device) loadMapLocked(m, sums []uint32) error {
 	g := d.g
 	ds := g.dataStart()
 	for l, p := range m {
@@ -129,6 +187,6 @@ func (d *Device) loadMapLocked(m []uint32) error {
 		d.rev[int64(p)-ds] = uint32(l + 1)
 		d.segs[g.segOf(int64(p))].live++
 	}
-	d.m = m
+	d.m, d.sums = m, sums
 	return nil
 }

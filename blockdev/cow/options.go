@@ -56,6 +56,13 @@ type Options struct {
 	// NoReadDefrag turns off read-triggered defragmentation (see
 	// ReadAt): reads then never write. A runtime option.
 	NoReadDefrag bool
+	// Salvage makes Open accept a log damaged in the middle: it recovers
+	// the state before the first damaged record and drops every
+	// transaction after it, even ones that had been flushed, then writes
+	// (which makes the loss permanent). Without it such a log fails Open
+	// with ErrCorrupt, naming the record, and nothing is written. For
+	// getting at what is left of a damaged device, not for everyday use.
+	Salvage bool
 }
 
 // geometry is the layout of a formatted device, in blocks of bs bytes.
@@ -74,6 +81,12 @@ type geometry struct {
 
 const sbBlocks = 2 // superblock copies at blocks 0 and 1
 
+// layout is g without what only Format uses: what a superblock stores.
+func (g geometry) layout() geometry {
+	g.spare = 0
+	return g
+}
+
 func (g geometry) ckptSlot(i int) int64 { return sbBlocks + int64(i)*g.ckptBlocks }
 func (g geometry) dataStart() int64     { return sbBlocks + 2*g.ckptBlocks }
 func (g geometry) innerBlocks() int64   { return g.dataStart() + g.nSegs*g.segBlocks }
@@ -85,7 +98,7 @@ func (g geometry) segEnd(p int64) int64 { return g.segStart(g.segOf(p)) + g.segB
 func (g geometry) isData(p int64) bool  { return p >= g.dataStart() && p < g.innerBlocks() }
 
 // ckptBlocksFor is the size of one checkpoint slot for n logical blocks.
-func ckptBlocksFor(n, bs int64) int64 { return ceilDiv(ckptHeaderLen+4*n, bs) }
+func ckptBlocksFor(n, bs int64) int64 { return ceilDiv(checkpointLen(n), bs) }
 
 // reserveSegments is the number of segments kept beyond the logical data
 // and its spare: room for one MaxBatch still holding the data it replaces

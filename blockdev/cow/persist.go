@@ -3,44 +3,40 @@ package cow
 import "time"
 
 // checkpointLocked makes the log durable (the checkpoint will refer to
-// its data), writes the map to the spare checkpoint slot, then points both
-// superblock copies at it, each write followed by a flush. The checkpoint
-// and the first copy share a flush: if a crash keeps the copy but not all
-// of the checkpoint, the checkpoint fails its checksum and Open uses the
-// other copy, which still names the previous checkpoint, whose log and
-// space are intact. (Format flushes the checkpoint first, as there is no
-// previous one.) Only when both copies are durable does the log before the
-// checkpoint stop mattering, so only then are segments without live data
-// released for reuse. With bumpEpoch the
-// superblock also starts a new epoch (Open does that, so that records left
-// beyond the recovered log end can never be mistaken for new ones).
+// its data), then writes a new root: the map into checkpoint slot g%2 of
+// the next generation g, and superblock copy g%2 naming it, followed by
+// one flush. The other root (copy and slot 1-g%2, generation g-1) is the
+// newest valid one until then and is never touched, so a crash anywhere in
+// here leaves it intact: if the new copy survives but its checkpoint is
+// torn, the copy fails its check and Open uses the other root, whose log
+// and space are intact because space is released only below, once the new
+// root is durable. With bumpEpoch the root also starts a new epoch (Open
+// and recovery do that, so that records left beyond the recovered log end
+// can never be mistaken for new ones).
 // REQUIRES: mu held.
 func (d *Device) checkpointLocked(bumpEpoch bool) error {
 	g := d.g
-	slot := 1 - d.sb.ckptSlot
-	c := checkpoint{devID: d.sb.devID, gen: d.sb.ckptGen + 1, startSeq: d.nextSeq, startPos: d.head, m: d.m}
+	sb := d.sb
+	sb.flags = 0
+	sb.ckptGen++
+	if bumpEpoch {
+		sb.epoch++
+	}
+	slot := sb.ckptSlot()
+	c := checkpoint{devID: sb.devID, gen: sb.ckptGen, startSeq: d.nextSeq, startPos: d.head, m: d.m, sums: d.sums}
 	if err := d.flushLocked(); err != nil {
 		return err
 	}
 	buf := d.bufferLocked(&d.stage, g.ckptBlocks*g.bs)
 	c.encode(buf)
-	if err := d.innerWriteLocked(buf, g.ckptSlot(int(slot)), 0); err != nil {
+	if err := d.innerWriteLocked(buf, g.ckptSlot(slot), 0); err != nil {
 		return err
 	}
-	if d.sb.seq == 0 { // Format
-		if err := d.innerFlushLocked(); err != nil {
-			return err
-		}
-	}
-	sb := d.sb
-	sb.seq++
-	sb.ckptSlot = slot
-	sb.ckptGen = c.gen
 	sb.ckptCRC = c.hdrCRC
-	if bumpEpoch {
-		sb.epoch++
+	if err := d.writeSuperblockLocked(&sb, int64(slot)); err != nil {
+		return err
 	}
-	if err := d.writeSuperblocksLocked(&sb); err != nil {
+	if err := d.innerFlushLocked(); err != nil {
 		return err
 	}
 	d.sb = sb
@@ -55,22 +51,12 @@ func (d *Device) checkpointLocked(bumpEpoch bool) error {
 	return nil
 }
 
-// writeSuperblocksLocked writes sb to block 0, flushes, writes it to block
-// 1 and flushes again: at every moment one copy holds a complete
-// superblock, and the newest complete one is what Open uses.
+// writeSuperblockLocked writes sb to superblock copy copyNo (block copyNo).
 // REQUIRES: mu held.
-func (d *Device) writeSuperblocksLocked(sb *superblock) error {
+func (d *Device) writeSuperblockLocked(sb *superblock, copyNo int64) error {
 	buf := d.bufferLocked(&d.stage, d.g.bs)
-	for copyNo := range int64(sbBlocks) {
-		sb.encode(buf)
-		if err := d.innerWriteLocked(buf, copyNo, 0); err != nil {
-			return err
-		}
-		if err := d.innerFlushLocked(); err != nil {
-			return err
-		}
-	}
-	return nil
+	sb.encode(buf)
+	return d.innerWriteLocked(buf, copyNo, 0)
 }
 
 // maybeCheckpointLocked checkpoints when the log since the last checkpoint

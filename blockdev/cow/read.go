@@ -1,6 +1,7 @@
 package cow
 
 import (
+	"fmt"
 	"sync"
 
 	"github.com/untorn/untorn/blockdev"
@@ -22,9 +23,11 @@ type physRun struct {
 }
 
 // ReadAt reads len(p) bytes at off: the latest committed data, zeros where
-// nothing was ever written. A large read of badly fragmented data also
-// rewrites it contiguously (see defragRead), unless
-// Options.NoReadDefrag.
+// nothing was ever written. Every block read is checked against the
+// checksum its record gave it: a block damaged on the inner device fails
+// the read with ErrCorrupt naming it, rather than returning wrong data. A
+// large read of badly fragmented data also rewrites it contiguously (see
+// defragRead), unless Options.NoReadDefrag.
 func (d *Device) ReadAt(p []byte, off int64) (int, error) {
 	if err := blockdev.CheckIO(d.limits, d.Size(), p, off, 0); err != nil {
 		return 0, &blockdev.OpError{Op: "read", Off: off, Len: len(p), Err: err}
@@ -52,15 +55,35 @@ func (d *Device) ReadAt(p []byte, off int64) (int, error) {
 		runs = append(runs, physRun{i: i, j: j, phys: ph})
 		i = j
 	}
-	if err := d.readRunsLocked(p, runs); err != nil {
-		d.mu.RUnlock()
+	err := d.readRunsLocked(p, runs)
+	if err == nil {
+		err = d.verifyLocked(p, first, runs)
+	}
+	takes := d.takes
+	d.mu.RUnlock()
+	if err != nil {
 		return 0, &blockdev.OpError{Op: "read", Off: off, Len: len(p), Err: err}
 	}
-	d.mu.RUnlock()
 	if d.defrag && fragmented(n, len(runs)) {
-		d.defragRead(p, first, n, runs)
+		d.defragRead(p, first, n, runs, takes)
 	}
 	return len(p), nil
+}
+
+// verifyLocked checks every block read into p (logical blocks from first
+// on, read by runs) against its checksum.
+// REQUIRES: mu held (shared is enough).
+func (d *Device) verifyLocked(p []byte, first int64, runs []physRun) error {
+	bs := d.g.bs
+	for _, r := range runs {
+		for i := r.i; i < r.j; i++ {
+			if got, want := crc(p[i*bs:(i+1)*bs]), d.sums[first+i]; got != want {
+				return fmt.Errorf("%w: data block at byte %d (inner block %d) has checksum %#x, its record says %#x",
+					ErrCorrupt, (first+i)*bs, r.phys+i-r.i, got, want)
+			}
+		}
+	}
+	return nil
 }
 
 // readRunsLocked reads every run into p, in parallel when there are

@@ -8,9 +8,11 @@ import (
 
 const (
 	recMagic     = 0x43525455 // "UTRC" little-endian
-	recVersion   = 1
-	recHeaderLen = 64 // fixed part; extents follow
+	recVersion   = 2
+	recHeaderLen = 80 // fixed part; extents, then block checksums follow
 	extentLen    = 8
+	blockSumLen  = 4 // one CRC-32C per data block
+	recCRCAt     = recHeaderLen - 4
 
 	// recMore marks a record whose transaction continues in the next
 	// record: replay applies a transaction only once its last record (the
@@ -37,17 +39,20 @@ type recordHeader struct {
 	devID      uint64
 	next       int64 // physical block of the next record
 	dataBlocks int64
-	dataCRC    uint32
+	dataCRC    uint32 // of all the data as written: a torn record fails it
+	// durableSeq: every record with a lower sequence number had been
+	// flushed when this one was written. A later record claiming that a
+	// damaged one was durable proves corruption, not a torn tail.
+	durableSeq uint64
 	extents    []extent
+	sums       []uint32 // CRC-32C of each data block's content, in order
 }
 
-// headerBlocksFor is the number of blocks a header with n extents takes.
-func headerBlocksFor(n int, bs int64) int64 {
-	return ceilDiv(recHeaderLen+extentLen*int64(n), bs)
+// headerBlocksFor is the number of blocks a header with n extents over
+// data blocks takes.
+func headerBlocksFor(n int, data, bs int64) int64 {
+	return ceilDiv(recHeaderLen+extentLen*int64(n)+blockSumLen*data, bs)
 }
-
-// maxExtentsIn is the most extents a header of h blocks holds.
-func maxExtentsIn(h, bs int64) int { return int((h*bs - recHeaderLen) / extentLen) }
 
 // encode writes r's header into b (exactly r.hdrBlocks blocks).
 func (r *recordHeader) encode(b []byte) {
@@ -64,14 +69,19 @@ func (r *recordHeader) encode(b []byte) {
 	le.PutUint64(b[40:], uint64(r.next))
 	le.PutUint32(b[48:], uint32(r.dataBlocks))
 	le.PutUint32(b[52:], r.dataCRC)
+	le.PutUint64(b[56:], r.durableSeq)
 	for i, e := range r.extents {
 		o := recHeaderLen + extentLen*i
 		le.PutUint32(b[o:], e.lblock)
 		le.PutUint32(b[o+4:], e.count)
 	}
-	sum := crc(b[:60])
-	sum = crc32Update(sum, b[recHeaderLen:recHeaderLen+extentLen*len(r.extents)])
-	le.PutUint32(b[60:], sum)
+	so := recHeaderLen + extentLen*len(r.extents)
+	for i, v := range r.sums {
+		le.PutUint32(b[so+blockSumLen*i:], v)
+	}
+	sum := crc(b[:recCRCAt])
+	sum = crc32Update(sum, b[recHeaderLen:so+blockSumLen*len(r.sums)])
+	le.PutUint32(b[recCRCAt:], sum)
 }
 
 // decodeRecordHeader parses the header at the start of b, of which bs is
@@ -91,7 +101,7 @@ func decodeRecordHeader(b []byte, bs int64) (recordHeader, error) {
 		return recordHeader{}, bad("no magic")
 	}
 	if v := le.Uint16(b[4:]); v != recVersion {
-		return recordHeader{}, bad("version %d", v)
+		return recordHeader{}, bad("version %d", v) // a version-1 device is refused by its superblock first
 	}
 	r := recordHeader{
 		flags:      le.Uint16(b[6:]),
@@ -102,13 +112,16 @@ func decodeRecordHeader(b []byte, bs int64) (recordHeader, error) {
 		next:       int64(le.Uint64(b[40:]) & math.MaxInt64),
 		dataBlocks: int64(le.Uint32(b[48:])),
 		dataCRC:    le.Uint32(b[52:]),
+		durableSeq: le.Uint64(b[56:]),
 	}
 	n := int(le.Uint32(b[12:]))
-	if n < 1 || r.hdrBlocks != headerBlocksFor(n, bs) || int64(len(b)) < r.hdrBlocks*bs {
-		return recordHeader{}, bad("%d extents in %d header blocks (%d bytes available)", n, r.hdrBlocks, len(b))
+	if n < 1 || r.dataBlocks < 1 || r.hdrBlocks != headerBlocksFor(n, r.dataBlocks, bs) || int64(len(b)) < r.hdrBlocks*bs {
+		return recordHeader{}, bad("%d extents and %d data blocks in %d header blocks (%d bytes available)",
+			n, r.dataBlocks, r.hdrBlocks, len(b))
 	}
 	ext := b[recHeaderLen : recHeaderLen+extentLen*n]
-	if got, want := crc32Update(crc(b[:60]), ext), le.Uint32(b[60:]); got != want {
+	sums := b[recHeaderLen+extentLen*n : recHeaderLen+extentLen*n+blockSumLen*int(r.dataBlocks)]
+	if got, want := crc32Update(crc32Update(crc(b[:recCRCAt]), ext), sums), le.Uint32(b[recCRCAt:]); got != want {
 		return recordHeader{}, bad("header checksum %#x, want %#x", got, want)
 	}
 	r.extents = make([]extent, n)
@@ -125,5 +138,20 @@ func decodeRecordHeader(b []byte, bs int64) (recordHeader, error) {
 	if sum != r.dataBlocks {
 		return recordHeader{}, bad("extents hold %d blocks, header says %d", sum, r.dataBlocks)
 	}
+	r.sums = make([]uint32, r.dataBlocks)
+	for i := range r.sums {
+		r.sums[i] = le.Uint32(sums[blockSumLen*i:])
+	}
 	return r, nil
+}
+
+// recordHeaderBlocks returns how many header blocks the record header at
+// the start of b says it has, or 0 when b does not start with one. It
+// checks nothing else (decodeRecordHeader does).
+func recordHeaderBlocks(b []byte) int64 {
+	le := binary.LittleEndian
+	if len(b) < recHeaderLen || le.Uint32(b[0:]) != recMagic {
+		return 0
+	}
+	return int64(le.Uint32(b[8:]))
 }

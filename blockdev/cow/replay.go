@@ -26,10 +26,12 @@ func (lr *logReader) at(pos int64) ([]byte, error) {
 
 // replayLocked applies the valid records from pos on, starting with sequence
 // number seq, and sets the log head after the last complete transaction.
-// It stops quietly at the first record that is missing, torn, stale (other
-// device, epoch or sequence number) or whose data does not match its
-// checksum; a record that is intact and current but names impossible
-// places means corruption.
+// It stops at the first record that is missing, torn, stale (other device,
+// epoch or sequence number) or whose data does not match its checksum.
+// That is the end of the log, unless a later record of this epoch says
+// the damaged one had been flushed: then it is corruption (ErrCorrupt,
+// unless Options.Salvage). A record that is intact and current but names
+// impossible places is corruption too.
 // REQUIRES: mu held.
 func (d *Device) replayLocked(pos int64, seq uint64) error {
 	g := d.g
@@ -55,9 +57,11 @@ func (d *Device) replayLocked(pos int64, seq uint64) error {
 			break
 		}
 		p := pos + r.hdrBlocks
+		k := 0
 		for _, e := range r.extents {
-			pending = append(pending, placed{ext: e, phys: p})
+			pending = append(pending, placed{ext: e, phys: p, sums: r.sums[k : k+int(e.count)]})
 			p += int64(e.count)
+			k += int(e.count)
 		}
 		pendingSegs = append(pendingSegs, g.segOf(pos))
 		pos, seq = r.next, seq+1
@@ -73,7 +77,76 @@ func (d *Device) replayLocked(pos int64, seq uint64) error {
 		pending, pendingSegs = pending[:0], pendingSegs[:0]
 		d.head, d.nextSeq = pos, seq
 	}
+	if !d.salvage {
+		if err := d.checkLogEndLocked(&lr, pos, seq); err != nil {
+			return err
+		}
+	}
+	d.durableSeq = d.nextSeq
 	return d.placeHeadLocked()
+}
+
+// checkLogEndLocked looks for a record of this epoch after the end of the
+// log (replay stopped at block pos, expecting record seq) that says record
+// seq had been flushed before it was written. Such a record means the log
+// was damaged after it was durable, not torn by a crash. The records after
+// seq lie either in the rest of pos's segment or start a segment, so those
+// are the places it reads.
+// REQUIRES: mu held.
+func (d *Device) checkLogEndLocked(lr *logReader, pos int64, seq uint64) error {
+	g := d.g
+	bs := g.bs
+	later := func(b []byte) bool {
+		r, err := decodeRecordHeader(b, bs)
+		return err == nil && r.devID == d.sb.devID && r.epoch == d.sb.epoch && r.seq > seq && r.durableSeq > seq
+	}
+	corrupt := func(at int64) error {
+		return fmt.Errorf("%w: log record %d at inner block %d (byte %d) is damaged, but record at inner block %d shows it had been flushed",
+			ErrCorrupt, seq, pos, pos*bs, at)
+	}
+	b, err := lr.at(pos)
+	if err != nil {
+		return err
+	}
+	for i := int64(1); i < int64(len(b))/bs; i++ {
+		if later(b[i*bs:]) {
+			return corrupt(pos + i)
+		}
+	}
+	for s := range g.nSegs {
+		if s == g.segOf(pos) {
+			continue
+		}
+		at := g.segStart(s)
+		b, err := d.headerAtLocked(at)
+		if err != nil {
+			return err
+		}
+		if later(b) {
+			return corrupt(at)
+		}
+	}
+	return nil
+}
+
+// headerAtLocked reads what may be a record header at block pos (which
+// starts a segment): one block, or as many as a header there says it has.
+// REQUIRES: mu held.
+func (d *Device) headerAtLocked(pos int64) ([]byte, error) {
+	g := d.g
+	buf := d.bufferLocked(&d.stage, g.bs)
+	if err := d.innerRead(buf, pos); err != nil {
+		return nil, err
+	}
+	h := recordHeaderBlocks(buf)
+	if h <= 1 || h > g.segEnd(pos)-pos {
+		return buf, nil
+	}
+	buf = d.bufferLocked(&d.stage, h*g.bs)
+	if err := d.innerRead(buf, pos); err != nil {
+		return nil, err
+	}
+	return buf, nil
 }
 
 // checkRecordLocked checks that an intact, current record at [pos, end)

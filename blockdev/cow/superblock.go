@@ -15,28 +15,38 @@ func crc32Update(sum uint32, b []byte) uint32 { return crc32.Update(sum, castagn
 
 const (
 	sbMagic   = 0x31574f434e524f54 // "TORNCOW1" little-endian
-	sbVersion = 1
+	sbVersion = 2
 	sbLen     = 128 // encoded bytes at the start of a superblock block
+
+	// sbFormatting marks the superblock Format writes over both copies
+	// before anything else: it names no checkpoint. A device whose copies
+	// hold nothing better was cut during Format (ErrIncompleteFormat).
+	sbFormatting = 1 << 0
 )
 
-// superblock is the root of the on-disk state. Both copies (blocks 0 and
-// 1) are written with the same content, one after the other, each followed
-// by a flush; Open takes the valid copy with the highest seq.
+// superblock is a root of the on-disk state. There are two roots, as in
+// bbolt's two meta pages: superblock copy k (block k) only ever names
+// checkpoint slot k, and checkpoint generation g goes to slot g%2 with its
+// copy, so writing a new root never touches the newest valid one. Open
+// takes the valid copy whose checkpoint is intact with the highest
+// generation.
 type superblock struct {
 	blockSize  int64
+	flags      uint32 // sbFormatting
 	devID      uint64 // random at Format: records and checkpoints must carry it
-	seq        uint64 // bumped by every superblock write
-	epoch      uint64 // bumped by every Open: records carry the epoch they were written in
+	epoch      uint64 // bumped by every Open and recovery: records carry the epoch they were written in
 	nLogical   int64
 	segBlocks  int64
 	nSegs      int64
 	ckptBlocks int64
 	atomicMax  int64
 	maxBatch   int64
-	ckptSlot   uint32 // which checkpoint slot is current
-	ckptGen    uint64 // generation the current checkpoint must carry
-	ckptCRC    uint32 // header checksum the current checkpoint must carry
+	ckptGen    uint64 // generation of the checkpoint this copy names (its slot is ckptGen%2)
+	ckptCRC    uint32 // header checksum that checkpoint must carry
 }
+
+// ckptSlot is the checkpoint slot (and superblock copy) of s's generation.
+func (s *superblock) ckptSlot() int { return int(s.ckptGen % 2) }
 
 func (s *superblock) geometry() geometry {
 	return geometry{bs: s.blockSize, nLogical: s.nLogical, segBlocks: s.segBlocks, nSegs: s.nSegs,
@@ -51,7 +61,7 @@ func (s *superblock) encode(b []byte) {
 	le.PutUint32(b[8:], sbVersion)
 	le.PutUint32(b[12:], uint32(s.blockSize))
 	le.PutUint64(b[16:], s.devID)
-	le.PutUint64(b[24:], s.seq)
+	le.PutUint32(b[24:], s.flags)
 	le.PutUint64(b[32:], s.epoch)
 	le.PutUint64(b[40:], uint64(s.nLogical))
 	le.PutUint64(b[48:], uint64(s.segBlocks))
@@ -59,7 +69,6 @@ func (s *superblock) encode(b []byte) {
 	le.PutUint64(b[64:], uint64(s.ckptBlocks))
 	le.PutUint64(b[72:], uint64(s.atomicMax))
 	le.PutUint64(b[80:], uint64(s.maxBatch))
-	le.PutUint32(b[88:], s.ckptSlot)
 	le.PutUint32(b[92:], s.ckptCRC)
 	le.PutUint64(b[96:], s.ckptGen)
 	le.PutUint32(b[sbLen-4:], crc(b[:sbLen-4]))
@@ -80,12 +89,12 @@ func decodeSuperblock(b []byte) (superblock, error) {
 		return superblock{}, fmt.Errorf("%w: superblock checksum %#x, want %#x", ErrCorrupt, got, want)
 	}
 	if v := le.Uint32(b[8:]); v != sbVersion {
-		return superblock{}, fmt.Errorf("%w: superblock version %d, this code reads %d", ErrCorrupt, v, sbVersion)
+		return superblock{}, fmt.Errorf("%w: superblock version %d, this code reads %d only", ErrVersion, v, sbVersion)
 	}
 	s := superblock{
 		blockSize:  int64(le.Uint32(b[12:])),
 		devID:      le.Uint64(b[16:]),
-		seq:        le.Uint64(b[24:]),
+		flags:      le.Uint32(b[24:]),
 		epoch:      le.Uint64(b[32:]),
 		nLogical:   int64(le.Uint64(b[40:]) & math.MaxInt64),
 		segBlocks:  int64(le.Uint64(b[48:]) & math.MaxInt64),
@@ -93,7 +102,6 @@ func decodeSuperblock(b []byte) (superblock, error) {
 		ckptBlocks: int64(le.Uint64(b[64:]) & math.MaxInt64),
 		atomicMax:  int64(le.Uint64(b[72:]) & math.MaxInt64),
 		maxBatch:   int64(le.Uint64(b[80:]) & math.MaxInt64),
-		ckptSlot:   le.Uint32(b[88:]),
 		ckptCRC:    le.Uint32(b[92:]),
 		ckptGen:    le.Uint64(b[96:]),
 	}
@@ -125,8 +133,8 @@ func (s *superblock) check() error {
 		return bad("atomic max", s.atomicMax)
 	case s.maxBatch%s.blockSize != 0 || s.maxBatch > s.nSegs*s.segBlocks*s.blockSize:
 		return bad("max batch", s.maxBatch)
-	case s.ckptSlot > 1:
-		return bad("checkpoint slot", int64(s.ckptSlot))
+	case s.flags&^sbFormatting != 0:
+		return bad("flags", int64(s.flags))
 	}
 	if g := s.geometry(); g.innerBlocks() > maxBlocks {
 		return bad("total blocks", g.innerBlocks())
