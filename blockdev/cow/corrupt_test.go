@@ -2,6 +2,8 @@ package cow
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 	"math/rand/v2"
 	"testing"
 
@@ -16,6 +18,7 @@ import (
 type region struct {
 	name       string
 	start, end int64 // bytes
+	proven     bool  // a record that a later record shows was durable
 }
 
 // metadataRegions returns the superblocks, both checkpoints and every
@@ -34,11 +37,13 @@ func metadataRegions(t *testing.T, img []byte, g geometry) []region {
 	}
 	cur, spare := g.ckptSlot(sb.ckptSlot())*g.bs, g.ckptSlot(1-sb.ckptSlot())*g.bs
 	clen := checkpointLen(g.nLogical)
-	regs := []region{{"superblock 0", 0, sbLen}, {"superblock 1", g.bs, g.bs + sbLen},
-		{"current checkpoint", cur, cur + clen}, {"spare checkpoint", spare, spare + clen}}
+	regs := []region{{"superblock 0", 0, sbLen, false}, {"superblock 1", g.bs, g.bs + sbLen, false},
+		{"current checkpoint", cur, cur + clen, false}, {"spare checkpoint", spare, spare + clen, false}}
 	c, err := decodeCheckpoint(img[cur:])
 	require.NoError(t, err)
 	pos, seq := c.startPos, c.startSeq
+	first := len(regs)
+	var durable uint64 // the highest durable watermark of any record
 	for {
 		r, err := decodeRecordHeader(img[pos*g.bs:g.segEnd(pos)*g.bs], g.bs)
 		if err != nil || r.seq != seq || r.epoch != sb.epoch || r.devID != sb.devID {
@@ -46,9 +51,18 @@ func metadataRegions(t *testing.T, img []byte, g geometry) []region {
 		}
 		hdr := pos * g.bs
 		data := (pos + r.hdrBlocks) * g.bs
-		regs = append(regs, region{"record header", hdr, hdr + recHeaderLen + extentLen*int64(len(r.extents)) + blockSumLen*r.dataBlocks},
-			region{"record data", data, data + r.dataBlocks*g.bs})
+		name := fmt.Sprintf("record %d", r.seq)
+		regs = append(regs, region{name + " header", hdr, hdr + recHeaderLen + extentLen*int64(len(r.extents)) + blockSumLen*r.dataBlocks, false},
+			region{name + " data", data, data + r.dataBlocks*g.bs, false})
+		durable = max(durable, r.durableSeq)
 		pos, seq = r.next, seq+1
+	}
+	for i := first; i < len(regs); i += 2 {
+		var s uint64
+		_, err := fmt.Sscanf(regs[i].name, "record %d", &s)
+		require.NoError(t, err)
+		regs[i].proven = s < durable
+		regs[i+1].proven = s < durable
 	}
 	return regs
 }
@@ -56,7 +70,9 @@ func metadataRegions(t *testing.T, img []byte, g geometry) []region {
 // TestBitFlips flips random bits in superblocks, checkpoints and the
 // records after the checkpoint of a device image: Open must either report
 // ErrCorrupt (or ErrNotFormatted when no superblock is left) or recover a
-// state the workload went through, never wrong data and never a panic.
+// state the workload went through, never wrong data and never a panic. A
+// damaged record that a later record shows was durable must be refused:
+// only the unproven tail may pass for torn (and lose its transactions).
 func TestBitFlips(t *testing.T) {
 	opts := smallOptions
 	opts.CheckpointInterval = 1 << 30
@@ -96,18 +112,26 @@ func TestBitFlips(t *testing.T) {
 			_, err = clone.WriteAt(buf, blk*g.bs, blockdev.FUA)
 			require.NoError(t, err)
 		}
+		kind := hit[0].name
+		if strings.HasPrefix(kind, "record") {
+			kind = "unproven record"
+			if hit[0].proven {
+				kind = "proven record"
+			}
+		}
 		d2, err := Open(clone, Options{})
 		if err != nil {
 			require.True(t, errors.Is(err, ErrCorrupt) || errors.Is(err, ErrNotFormatted), "flip in %s: %v", hit[0].name, err)
-			outcome[hit[0].name+": refused"]++
+			outcome[kind+": refused"]++
 			continue
 		}
+		require.False(t, hit[0].proven, "flip in %s, which a later record shows was durable, went unnoticed", hit[0].name)
 		k, err := model.match(d2, 0, len(ops))
 		require.NoError(t, err, "flip in %s", hit[0].name)
 		if k == len(ops) {
-			outcome[hit[0].name+": recovered all"]++
+			outcome[kind+": recovered all"]++
 		} else {
-			outcome[hit[0].name+": recovered an earlier state"]++
+			outcome[kind+": recovered an earlier state"]++
 		}
 		_ = nblocks
 	}

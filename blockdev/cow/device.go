@@ -187,16 +187,23 @@ func (d *Device) Stats() Stats {
 	return s
 }
 
-// Close makes the device unusable and closes the inner device. It does not
-// flush: what was not flushed is volatile, as on any Device.
+// Close writes a checkpoint when anything was logged since the last one
+// and the device works (so the next Open replays nothing, and no damage to
+// the last records can pass for a torn tail), makes the device unusable and
+// closes the inner device. It reports the checkpoint's error, if any,
+// after closing.
 func (d *Device) Close() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed {
 		return &blockdev.OpError{Op: "close", Off: -1, Err: blockdev.ErrClosed}
 	}
+	var err error
+	if d.logLen > 0 && d.failed == nil && d.broken == nil {
+		err = d.checkpointLocked(false)
+	}
 	d.closed = true
-	return d.inner.Close()
+	return errors.Join(err, d.inner.Close())
 }
 
 // Flush makes every completed write and batch durable.

@@ -1,11 +1,16 @@
 package cow
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/untorn/untorn/blockdev"
+)
 
 // logReader reads the log segment by segment: one inner read from a
 // record to the end of its segment serves every record after it there.
 type logReader struct {
 	d     *Device
+	store *[]byte // the aligned buffer it reuses (one of the Device's, or its own)
 	buf   []byte
 	start int64 // physical block of buf[0]
 	n     int64 // blocks in buf
@@ -16,7 +21,7 @@ func (lr *logReader) at(pos int64) ([]byte, error) {
 	g := lr.d.g
 	if pos < lr.start || pos >= lr.start+lr.n {
 		lr.start, lr.n = pos, g.segEnd(pos)-pos
-		lr.buf = lr.d.bufferLocked(&lr.d.scratch, lr.n*g.bs)
+		lr.buf = lr.d.bufferLocked(lr.store, lr.n*g.bs)
 		if err := lr.d.innerRead(lr.buf, pos); err != nil {
 			return nil, err
 		}
@@ -36,7 +41,7 @@ func (lr *logReader) at(pos int64) ([]byte, error) {
 func (d *Device) replayLocked(pos int64, seq uint64) error {
 	g := d.g
 	bs := g.bs
-	lr := logReader{d: d}
+	lr := logReader{d: d, store: &d.scratch}
 	d.head, d.nextSeq = pos, seq
 	var pending []placed // records of an unfinished transaction
 	var pendingSegs []int64
@@ -89,64 +94,88 @@ func (d *Device) replayLocked(pos int64, seq uint64) error {
 // checkLogEndLocked looks for a record of this epoch after the end of the
 // log (replay stopped at block pos, expecting record seq) that says record
 // seq had been flushed before it was written. Such a record means the log
-// was damaged after it was durable, not torn by a crash. The records after
-// seq lie either in the rest of pos's segment or start a segment, so those
-// are the places it reads.
+// was damaged after it was durable, not torn by a crash. A record after
+// seq lies in the rest of pos's segment or starts a segment, or follows
+// one that does: it reads those places and walks the log from every
+// current record it finds there.
 // REQUIRES: mu held.
 func (d *Device) checkLogEndLocked(lr *logReader, pos int64, seq uint64) error {
 	g := d.g
 	bs := g.bs
-	later := func(b []byte) bool {
-		r, err := decodeRecordHeader(b, bs)
-		return err == nil && r.devID == d.sb.devID && r.epoch == d.sb.epoch && r.seq > seq && r.durableSeq > seq
+	var hbuf []byte
+	seen := map[int64]bool{}
+	// claims reads the chain of current records from block at on and
+	// reports one that proves record seq was durable.
+	claims := func(at int64) (int64, bool, error) {
+		for g.isData(at) && !seen[at] {
+			seen[at] = true
+			b, err := d.readHeader(&hbuf, at)
+			if err != nil {
+				return 0, false, err
+			}
+			r, err := decodeRecordHeader(b, bs)
+			if err != nil || r.devID != d.sb.devID || r.epoch != d.sb.epoch || r.seq <= seq {
+				return 0, false, nil
+			}
+			if r.durableSeq > seq {
+				return at, true, nil
+			}
+			at = r.next
+		}
+		return 0, false, nil
 	}
-	corrupt := func(at int64) error {
-		return fmt.Errorf("%w: log record %d at inner block %d (byte %d) is damaged, but record at inner block %d shows it had been flushed",
-			ErrCorrupt, seq, pos, pos*bs, at)
-	}
+	var starts []int64
 	b, err := lr.at(pos)
 	if err != nil {
 		return err
 	}
 	for i := int64(1); i < int64(len(b))/bs; i++ {
-		if later(b[i*bs:]) {
-			return corrupt(pos + i)
+		if recordHeaderBlocks(b[i*bs:]) > 0 {
+			starts = append(starts, pos+i)
 		}
 	}
 	for s := range g.nSegs {
-		if s == g.segOf(pos) {
-			continue
+		if s != g.segOf(pos) {
+			starts = append(starts, g.segStart(s))
 		}
-		at := g.segStart(s)
-		b, err := d.headerAtLocked(at)
+	}
+	for _, at := range starts {
+		by, found, err := claims(at)
 		if err != nil {
 			return err
 		}
-		if later(b) {
-			return corrupt(at)
+		if found {
+			return fmt.Errorf("%w: log record %d at inner block %d (byte %d) is damaged, but record at inner block %d shows it had been flushed",
+				ErrCorrupt, seq, pos, pos*bs, by)
 		}
 	}
 	return nil
 }
 
-// headerAtLocked reads what may be a record header at block pos (which
-// starts a segment): one block, or as many as a header there says it has.
-// REQUIRES: mu held.
-func (d *Device) headerAtLocked(pos int64) ([]byte, error) {
+// readHeader reads what may be a record header at block pos: one block,
+// or as many as a header there says it has (within its segment), into
+// *buf.
+func (d *Device) readHeader(buf *[]byte, pos int64) ([]byte, error) {
 	g := d.g
-	buf := d.bufferLocked(&d.stage, g.bs)
-	if err := d.innerRead(buf, pos); err != nil {
+	sized := func(n int64) []byte {
+		if int64(cap(*buf)) < n {
+			*buf = blockdev.AlignedBuffer(int(n), d.limits.MemAlign)
+		}
+		return (*buf)[:n]
+	}
+	b := sized(g.bs)
+	if err := d.innerRead(b, pos); err != nil {
 		return nil, err
 	}
-	h := recordHeaderBlocks(buf)
+	h := recordHeaderBlocks(b)
 	if h <= 1 || h > g.segEnd(pos)-pos {
-		return buf, nil
+		return b, nil
 	}
-	buf = d.bufferLocked(&d.stage, h*g.bs)
-	if err := d.innerRead(buf, pos); err != nil {
+	b = sized(h * g.bs)
+	if err := d.innerRead(b, pos); err != nil {
 		return nil, err
 	}
-	return buf, nil
+	return b, nil
 }
 
 // checkRecordLocked checks that an intact, current record at [pos, end)
