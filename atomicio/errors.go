@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/untorn/untorn/blockdev"
+	"github.com/untorn/untorn/blockdev/cow"
 )
 
 // Sentinel errors. Every error this package returns for one of these
@@ -33,4 +34,14 @@ var (
 	// ErrLocked: Open found the file open by another File, in this process
 	// or another (it is the same value as blockdev.ErrLocked).
 	ErrLocked = blockdev.ErrLocked
+	// ErrCorrupt: the COW container holds damage that is not the torn tail
+	// of a crash (a flipped bit in a root, in the middle of the log, or in
+	// a data block); the message names where. Open returns it without
+	// writing anything; ReadAt returns it for a damaged data block instead
+	// of wrong data; writes that need such a block fail with it. It is the
+	// same value as cow.ErrCorrupt. Native mode cannot see damage to data.
+	ErrCorrupt = cow.ErrCorrupt
+	// ErrVersion: the file is a COW container of an on-disk format this
+	// release does not read. Nothing was written (cow.ErrVersion).
+	ErrVersion = cow.ErrVersion
 )

@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/untorn/untorn/blockdev"
+	"github.com/untorn/untorn/blockdev/cow"
+	"github.com/untorn/untorn/pagecache"
 )
 
 // headerProbe is how much of a device's start resolveMode reads to decide
@@ -18,8 +20,12 @@ const headerProbe = 64 << 10
 // OpenDevice.
 func resolveMode(dev blockdev.Device, opts Options, existingFile bool) (blockdev.Device, Mode, error) {
 	l := dev.Limits()
+	if l.BlockSize > pagecache.PageSize {
+		return nil, 0, fmt.Errorf("%w: device block size %d is larger than the cache's %d-byte page", ErrInvalid, l.BlockSize, pagecache.PageSize)
+	}
 	nativeOK := l.HasAtomic() && l.AtomicMax >= 2*opts.MaxAtomic
 	c, err := openCOW(dev, opts)
+	interrupted := errors.Is(err, cow.ErrIncompleteFormat) // a cut Format: nothing was committed there
 	switch {
 	case err == nil:
 		if opts.Mode == ModeNative {
@@ -34,6 +40,7 @@ func resolveMode(dev blockdev.Device, opts Options, existingFile bool) (blockdev
 	if err != nil {
 		return nil, 0, err
 	}
+	blank = blank || interrupted
 	mode := opts.Mode
 	if mode == ModeAuto {
 		switch {

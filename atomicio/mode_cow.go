@@ -1,7 +1,6 @@
 package atomicio
 
 import (
-	"errors"
 	"fmt"
 	"math/bits"
 
@@ -26,11 +25,7 @@ func cowOptions(opts Options, logical int64) cow.Options {
 }
 
 func openCOW(dev blockdev.Device, opts Options) (*cow.Device, error) {
-	c, err := cow.Open(dev, cowOptions(opts, 0))
-	if errors.Is(err, cow.ErrNotFormatted) {
-		return nil, errNotFormatted
-	}
-	return c, err
+	return cow.Open(dev, cowOptions(opts, 0)) // an error wraps errNotFormatted where there is no container
 }
 
 func formatCOW(dev blockdev.Device, opts Options, logical int64) (*cow.Device, error) {
