@@ -187,23 +187,23 @@ func (d *Device) Stats() Stats {
 	return s
 }
 
-// Close writes a checkpoint when anything was logged since the last one
-// and the device works (so the next Open replays nothing, and no damage to
-// the last records can pass for a torn tail), makes the device unusable and
-// closes the inner device. It reports the checkpoint's error, if any,
-// after closing.
+// Close makes the device unusable and closes the inner device. First, when
+// anything was logged since the last checkpoint and the device works, it
+// tries to write a checkpoint, so that the next Open replays nothing and no
+// damage to the last records can pass for a torn tail. That is a courtesy:
+// its failure is not reported, since Close promises no durability (what
+// was not flushed is volatile, as on any Device).
 func (d *Device) Close() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed {
 		return &blockdev.OpError{Op: "close", Off: -1, Err: blockdev.ErrClosed}
 	}
-	var err error
 	if d.logLen > 0 && d.failed == nil && d.broken == nil {
-		err = d.checkpointLocked(false)
+		_ = d.checkpointLocked(false)
 	}
 	d.closed = true
-	return errors.Join(err, d.inner.Close())
+	return d.inner.Close()
 }
 
 // Flush makes every completed write and batch durable.
