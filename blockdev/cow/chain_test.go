@@ -44,7 +44,7 @@ func (f *failures) add(format string, args ...any) {
 	f.kinds[kind]++
 }
 
-var digits = regexp.MustCompile(`[0-9]+`)
+var digits = regexp.MustCompile(`0x[0-9a-f]+|[0-9]+`)
 
 // report fails t if anything failed, with the count, the first messages and
 // a tally of the kinds.
