@@ -31,10 +31,19 @@
 // state after some prefix of the completed transactions, never part of
 // one, and never shorter than the last flush.
 //
+// Roots: there are two, as bbolt has two meta pages. Superblock copy k
+// (block k) only ever names checkpoint slot k, and the checkpoint of
+// generation g goes to slot g%2, then its superblock copy, before one
+// flush. So a new root is never written over the newest valid one, and a
+// crash at any moment, also during the recovery of an earlier crash, leaves
+// at least one intact root. Open takes the intact root of the highest
+// generation; it falls back to the other only when the newest one's
+// checkpoint is torn or damaged.
+//
 // Space: a segment becomes reusable only when a checkpoint (a full copy of
 // the map) that no longer needs it is durable: its data is dead in that
 // checkpoint and every record in it precedes it. So no state that recovery
-// could produce, even from a damaged record after the checkpoint, refers
+// could produce from the newest root refers
 // to reused space. When free segments run low, the cleaner moves the live
 // blocks of the emptiest segments (greedy) to the head in logical order,
 // reading only the clusters of live blocks (see planVictimReads), then
@@ -66,87 +75,114 @@
 // cleaner moves about one block per block written, and a group commit of
 // random pages on a full device costs about half as much.
 //
-// # On-disk format (version 1)
+// # On-disk format (version 2)
 //
 // All integers are little-endian; B is the block size (4096, or the inner
 // device's block size if larger); block numbers are physical, in units of
 // B. Checksums are CRC-32C (Castagnoli).
 //
-//	block 0, block 1          superblock, two identical copies
-//	block 2 ...               checkpoint slot 0 (C blocks, C = ceil((64+4N)/B))
+//	block 0, block 1          superblock copies 0 and 1 (the two roots)
+//	block 2 ...               checkpoint slot 0 (C blocks, C = ceil((64+8N)/B))
 //	block 2+C ...             checkpoint slot 1
 //	block 2+2C ...            data area: S segments of G blocks each
 //
 // Superblock (first 128 bytes of its block, rest zero):
 //
-//	0   u64 magic "TORNCOW1"    8   u32 version (1)     12  u32 block size B
+//	0   u64 magic "TORNCOW1"    8   u32 version (2)     12  u32 block size B
 //	16  u64 device id (random at Format; records and checkpoints repeat it)
-//	24  u64 superblock seq      32  u64 epoch (bumped by every Open)
+//	24  u32 flags (1: formatting, names no checkpoint)  28  u32 zero
+//	32  u64 epoch (bumped by every Open and recovery)
 //	40  u64 N logical blocks    48  u64 G blocks per segment
 //	56  u64 S segments          64  u64 C blocks per checkpoint slot
 //	72  u64 AtomicMax bytes     80  u64 MaxBatch bytes
-//	88  u32 current checkpoint slot (0/1)
-//	92  u32 that checkpoint's header CRC   96  u64 its generation
+//	88  u32 zero                92  u32 the named checkpoint's header CRC
+//	96  u64 its generation g (copy k names only generations with g%2 = k)
 //	124 u32 CRC of bytes [0, 124)
 //
-// Both copies are written in turn, each followed by a flush; Open uses the
-// valid copy with the highest seq whose checkpoint is valid and matches
-// (so a torn or flipped copy falls back to the other, which is either
-// identical or the previous state, whose space has not been reused yet).
+// Format first writes a superblock with the formatting flag to both copies
+// and flushes (no old container can come back after that), then
+// checkpoint generation 1 and copy 1. A device whose copies hold only that
+// flag (or the flag and a root whose checkpoint is torn) was cut during
+// Format: ErrIncompleteFormat.
 //
 // Checkpoint (at the start of its slot):
 //
-//	0   u64 magic "TRNCOWCK"    8   u32 version (1)     12  u32 zero
+//	0   u64 magic "TRNCOWCK"    8   u32 version (2)     12  u32 zero
 //	16  u64 device id           24  u64 generation
 //	32  u64 sequence number of the first record after it
 //	40  u64 physical block of that record (the log head when written)
-//	48  u64 N                   56  u32 CRC of the map
+//	48  u64 N                   56  u32 CRC of the map and the sums
 //	60  u32 CRC of bytes [0, 60)
 //	64  N x u32 map: physical block of each logical block, 0 = never written
+//	64+4N  N x u32 sums: CRC-32C of each logical block's data
 //
 // A checkpoint is written after a flush of the log (it refers to the log's
-// data) to the slot the superblock does not name; it shares a flush with
-// the first superblock copy (if a crash keeps that copy but tears the
-// checkpoint, the checkpoint fails its checksum and Open uses the other
-// copy, which names the previous, intact checkpoint) and becomes current
-// for space reuse once both copies name it.
+// data), with its superblock copy, then flushed; it becomes current for
+// space reuse once that flush returns.
 //
 // Record: one or more header blocks, then its data blocks, all in one
 // segment and written with one inner write:
 //
-//	0   u32 magic "UTRC"        4   u16 version (1)     6   u16 flags
-//	8   u32 header blocks H = ceil((64+8E)/B)           12  u32 E extents
+//	0   u32 magic "UTRC"        4   u16 version (2)     6   u16 flags
+//	8   u32 header blocks H = ceil((80+8E+4D)/B)        12  u32 E extents
 //	16  u64 sequence number     24  u64 epoch           32  u64 device id
 //	40  u64 physical block of the next record
-//	48  u32 data blocks D       52  u32 CRC of the D data blocks
-//	56  u32 zero                60  u32 CRC of bytes [0, 60) and the extents
-//	64  E x (u32 first logical block, u32 count), ascending, disjoint
+//	48  u32 data blocks D       52  u32 CRC of the D data blocks as written
+//	56  u64 durable watermark: every record with a lower sequence number
+//	    had been flushed when this one was written
+//	64  12 bytes zero           76  u32 CRC of bytes [0, 76), the extents and the sums
+//	80  E x (u32 first logical block, u32 count), ascending, disjoint
+//	80+8E  D x u32: CRC-32C of each data block's content
 //
 // The data of the extents follows the header in order. Flag 1 ("more")
 // means the transaction continues in the next record (a transaction larger
 // than the room left in a segment spans several); replay applies a
 // transaction only when its last record is valid. Flag 2 marks records
-// the cleaner or defragmentation wrote. A record is valid when both CRCs
-// match, its device id and epoch are the superblock's, its sequence number
-// is the one expected, and it lies within its segment. The next record
-// follows directly, unless fewer than two blocks remain in the segment:
-// then it starts a free segment chosen when this record was written. The
-// epoch, bumped durably by every Open before it writes, keeps records left
-// beyond the recovered end of the log by a crash from ever being replayed
-// after new records with the same sequence numbers.
+// the cleaner or defragmentation wrote: their block sums are carried over
+// from the map, not computed from what was read, so a damaged block stays
+// detectable wherever it moves. A record is valid when both CRCs match,
+// its device id and epoch are the superblock's, its sequence number is the
+// one expected, and it lies within its segment. The next record follows
+// directly, unless fewer than two blocks remain in the segment: then it
+// starts a free segment chosen when this record was written. The epoch,
+// bumped durably by every Open before it writes, keeps records left beyond
+// the recovered end of the log by a crash from ever being replayed after
+// new records with the same sequence numbers.
 //
-// Versioning: each structure carries a version; this code reads version 1
-// and refuses anything else with ErrCorrupt. A format change bumps the
-// version of what changed.
+// End of the log or corruption: replay stops at the first record that is
+// not valid. That is the torn tail of a crash unless some later record of
+// the same epoch (found in the rest of that segment, at a segment start, or
+// by following the records after those) has a durable watermark above the
+// invalid record's sequence number: then that record had been flushed and
+// was damaged since, and Open fails with ErrCorrupt naming it (without
+// writing), unless Options.Salvage.
+//
+// Versioning: each structure carries a version; this code reads version 2
+// and refuses anything else with ErrVersion. Version 1 (one shared root,
+// no block sums) is not read: copy its data out with the release that
+// wrote it.
 //
 // # Errors
 //
-// Open on a device that holds no COW superblock fails with ErrNotFormatted,
-// on a damaged one with ErrCorrupt; it never panics and never returns a
-// device showing data that was not written there. A failed inner write or
-// flush is returned to its caller and makes the device refuse further
-// writes and flushes (ErrFailed); reads keep working, and opening the inner
-// device again recovers everything committed.
+// Open on a device that holds no COW superblock fails with ErrNotFormatted
+// (ErrIncompleteFormat after a cut Format), on another format version with
+// ErrVersion, on a damaged one with ErrCorrupt; it never panics, never
+// returns a device showing data that was not written there, and writes
+// nothing when it fails on corruption. ReadAt checks every block it reads
+// against its sum: a damaged block is ErrCorrupt, not wrong data.
+//
+// Failure classes. A failed inner write or flush (ENOSPC, EIO) is returned
+// to its caller wrapped in ErrFailed, and leaves the on-disk state unknown
+// to the device (a record or root may be half written): it writes nothing
+// more until it has read that state again. The next WriteAt, CommitBatch,
+// Flush or CleanAhead does that first, exactly as Open does (recovery from
+// the newest intact root, a new root in a new epoch) and then goes on, so a
+// transient error costs nothing that had completed (read-your-writes: the
+// inner device still holds it), and the failed write is there whole or not
+// at all. While the inner device keeps failing, so does that recovery, and
+// the call reports it; reads keep working on the state before the failure.
+// Corruption found by that recovery is permanent: the device refuses
+// writes until it is reopened, which reports it.
 //
 // # Concurrency
 //
@@ -155,14 +191,17 @@
 //
 // # Caveats
 //
-// Data checksums are checked only at recovery, for the records after the
-// checkpoint: a bit flip in older data goes unnoticed, as on the inner
-// device. Open always writes (a checkpoint in a new epoch), and so may a
-// large read (defragmentation; should that write fail, the next write or
-// flush reports it with ErrFailed). Defragmentation trades writes for
-// faster later reads: the first scan of heavily overwritten data on a full
-// device costs several times a plain scan (BenchmarkSeqRead). Close does
-// not flush. The whole map lives
-// in memory (8 bytes per logical block with the reverse map). Format and
-// Open take ownership of the inner device: Close closes it.
+// A damaged record can be told from a torn tail only while a later record
+// proves it was flushed: the records of the last flush before a crash
+// (with nothing written after them) can lose a bit flip silently, as a
+// torn write would; Close writes a checkpoint so that after a clean
+// shutdown none are left. Open always writes (a root in a new epoch), and
+// so may a large read (defragmentation; should that write fail, the next
+// write or flush reports it with ErrFailed and recovers). Defragmentation
+// trades writes for faster later reads: the first scan of heavily
+// overwritten data on a full device costs several times a plain scan
+// (BenchmarkSeqRead). The whole map lives in memory (12 bytes per logical
+// block with the sums and the reverse map), twice during a recovery from
+// an inner error. Format and Open take ownership of the inner device:
+// Close closes it.
 package cow
