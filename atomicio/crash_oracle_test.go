@@ -58,6 +58,8 @@ type stack struct {
 	mem   *blockdev.Mem
 	crash *blockdev.CrashPoint
 	f     *File
+	fd    *blockdev.FaultDevice
+	inj   blockdev.Injector // the crash point, with the random faults of profiles that have them
 }
 
 func openStack(p profile, mem *blockdev.Mem, seed uint64) (*stack, error) {
@@ -68,7 +70,9 @@ func openStack(p profile, mem *blockdev.Mem, seed uint64) (*stack, error) {
 			blockdev.Any(blockdev.Randomly(0.02, seed, blockdev.ErrInjectedEIO), blockdev.Randomly(0.01, seed+1, blockdev.ErrInjectedENOSPC)),
 			blockdev.OpWrite, blockdev.OpAtomicWrite, blockdev.OpFlush))
 	}
-	f, err := OpenDevice(blockdev.WithFaults(mem, inj), p.opts)
+	s.inj = inj
+	s.fd = blockdev.WithFaults(mem, inj)
+	f, err := OpenDevice(s.fd, p.opts)
 	if err != nil {
 		return nil, err
 	}
@@ -170,6 +174,48 @@ func (r *oracleRun) crashInSync(k int, cfg blockdev.CrashConfig) {
 	r.reopen(clone, false)
 }
 
+// heal lets the device work again (no more injected faults) for one Sync,
+// which must then succeed, whatever failed before: a File never stays
+// failed on a device that works. Then the faults come back.
+func (r *oracleRun) heal() {
+	r.s.fd.SetInjector(r.s.crash)
+	defer r.s.fd.SetInjector(r.s.inj)
+	mark := r.o.syncStarted()
+	if err := r.s.f.Sync(); err != nil {
+		r.fail("sync on a device that works again: %v", err)
+		return
+	}
+	r.o.syncDone(mark)
+}
+
+// crashInRecovery cuts the power now, then again during the recovery of
+// that image (at the k-th write or flush of OpenDevice), and again during
+// the recovery of that one, up to len(ks) times; the image at the end must
+// hold what the oracle allows, like after any crash.
+func (r *oracleRun) crashInRecovery(cfg blockdev.CrashConfig, ks []int) {
+	clone := r.s.mem.CrashClone(cfg)
+	addStats(r.s.f)
+	_ = r.s.f.Abandon()
+	for i, k := range ks {
+		work := clone.CrashClone(blockdev.CrashConfig{Survive: 1}) // a copy: clone stays as it is
+		cp := blockdev.NewCrashPoint(work)
+		cp.Arm(k, blockdev.CrashConfig{Seed: cfg.Seed + uint64(i) + 1, Survive: cfg.Survive})
+		f, err := OpenDevice(blockdev.WithFaults(work, cp), r.p.opts)
+		if err != nil {
+			r.fail("recovery %d: %v", i+1, err)
+			return
+		}
+		_ = f.Abandon()
+		next, ok := cp.Take()
+		if !ok {
+			break // the recovery wrote less than that: reopen the image it started from
+		}
+		clone = next
+		r.o.recoveryCrashes++
+	}
+	r.reopen(clone, false)
+}
+
 // closeReopen closes cleanly (everything durable) and reopens.
 func (r *oracleRun) closeReopen() {
 	mark := r.o.syncStarted()
@@ -224,7 +270,9 @@ func (r *oracleRun) reopen(clone *blockdev.Mem, exact bool) {
 var (
 	oracleVerified atomic.Int64
 	oracleFaults   atomic.Int64 // injected errors that reached the caller
-	oracleStats    struct {
+	// oracleRecoveryCrashes: power cuts during the recovery of a crash image
+	oracleRecoveryCrashes atomic.Int64
+	oracleStats           struct {
 		sync.Mutex
 		writeback.Stats
 	}
@@ -316,14 +364,26 @@ func TestCrashOracle(t *testing.T) {
 						})
 					},
 					"close": func(t *rapid.T) { r.closeReopen() },
+					"heal":  func(t *rapid.T) { r.heal() },
+					"crashInRecovery": func(t *rapid.T) {
+						cfg := blockdev.CrashConfig{
+							Seed:    rapid.Uint64().Draw(t, "seed"),
+							Survive: rapid.SampledFrom([]float64{0, 0.5, 1}).Draw(t, "survive"),
+						}
+						ks := rapid.SliceOfN(rapid.IntRange(0, 6), 1, 3).Draw(t, "recovery ops")
+						r.crashInRecovery(cfg, ks)
+					},
 				})
 				oracleVerified.Add(int64(r.o.verified))
+				oracleRecoveryCrashes.Add(int64(r.o.recoveryCrashes))
 				oracleFaults.Add(int64(r.errs))
 				addStats(r.s.f)
 			})
 		})
 	}
-	t.Logf("crash verifications: %d; injected errors surfaced: %d", oracleVerified.Load(), oracleFaults.Load())
+	t.Logf("crash verifications: %d; power cuts during recovery: %d; injected errors surfaced: %d",
+		oracleVerified.Load(), oracleRecoveryCrashes.Load(), oracleFaults.Load())
 	t.Logf("paths: %+v", oracleStats.Stats)
 	require.Positive(t, oracleFaults.Load(), "injected faults must surface to the caller")
+	require.Positive(t, oracleRecoveryCrashes.Load(), "the power must be cut during recoveries")
 }

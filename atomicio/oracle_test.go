@@ -42,6 +42,8 @@ type oracle struct {
 	synced   int // writes[:synced] returned before the last successful Sync began
 	nextID   int // ids are never reused, across crashes too
 	verified int // crash images verified
+	// recoveryCrashes counts power cuts during the recovery of a crash image.
+	recoveryCrashes int
 }
 
 func newOracle(size int64) *oracle {
