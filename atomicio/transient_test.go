@@ -98,3 +98,13 @@ func TestInterruptedFormatFormatsAgain(t *testing.T) {
 		require.NoError(t, f.Close())
 	}
 }
+
+// TestLargeBlocksRefused: a device whose blocks are larger than the cache's
+// 4 KiB page could not be written page by page; OpenDevice refuses it with
+// ErrInvalid instead of accepting it and failing every Sync.
+func TestLargeBlocksRefused(t *testing.T) {
+	mem, err := blockdev.NewMem(8<<20, blockdev.Limits{BlockSize: 8192, MemAlign: 512})
+	require.NoError(t, err)
+	_, err = OpenDevice(mem, Options{})
+	require.ErrorIs(t, err, ErrInvalid)
+}
