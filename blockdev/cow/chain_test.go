@@ -25,17 +25,22 @@ type failures struct {
 }
 
 func (f *failures) add(format string, args ...any) {
-	f.n++
 	msg := fmt.Sprintf(format, args...)
+	kind := msg
+	if i := strings.LastIndex(kind, "): "); i >= 0 {
+		kind = kind[i+3:] // drop the image's path
+	}
+	f.addKind(kind, msg)
+}
+
+// addKind records a failure of the given kind (numbers in it do not count).
+func (f *failures) addKind(kind, msg string) {
+	f.n++
 	if len(f.first) < 5 {
 		f.first = append(f.first, msg)
 	}
 	if f.kinds == nil {
 		f.kinds = map[string]int{}
-	}
-	kind := msg
-	if i := strings.LastIndex(kind, "): "); i >= 0 {
-		kind = kind[i+3:] // drop the image's path
 	}
 	kind = digits.ReplaceAllString(strings.ReplaceAll(kind, "\n", " | "), "N")
 	if len(kind) > 200 {
