@@ -200,12 +200,12 @@ func (c *chainRun) check(img *blockdev.Mem, level, want, lo, hi int, path string
 // the image before it showed.
 func TestCrashChainsDuringRecovery(t *testing.T) {
 	ops, model, _, _ := crashWorkload(t, 21)
-	stride, sampleStep := uint64(1), 8
+	stride, sampleStep := uint64(1), 16
 	switch {
 	case raceEnabled:
 		stride, sampleStep = 32, 64
 	case testing.Short():
-		stride, sampleStep = 4, 32
+		stride, sampleStep = 8, 32
 	}
 	c := &chainRun{t: t, model: model, seen: map[chainKey]bool{}, sampleStep: sampleStep}
 	mem := newSmallMem(t)
