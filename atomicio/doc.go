@@ -28,6 +28,34 @@
 //     every later one until the data is written; dirty data is never
 //     dropped because a write failed (Close refuses too; Abandon gives up).
 //
+// # When things fail
+//
+// Three classes of failure, each with its own answer:
+//
+//   - Transient: the device reports ENOSPC, or an EIO that goes away. Sync
+//     returns the error (errors.Is(err, syscall.ENOSPC) holds), the dirty
+//     data stays in the cache, and the first Sync after the device works
+//     again succeeds: nothing is lost and nothing needs reopening. In COW
+//     mode the container re-reads its own state from the device before it
+//     writes again (a record or root may have been half written), exactly
+//     as a reopen would, underneath the cache.
+//   - State unknown beyond repair: the container's recovery finds damage
+//     (below). The File keeps its data in the cache, refuses to write
+//     (Sync fails), and a reopen reports the damage.
+//   - Corruption: a flipped bit in the container's roots, in the middle of
+//     its log, or in a data block. Open fails with ErrCorrupt naming where,
+//     and writes nothing, so nothing is made permanent; ReadAt of a damaged
+//     block fails with ErrCorrupt rather than returning wrong data. A
+//     damaged record can be told from the torn tail of a crash only while a
+//     later record proves it had been durable: damage to the records of
+//     the last Sync before a crash can pass for a torn write (that Sync's
+//     data is lost, as if the crash had come first). A clean Close leaves
+//     no such records. In native mode the file is a plain file: damage to
+//     its data is not detected.
+//
+// Creating a file is atomic and durable: a crash during Open of a new path
+// leaves either no file or a complete container, never a partial one.
+//
 // Plain writes ((*File).WriteAt, io.WriterAt) are buffered the same way
 // but may tear at a crash, like pwrite. A plain write inside a dirty untorn
 // range becomes part of it. Two untorn writes that overlap while both are
