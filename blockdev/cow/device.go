@@ -48,6 +48,7 @@ type Device struct {
 	// broken: recovery found corruption; the device refuses writes until
 	// it is reopened.
 	broken  error
+	repairs []repairedBlock // blocks replay corrected, written again before Open's root
 	closed  bool
 	stage   []byte // aligned buffer for records and checkpoints
 	scratch []byte // aligned buffer the cleaner reads segments into
@@ -88,6 +89,9 @@ type Stats struct {
 	Checkpoints   int64
 	Flushes       int64 // inner flushes issued
 	Recoveries    int64 // times the device re-read its state after an inner error (see ErrFailed)
+	// RepairedRecords: records at the end of the log that failed their
+	// checksum by one flipped bit, which replay corrected (see repair.go).
+	RepairedRecords int64
 
 	// Where the device's time went, in four disjoint parts (reads and
 	// read-triggered defragmentation are in none of them). Together they

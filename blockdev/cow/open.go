@@ -123,6 +123,9 @@ func (d *Device) loadLocked(sbs []superblock) error {
 	// a power cut): the checkpoint that will refer to them must come after
 	// a flush.
 	d.dirty = true
+	if err := d.rewriteRepairsLocked(); err != nil {
+		return err
+	}
 	return d.checkpointLocked(true)
 }
 
@@ -169,6 +172,7 @@ func (d *Device) resetLocked() {
 	d.free = d.free[:0]
 	d.logLen = 0
 	d.dirty = false
+	d.repairs = nil
 }
 
 // loadMapLocked takes a checkpoint's map and block checksums, checking

@@ -1,7 +1,11 @@
 package cow
 
 import (
+	"cmp"
+	"encoding/binary"
 	"fmt"
+	"math/bits"
+	"slices"
 
 	"github.com/untorn/untorn/blockdev"
 )
@@ -45,21 +49,34 @@ func (d *Device) replayLocked(pos int64, seq uint64) error {
 	d.head, d.nextSeq = pos, seq
 	var pending []placed // records of an unfinished transaction
 	var pendingSegs []int64
+	current := func(r *recordHeader) bool {
+		return r.devID == d.sb.devID && r.epoch == d.sb.epoch && r.seq == seq
+	}
 	for {
 		b, err := lr.at(pos)
 		if err != nil {
 			return err
 		}
 		r, err := decodeRecordHeader(b, bs)
-		if err != nil || r.devID != d.sb.devID || r.epoch != d.sb.epoch || r.seq != seq {
-			break
+		intact := err == nil && current(&r)
+		if intact {
+			if err := d.checkRecordLocked(&r, pos, pos+r.hdrBlocks+r.dataBlocks); err != nil {
+				return err
+			}
+			intact = crc(b[r.hdrBlocks*bs:(r.hdrBlocks+r.dataBlocks)*bs]) == r.dataCRC
 		}
-		end := pos + r.hdrBlocks + r.dataBlocks
-		if err := d.checkRecordLocked(&r, pos, end); err != nil {
-			return err
-		}
-		if crc(b[r.hdrBlocks*bs:(end-pos)*bs]) != r.dataCRC {
-			break
+		if !intact {
+			// The end of the log, unless a later record proves this one
+			// was durable (corruption), or it has one flipped bit.
+			if !d.salvage {
+				if err := d.checkLogEndLocked(&lr, pos, seq); err != nil {
+					return err
+				}
+			}
+			var ok bool
+			if r, ok = d.repairRecordLocked(b, pos, err == nil, current); !ok {
+				break
+			}
 		}
 		p := pos + r.hdrBlocks
 		k := 0
@@ -81,11 +98,6 @@ func (d *Device) replayLocked(pos int64, seq uint64) error {
 		}
 		pending, pendingSegs = pending[:0], pendingSegs[:0]
 		d.head, d.nextSeq = pos, seq
-	}
-	if !d.salvage {
-		if err := d.checkLogEndLocked(&lr, pos, seq); err != nil {
-			return err
-		}
 	}
 	d.durableSeq = d.nextSeq
 	return d.placeHeadLocked()
@@ -150,6 +162,53 @@ func (d *Device) checkLogEndLocked(lr *logReader, pos int64, seq uint64) error {
 		}
 	}
 	return nil
+}
+
+// repairRecordLocked tries to read the record at block pos, whose bytes
+// to the end of its segment are b, as a current record with one flipped
+// bit (see repair.go). headerOK says b's header decoded (then only its
+// data can be repaired). A corrected data block is kept in d.repairs, to be
+// written again once replay is done. It does not change b.
+// REQUIRES: mu held.
+func (d *Device) repairRecordLocked(b []byte, pos int64, headerOK bool, current func(*recordHeader) bool) (recordHeader, bool) {
+	g := d.g
+	bs := g.bs
+	if len(b) < recHeaderLen || bits.OnesCount32(binary.LittleEndian.Uint32(b)^recMagic) > 1 {
+		return recordHeader{}, false // not a record (zeros, old data): a torn or missing one
+	}
+	if headerOK {
+		r, _ := decodeRecordHeader(b, bs)
+		if !current(&r) {
+			return recordHeader{}, false // an intact record of another time: the end of the log
+		}
+	}
+	fixed := append([]byte(nil), b...)
+	r, ok := repairHeader(fixed, bs, current)
+	if !ok {
+		return recordHeader{}, false
+	}
+	end := pos + r.hdrBlocks + r.dataBlocks
+	if end > g.segEnd(pos) || d.checkRecordLocked(&r, pos, end) != nil {
+		return recordHeader{}, false
+	}
+	data := fixed[r.hdrBlocks*bs : (r.hdrBlocks+r.dataBlocks)*bs]
+	if crc(data) != r.dataCRC {
+		i, ok := repairData(&r, data, bs)
+		if !ok {
+			return recordHeader{}, false
+		}
+		phys, l := pos+r.hdrBlocks+i, int64(-1)
+		for _, e := range r.extents { // the logical block of data block i
+			if i < int64(e.count) {
+				l = int64(e.lblock) + i
+				break
+			}
+			i -= int64(e.count)
+		}
+		d.repairs = append(d.repairs, repairedBlock{lblock: l, phys: phys, data: data[(phys-pos-r.hdrBlocks)*bs : (phys-pos-r.hdrBlocks+1)*bs]})
+	}
+	d.stats.RepairedRecords++
+	return r, true
 }
 
 // readHeader reads what may be a record header at block pos: one block,
@@ -227,4 +286,36 @@ func (d *Device) placeHeadLocked() error {
 		}
 	}
 	return nil
+}
+
+// repairedBlock is a data block whose flipped bit replay corrected: the
+// device still holds the damaged copy at phys until it is written again.
+type repairedBlock struct {
+	lblock, phys int64
+	data         []byte
+}
+
+// rewriteRepairsLocked writes the blocks replay corrected again, as a
+// relocation, where the map still points at their damaged copies; when
+// there is no room it leaves them (a read of one then fails with
+// ErrCorrupt).
+// REQUIRES: mu held.
+func (d *Device) rewriteRepairsLocked() error {
+	reps := d.repairs
+	d.repairs = nil
+	if len(reps) == 0 || d.ensureSpaceLocked(int64(len(reps))) != nil {
+		return nil
+	}
+	var runs []run
+	for _, rp := range reps {
+		if int64(d.m[rp.lblock]) == rp.phys {
+			runs = append(runs, run{lblock: rp.lblock, data: rp.data})
+		}
+	}
+	if len(runs) == 0 {
+		return nil
+	}
+	slices.SortFunc(runs, func(a, b run) int { return cmp.Compare(a.lblock, b.lblock) })
+	runs = slices.CompactFunc(runs, func(a, b run) bool { return a.lblock == b.lblock })
+	return d.writeTxnLocked(runs, recClean, false)
 }
