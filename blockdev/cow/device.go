@@ -105,9 +105,10 @@ type Stats struct {
 // Format lays out a new, empty COW device on dev (destroying what was
 // there) and returns it open. It first overwrites both roots with a
 // "formatting" mark and flushes, so that no crash can bring back a
-// container that was there before: a Format cut after that point leaves a
-// device that Open refuses with ErrIncompleteFormat (nothing was committed
-// on it; format it again), one cut before it the old container whole. The
+// container that was there before, then writes both roots of the new one.
+// A Format cut after the mark and before its first root leaves a device
+// that Open refuses with ErrIncompleteFormat (nothing was committed on it;
+// format it again), one cut before the mark the old container whole. The
 // result owns dev: Close closes it.
 func Format(dev blockdev.Device, opts Options) (*Device, error) {
 	bs := mapBlockSize(dev.Limits().BlockSize)
@@ -139,8 +140,12 @@ func Format(dev blockdev.Device, opts Options) (*Device, error) {
 	if err := d.innerFlushLocked(); err != nil {
 		return nil, err
 	}
-	if err := d.checkpointLocked(false); err != nil {
-		return nil, err
+	// Both roots, so that no mark is left: a damaged root of a container
+	// in use is never taken for a cut Format.
+	for range sbBlocks {
+		if err := d.checkpointLocked(false); err != nil {
+			return nil, err
+		}
 	}
 	return d, nil
 }

@@ -61,6 +61,9 @@ func repairHeader(b []byte, bs int64, current func(*recordHeader) bool) (recordH
 		r, err := decodeRecordHeader(b, bs)
 		return r, err == nil && current(&r)
 	}
+	if r, ok := try(); ok {
+		return r, true // the header is intact
+	}
 	le := binary.LittleEndian
 	if len(b) < recHeaderLen {
 		return recordHeader{}, false
