@@ -31,6 +31,11 @@
 //   - Errors stick: a failed write or flush leaves the data dirty; Sync
 //     reports an error wrapping the device's until the data is written.
 //     Dirty data is never dropped.
+//   - Errors are per group: a group that fails (its I/O, or the read of the
+//     parts of a unit no dirty folio covers) stays dirty, and the pass still
+//     writes and flushes every other group, which become durable and clean.
+//     One bad block therefore holds back only the data that needs it. A
+//     failed flush fails every group of its pass.
 //   - Writers never wait for I/O on a folio under writeback: the cache
 //     gives them a copy.
 //

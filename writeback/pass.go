@@ -26,10 +26,16 @@ type passResult struct {
 
 // pass writes back everything dirty: it snapshots the dirty folios and
 // units into groups, writes each group (units untorn), flushes the device
-// once, and only then marks the folios clean and drops the units. A group
-// whose I/O or the flush failed stays dirty. Passes are serialised, so the
-// writes of one pass are durable before the next pass issues any: a unit
-// in flight is never overtaken by a later write that overlaps it.
+// once, and only then marks the folios clean and drops the units. Passes
+// are serialised, so the writes of one pass are durable before the next
+// pass issues any: a unit in flight is never overtaken by a later write
+// that overlaps it.
+//
+// Failures are per group: a group whose unit cannot be built (the read
+// around it failed) or whose I/O failed stays dirty with its units, and
+// the pass still writes and flushes every other group, which become clean.
+// A failed flush fails every group the pass wrote. The pass returns the
+// first error, so that Sync reports it until the data is written.
 func (e *Engine) pass() (passResult, error) {
 	e.passMu.Lock()
 	defer e.passMu.Unlock()
@@ -48,24 +54,23 @@ func (e *Engine) pass() (passResult, error) {
 	}
 	var writes []deviceWrite
 	var batches []batch
-	var err error
 	if e.batch != nil {
-		batches, err = e.planBatchesLocked(ready)
+		batches = e.planBatchesLocked(ready)
+		res.written = len(batches) > 0
 	} else {
-		writes, err = e.planNativeLocked(ready)
+		writes = e.planNativeLocked(ready)
+		res.written = len(writes) > 0
 	}
 	e.mu.Unlock()
 	e.stats.skipped.Add(int64(res.skipped))
 
-	if err == nil {
-		if e.batch != nil {
-			e.commitBatches(batches)
-		} else {
-			e.writeParallel(writes)
-		}
-		res.written = len(ready) > 0
+	if e.batch != nil {
+		e.commitBatches(batches)
+	} else {
+		e.writeParallel(writes)
 	}
-	if err == nil && res.written {
+	var err error // the flush's: it fails every group the pass wrote
+	if res.written {
 		if ferr := e.dev.Flush(); ferr != nil {
 			err = fmt.Errorf("writeback: flush: %w", ferr)
 		}
@@ -99,30 +104,43 @@ func (e *Engine) pass() (passResult, error) {
 }
 
 // planNativeLocked turns groups into device writes: each unit one Atomic
-// write of its power-of-two range, the rest of the dirty folios plain.
+// write of its power-of-two range, the rest of the dirty folios plain. A
+// group whose unit cannot be built gets the error in g.err and no writes.
 // REQUIRES: e.mu held.
-func (e *Engine) planNativeLocked(groups []*group) ([]deviceWrite, error) {
+func (e *Engine) planNativeLocked(groups []*group) []deviceWrite {
 	var writes []deviceWrite
 	for _, g := range groups {
-		for _, u := range g.units {
-			buf, zeroCopy, err := e.unitBytesLocked(g, u.Off, u.End)
-			if err != nil {
-				return nil, err
-			}
-			if zeroCopy {
-				e.stats.zeroCopy.Add(1)
-			}
-			flags := blockdev.Atomic
-			if e.plain {
-				flags = 0
-			}
-			writes = append(writes, deviceWrite{g: g, buf: buf, off: u.Off, flags: flags})
+		n := len(writes)
+		var err error
+		if writes, err = e.groupWritesLocked(g, writes); err != nil {
+			g.err = err
+			writes = writes[:n]
 		}
-		for _, wb := range g.wbs {
-			// The parts of the folio outside every unit go out plain.
-			for _, part := range outsideUnits(wb.Off, wb.Off+int64(len(wb.Data)), g.units) {
-				writes = append(writes, deviceWrite{g: g, buf: wb.Data[part[0]-wb.Off : part[1]-wb.Off], off: part[0]})
-			}
+	}
+	return writes
+}
+
+// groupWritesLocked appends the writes of one group to writes.
+// REQUIRES: e.mu held.
+func (e *Engine) groupWritesLocked(g *group, writes []deviceWrite) ([]deviceWrite, error) {
+	for _, u := range g.units {
+		buf, zeroCopy, err := e.unitBytesLocked(g, u.Off, u.End)
+		if err != nil {
+			return writes, err
+		}
+		if zeroCopy {
+			e.stats.zeroCopy.Add(1)
+		}
+		flags := blockdev.Atomic
+		if e.plain {
+			flags = 0
+		}
+		writes = append(writes, deviceWrite{g: g, buf: buf, off: u.Off, flags: flags})
+	}
+	for _, wb := range g.wbs {
+		// The parts of the folio outside every unit go out plain.
+		for _, part := range outsideUnits(wb.Off, wb.Off+int64(len(wb.Data)), g.units) {
+			writes = append(writes, deviceWrite{g: g, buf: wb.Data[part[0]-wb.Off : part[1]-wb.Off], off: part[0]})
 		}
 	}
 	return writes, nil
@@ -141,7 +159,7 @@ func (e *Engine) unitBytesLocked(g *group, lo, hi int64) ([]byte, bool, error) {
 		func(pos int64, data []byte) { copy(buf[pos-lo:], data) },
 		func(pos, end int64) error { return e.readThroughLocked(buf[pos-lo:end-lo], pos) })
 	if err != nil {
-		return nil, false, fmt.Errorf("writeback: read around a unit: %w", err)
+		return nil, false, fmt.Errorf("writeback: read around the unit [%d, %d): %w", lo, hi, err)
 	}
 	return buf, false, nil
 }
@@ -163,9 +181,10 @@ type atom struct {
 
 // planBatchesLocked packs the groups' atoms, in order, into group commits
 // of at most MaxBatch bytes. A unit (at most MaxUnit = MaxBatch bytes) is
-// never split; dirty data outside units may be.
+// never split; dirty data outside units may be. A group whose atoms cannot
+// be built gets the error in g.err and no pieces.
 // REQUIRES: e.mu held.
-func (e *Engine) planBatchesLocked(groups []*group) ([]batch, error) {
+func (e *Engine) planBatchesLocked(groups []*group) []batch {
 	limit := e.batch.MaxBatch()
 	var batches []batch
 	cur := batch{}
@@ -183,7 +202,8 @@ func (e *Engine) planBatchesLocked(groups []*group) ([]batch, error) {
 	for _, g := range groups {
 		atoms, err := e.groupAtomsLocked(g, limit)
 		if err != nil {
-			return nil, err
+			g.err = err
+			continue
 		}
 		for _, a := range atoms {
 			add(a)
@@ -192,7 +212,7 @@ func (e *Engine) planBatchesLocked(groups []*group) ([]batch, error) {
 	if len(cur.pieces) > 0 {
 		batches = append(batches, cur)
 	}
-	return batches, nil
+	return batches
 }
 
 // groupAtomsLocked splits a group into atoms: for each unit, the parts of
@@ -215,7 +235,7 @@ func (e *Engine) groupAtomsLocked(g *group, limit int64) ([]atom, error) {
 				return nil
 			})
 		if err != nil {
-			return nil, fmt.Errorf("writeback: read around a unit: %w", err)
+			return nil, fmt.Errorf("writeback: read around the unit [%d, %d): %w", u.Off, u.End, err)
 		}
 		a.size = u.Len()
 		if a.size > limit {
