@@ -20,8 +20,9 @@ type deviceWrite struct {
 
 // passResult says how a pass went.
 type passResult struct {
-	written bool // something was sent to the device
-	skipped int  // groups left dirty because a writer held one of their folios
+	written  bool // something was sent to the device
+	skipped  int  // groups left dirty because a writer held one of their folios
+	deferred int  // groups left dirty because the unit buffers were taken
 }
 
 // pass writes back everything dirty: it snapshots the dirty folios and
@@ -68,6 +69,9 @@ func (e *Engine) pass() (passResult, error) {
 		e.commitBatches(batches)
 	} else {
 		e.writeParallel(writes)
+		for _, g := range ready {
+			e.putBufs(g)
+		}
 	}
 	var err error // the flush's: it fails every group the pass wrote
 	if res.written {
@@ -80,6 +84,13 @@ func (e *Engine) pass() (passResult, error) {
 	e.ends++
 	var first error
 	for _, g := range ready {
+		if g.deferred {
+			for _, wb := range g.wbs {
+				_ = e.cache.EndWriteback(wb, errSkipped)
+			}
+			res.deferred++
+			continue
+		}
 		gerr := g.err
 		if gerr == nil {
 			gerr = err
@@ -96,6 +107,7 @@ func (e *Engine) pass() (passResult, error) {
 		}
 	}
 	e.mu.Unlock()
+	e.stats.deferred.Add(int64(res.deferred))
 	if first == nil {
 		first = err
 	}
@@ -105,7 +117,8 @@ func (e *Engine) pass() (passResult, error) {
 
 // planNativeLocked turns groups into device writes: each unit one Atomic
 // write of its power-of-two range, the rest of the dirty folios plain. A
-// group whose unit cannot be built gets the error in g.err and no writes.
+// group whose unit cannot be built gets the error in g.err and no writes;
+// one that finds no unit buffer free is deferred to the next pass.
 // REQUIRES: e.mu held.
 func (e *Engine) planNativeLocked(groups []*group) []deviceWrite {
 	var writes []deviceWrite
@@ -113,11 +126,27 @@ func (e *Engine) planNativeLocked(groups []*group) []deviceWrite {
 		n := len(writes)
 		var err error
 		if writes, err = e.groupWritesLocked(g, writes); err != nil {
-			g.err = err
 			writes = writes[:n]
+			e.putBufs(g)
+			switch {
+			case !errors.Is(err, errNoScratch):
+				g.err = err
+			case e.scratch.Stats().InUse > 0:
+				g.deferred = true // the groups before it hold the buffers
+			default:
+				g.err = fmt.Errorf("%w: %w", ErrTooLarge, err) // would never fit
+			}
 		}
 	}
 	return writes
+}
+
+// putBufs gives the group's unit buffers back.
+func (e *Engine) putBufs(g *group) {
+	for _, b := range g.bufs {
+		e.scratch.Put(b)
+	}
+	g.bufs = g.bufs[:0]
 }
 
 // groupWritesLocked appends the writes of one group to writes.
@@ -146,15 +175,22 @@ func (e *Engine) groupWritesLocked(g *group, writes []deviceWrite) ([]deviceWrit
 	return writes, nil
 }
 
-// unitBytesLocked returns the content of [lo, hi): the folio's own memory
-// when one folio of the group is exactly that range, else a new buffer
-// filled from the group's stable views, the cache and the device.
+// unitBytesLocked returns the content of [lo, hi): the memory of the
+// group's folio when one holds all of it, else a buffer from the scratch
+// (kept in g.bufs) filled from the group's stable views, the cache and the
+// device. It fails with errNoScratch when no buffer is free.
 // REQUIRES: e.mu held.
 func (e *Engine) unitBytesLocked(g *group, lo, hi int64) ([]byte, bool, error) {
-	if data, off, ok := g.viewAt(lo); ok && off == lo && off+int64(len(data)) == hi {
-		return data, true, nil
+	if data, off, ok := g.viewAt(lo); ok && hi <= off+int64(len(data)) {
+		// Folio memory is page aligned and units start at page offsets.
+		return data[lo-off : hi-off], true, nil
 	}
-	buf := blockdev.AlignedBuffer(int(hi-lo), e.lim.MemAlign)
+	b, ok := e.scratch.TryGet(int(hi - lo))
+	if !ok {
+		return nil, false, fmt.Errorf("%w: a buffer for the unit [%d, %d)", errNoScratch, lo, hi)
+	}
+	g.bufs = append(g.bufs, b)
+	buf := b.Data
 	err := g.eachPart(lo, hi,
 		func(pos int64, data []byte) { copy(buf[pos-lo:], data) },
 		func(pos, end int64) error { return e.readThroughLocked(buf[pos-lo:end-lo], pos) })
@@ -216,32 +252,31 @@ func (e *Engine) planBatchesLocked(groups []*group) []batch {
 }
 
 // groupAtomsLocked splits a group into atoms: for each unit, the parts of
-// the stable views inside it plus whatever of it no view covers (read from
-// the cache or the device); then the parts of the views outside every
+// the stable views inside it; then the parts of the views outside every
 // unit, cut to at most limit bytes each.
+//
+// The parts of a unit that no view covers are left out of its commit, not
+// read: no dirty folio covers them, so the cache holds them clean or not
+// at all, and in COW mode a folio becomes clean only after the flush that
+// made it durable (the device is written by passes only). The device
+// therefore already holds them durably, as the unit has them, and the
+// commit of the rest makes the whole unit current at once. (Such parts
+// exist when a unit was rewritten while a pass was writing it: the unit
+// stays dirty, the folios the rewrite left alone became clean.)
 // REQUIRES: e.mu held.
 func (e *Engine) groupAtomsLocked(g *group, limit int64) ([]atom, error) {
 	var atoms []atom
 	for _, u := range g.units {
-		a := atom{g: g}
-		err := g.eachPart(u.Off, u.End,
-			func(pos int64, data []byte) { a.pieces = append(a.pieces, blockdev.Piece{Off: pos, Data: data}) },
-			func(pos, end int64) error {
-				buf := blockdev.AlignedBuffer(int(end-pos), e.lim.MemAlign)
-				if err := e.readThroughLocked(buf, pos); err != nil {
-					return err
-				}
-				a.pieces = append(a.pieces, blockdev.Piece{Off: pos, Data: buf})
-				return nil
-			})
-		if err != nil {
-			return nil, fmt.Errorf("writeback: read around the unit [%d, %d): %w", u.Off, u.End, err)
-		}
-		a.size = u.Len()
-		if a.size > limit {
+		if u.Len() > limit {
 			return nil, fmt.Errorf("%w: unit [%d, %d) exceeds a batch of %d", ErrTooLarge, u.Off, u.End, limit)
 		}
-		atoms = append(atoms, a)
+		a := atom{g: g, size: u.Len()}
+		_ = g.eachPart(u.Off, u.End,
+			func(pos int64, data []byte) { a.pieces = append(a.pieces, blockdev.Piece{Off: pos, Data: data}) },
+			func(pos, end int64) error { return nil })
+		if len(a.pieces) > 0 {
+			atoms = append(atoms, a)
+		}
 	}
 	for _, wb := range g.wbs {
 		for _, part := range outsideUnits(wb.Off, wb.Off+int64(len(wb.Data)), g.units) {
