@@ -91,8 +91,11 @@ func pow2Floor(v int64) int64 { return 1 << (bits.Len64(uint64(v)) - 1) }
 // allocates I/O memory: when the buffers are in use a read waits for one,
 // a pass leaves a unit for its next pass. Limits: the cache still gets at
 // least half of what the buffers leave (the COW maps give way first) and
-// room for one write of MaxAtomic bytes if CacheSize is that large, so a
-// CacheSize near MaxAtomic is exceeded by the buffers and maps.
+// room for one write of MaxAtomic bytes if CacheSize is that large, and
+// the read buffers are at least readBufferMin: a CacheSize near MaxAtomic,
+// or of a few pages, is exceeded by the buffers and maps. In native mode
+// the unit buffers bound the largest unit (MaxUnit), so a small CacheSize
+// refuses untorn writes whose unit exceeds CacheSize/4 with ErrTooLarge.
 func newFile(dev blockdev.Device, mode Mode, opts Options) (*File, error) {
 	size := dev.Size() - dev.Size()%pagecache.PageSize
 	if size <= 0 {
