@@ -12,10 +12,11 @@ import (
 
 // deviceWrite is one write a native pass sends.
 type deviceWrite struct {
-	g     *group
-	buf   []byte
-	off   int64
-	flags blockdev.Flags
+	g        *group
+	buf      []byte
+	off      int64
+	flags    blockdev.Flags
+	zeroCopy bool // a unit written from folio memory
 }
 
 // passResult says how a pass went.
@@ -157,14 +158,11 @@ func (e *Engine) groupWritesLocked(g *group, writes []deviceWrite) ([]deviceWrit
 		if err != nil {
 			return writes, err
 		}
-		if zeroCopy {
-			e.stats.zeroCopy.Add(1)
-		}
 		flags := blockdev.Atomic
 		if e.plain {
 			flags = 0
 		}
-		writes = append(writes, deviceWrite{g: g, buf: buf, off: u.Off, flags: flags})
+		writes = append(writes, deviceWrite{g: g, buf: buf, off: u.Off, flags: flags, zeroCopy: zeroCopy})
 	}
 	for _, wb := range g.wbs {
 		// The parts of the folio outside every unit go out plain.
@@ -333,6 +331,9 @@ func (e *Engine) writeParallel(writes []deviceWrite) {
 					continue
 				}
 				e.stats.bytes.Add(int64(len(w.buf)))
+				if w.zeroCopy {
+					e.stats.zeroCopy.Add(1)
+				}
 				if w.flags&blockdev.Atomic != 0 {
 					e.stats.nativeAtomic.Add(1)
 				} else {
