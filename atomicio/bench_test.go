@@ -148,3 +148,34 @@ func BenchmarkWriteHit(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkReadMiss: a 16 KiB ReadAt that misses the cache (a 1 MiB cache
+// over a 32 MiB device, read at random) and reads the device through the
+// read buffers.
+func BenchmarkReadMiss(b *testing.B) {
+	const size = 16 << 10
+	mem, err := blockdev.NewMem(benchDevSize, blockdev.LimitsXFS)
+	if err != nil {
+		b.Fatal(err)
+	}
+	f, err := atomicio.OpenDevice(mem, atomicio.Options{CacheSize: 1 << 20, FlushInterval: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		if err := f.Close(); err != nil {
+			b.Error(err)
+		}
+	})
+	p := make([]byte, size)
+	slots := benchDevSize / size
+	x := uint64(1)
+	b.SetBytes(size)
+	b.ReportAllocs()
+	for b.Loop() {
+		x = x*6364136223846793005 + 1442695040888963407
+		if _, err := f.ReadAt(p, int64(x>>33)%int64(slots)*size); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package atomicio
 
 import (
+	"context"
 	"fmt"
 	"io"
 
@@ -52,17 +53,21 @@ func (f *File) ReadAt(p []byte, off int64) (int, error) {
 
 // readMiss reads the device for a miss at pos (the gap the cache reported
 // starts at pos rounded down to a page), copies what p needs, and caches
-// what it read.
+// what it read. Its buffer comes from the File's read buffers, carved out
+// of CacheSize: when they are all in use it waits for one.
 func (f *File) readMiss(p []byte, pos int64, gap pagecache.Extent) (int, error) {
 	f.raMu.Lock()
 	ext := f.ra.OnMiss(pos, len(p))
 	f.raMu.Unlock()
-	// Read at least the gap's first page and at most one buffer, within the device.
+	// Read at least the gap's first page and at most maxRead, within the device.
 	lo := ext.Off
-	hi := min(ext.Off+ext.Len, lo+pagecache.MaxFolioSize, f.size)
-	bp := f.bufs.Get().(*[]byte)
-	defer f.bufs.Put(bp)
-	buf := (*bp)[:hi-lo]
+	hi := min(ext.Off+ext.Len, lo+f.maxRead, f.size)
+	b, err := f.readBufs.Get(context.Background(), int(hi-lo))
+	if err != nil {
+		return 0, fmt.Errorf("atomicio: read buffer: %w", err)
+	}
+	defer f.readBufs.Put(b)
+	buf := b.Data
 	seq := f.eng.ReadSeq()
 	if err := f.eng.ReadDevice(buf, lo); err != nil {
 		return 0, fmt.Errorf("atomicio: read [%d, %d): %w", lo, hi, err)

@@ -22,6 +22,7 @@ const (
 type arena struct {
 	mem      []byte
 	npages   int32
+	maxOrd   int     // largest order of a block: maxOrder for folios
 	topOrder int     // largest order of any block the arena can hold
 	freeHead []int32 // per order: first free block, -1 if none
 	next     []int32 // per page: next free block of the same order (valid when freeOrd != 0)
@@ -31,8 +32,13 @@ type arena struct {
 }
 
 func newArena(size int64, prefault bool) (*arena, error) {
+	return newArenaOrder(size, prefault, maxOrder)
+}
+
+// newArenaOrder is newArena with blocks of up to 1<<maxOrd pages.
+func newArenaOrder(size int64, prefault bool, maxOrd int) (*arena, error) {
 	npages := size >> pageShift
-	if npages <= 0 || npages > 1<<30 {
+	if npages <= 0 || npages > 1<<30 || maxOrd < 0 || maxOrd > 30 {
 		return nil, fmt.Errorf("arena of %d bytes: %w", size, ErrInvalid)
 	}
 	flags := unix.MAP_PRIVATE | unix.MAP_ANONYMOUS
@@ -46,7 +52,8 @@ func newArena(size int64, prefault bool) (*arena, error) {
 	a := &arena{
 		mem:      mem,
 		npages:   int32(npages),
-		freeHead: make([]int32, maxOrder+1),
+		maxOrd:   maxOrd,
+		freeHead: make([]int32, maxOrd+1),
 		next:     make([]int32, npages),
 		prev:     make([]int32, npages),
 		freeOrd:  make([]int8, npages),
@@ -57,7 +64,7 @@ func newArena(size int64, prefault bool) (*arena, error) {
 	// Carve the pages into maximal aligned blocks; buddies of the tail merge correctly
 	// because every block boundary is aligned to the block's size.
 	for p := int32(0); p < a.npages; {
-		k := maxOrder
+		k := maxOrd
 		for k > 0 && (p%(1<<k) != 0 || p+(1<<k) > a.npages) {
 			k--
 		}
@@ -93,10 +100,10 @@ func (a *arena) unlink(p int32, k int) {
 // alloc returns the first page of a free block of 1<<k pages.
 func (a *arena) alloc(k int) (int32, bool) {
 	j := k
-	for j <= maxOrder && a.freeHead[j] < 0 {
+	for j <= a.maxOrd && a.freeHead[j] < 0 {
 		j++
 	}
-	if j > maxOrder {
+	if j > a.maxOrd {
 		return 0, false
 	}
 	p := a.freeHead[j]
@@ -112,7 +119,7 @@ func (a *arena) alloc(k int) (int32, bool) {
 // free returns the block of 1<<k pages at p, merging it with free buddies.
 func (a *arena) free(p int32, k int) {
 	a.used -= PageSize << k
-	for k < maxOrder {
+	for k < a.maxOrd {
 		b := p ^ (1 << k)
 		if b+(1<<k) > a.npages || a.freeOrd[b] != int8(k+1) {
 			break

@@ -21,6 +21,10 @@
 //     it in the index; the old memory is released by EndWriteback. Writers never wait for I/O.
 //   - Reclaim evicts only clean, unpinned folios, in S3-FIFO order (scan resistant).
 //
+// Scratch is the memory for I/O buffers that a budget holder carves out of its budget next to
+// a Cache: one mapping of a fixed size whose blocks are handed out and given back, never more
+// than its size at once, without allocating.
+//
 // Caveats:
 //   - The package does no I/O. Misses are reported to the caller (Read's gap), which reads
 //     the device and calls Fill; partial writes get old bytes through a FillFunc.

@@ -11,9 +11,14 @@
 //     covering the untorn write (at least the device's AtomicMin), written
 //     in place with one blockdev.Atomic write, bytes around the write taken
 //     from the cache or the device; dirty data outside units goes out in
-//     plain writes; up to QueueDepth writes in flight.
+//     plain writes; up to QueueDepth writes in flight. A unit inside one
+//     folio is written from the folio's memory; any other is assembled in
+//     a buffer of Config.Scratch, so unit buffers never take more memory
+//     than the Scratch's size (groups that find it full wait for the next
+//     pass, which Sync runs at once).
 //   - COW mode (the device is a blockdev.BatchDevice): whole groups go out
-//     as group commits, many groups per commit.
+//     as group commits, many groups per commit, straight from the folios'
+//     memory: no buffer, no read (see groupAtomsLocked).
 //
 // The pass then flushes the device once and only then marks the folios
 // clean and drops the units. Passes are serialised, so a unit in flight is
@@ -31,15 +36,21 @@
 //   - Errors stick: a failed write or flush leaves the data dirty; Sync
 //     reports an error wrapping the device's until the data is written.
 //     Dirty data is never dropped.
+//   - Errors are per group: a group that fails (its I/O, or the read of the
+//     parts of a unit no dirty folio covers) stays dirty, and the pass still
+//     writes and flushes every other group, which become durable and clean.
+//     One bad block therefore holds back only the data that needs it. A
+//     failed flush fails every group of its pass.
 //   - Writers never wait for I/O on a folio under writeback: the cache
 //     gives them a copy.
 //
 // # Caveats
 //
 // In native mode an untorn write must fit a naturally aligned power of two
-// of at most the device's AtomicMax (an unaligned 16 KiB write that crosses
-// a 1 MiB boundary needs a 2 MiB unit); beyond it Write fails with
-// ErrTooLarge. COW mode has no alignment needs. Folios under writeback stay
+// of at most the device's AtomicMax and the Scratch's size (an unaligned 16
+// KiB write that crosses a 1 MiB boundary needs a 2 MiB unit); beyond it
+// Write fails with ErrTooLarge. Native mode needs a device whose MemAlign
+// is at most a page (folios are written in place). COW mode has no alignment needs. Folios under writeback stay
 // in memory until the pass's flush returns.
 //
 // # Concurrency

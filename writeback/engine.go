@@ -39,7 +39,21 @@ type Config struct {
 	// PlainUntorn writes untorn units with plain writes. It exists only for
 	// the negative control of the crash oracle: it breaks the guarantee.
 	PlainUntorn bool
+	// Scratch holds, in native mode, the buffers of units whose bytes are
+	// not in one folio (the unit is assembled from several folios and the
+	// blocks around them): passes take them from it and give them back
+	// when their writes returned, so unit buffers never take more memory
+	// than its Size, and MaxUnit is at most its Size. A pass that finds it
+	// full leaves the groups that need a buffer dirty for the next pass.
+	// The caller closes it after Close. nil: New maps one (not prefaulted)
+	// of the device's AtomicMax, at most DefaultScratchMax, outside any
+	// cache budget. Unused in COW mode.
+	Scratch *pagecache.Scratch
 }
+
+// DefaultScratchMax bounds the Scratch that New maps for a Config without
+// one.
+const DefaultScratchMax = 8 << 20
 
 // Engine turns dirty folios and the side-car of untorn ranges into device
 // writes.
@@ -57,6 +71,8 @@ type Engine struct {
 	depth   int
 	plain   bool
 	fillFn  func(off int64, buf []byte) error // e.fill, made once: a method value allocates
+	scratch *pagecache.Scratch                // native: unit buffers; nil in COW mode
+	owned   bool                              // scratch was made by New: Close closes it
 
 	passMu sync.Mutex // serialises passes: each ends with a device Flush before the next starts
 
@@ -112,8 +128,21 @@ func New(cfg Config) (*Engine, error) {
 		if !e.lim.HasAtomic() {
 			return nil, fmt.Errorf("%w: native mode on a device without untorn writes: %w", ErrInvalid, blockdev.ErrAtomicUnsupported)
 		}
+		if e.lim.MemAlign > pagecache.PageSize {
+			// Folios are written in place and are only page aligned.
+			return nil, fmt.Errorf("%w: native mode needs buffers aligned to %d bytes, folios are aligned to %d",
+				ErrInvalid, e.lim.MemAlign, pagecache.PageSize)
+		}
 		e.minUnit = max(int64(e.lim.AtomicMin), pagecache.PageSize)
-		e.maxUnit = int64(e.lim.AtomicMax)
+		e.scratch = cfg.Scratch
+		if e.scratch == nil {
+			s, err := pagecache.NewScratch(min(int64(e.lim.AtomicMax), DefaultScratchMax), false)
+			if err != nil {
+				return nil, fmt.Errorf("%w: unit buffers: %w", ErrInvalid, err)
+			}
+			e.scratch, e.owned = s, true
+		}
+		e.maxUnit = min(int64(e.lim.AtomicMax), e.scratch.Size())
 	}
 	go e.flusher()
 	return e, nil
@@ -122,13 +151,19 @@ func New(cfg Config) (*Engine, error) {
 // MaxUnit is the largest unit an untorn write may need.
 func (e *Engine) MaxUnit() int64 { return e.maxUnit }
 
-// Close stops the background flusher and waits for it. It does not write
-// anything back: Sync first. Later calls fail with ErrClosed.
+// Close stops the background flusher and waits for it and for a pass in
+// progress. It does not write anything back: Sync first. Later calls fail
+// with ErrClosed.
 func (e *Engine) Close() error {
 	if e.closed.Swap(true) {
 		return ErrClosed
 	}
 	close(e.stop)
 	<-e.done
+	e.passMu.Lock()
+	defer e.passMu.Unlock()
+	if e.owned {
+		return e.scratch.Close()
+	}
 	return nil
 }

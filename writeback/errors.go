@@ -15,4 +15,7 @@ var (
 	// errSkipped ends the writeback of folios whose group could not be
 	// written in this pass (a writer held one of them); they stay dirty.
 	errSkipped = errors.New("writeback: skipped, retried in a later pass")
+	// errNoScratch: no unit buffer was free for a native unit; its group
+	// waits for a later pass.
+	errNoScratch = errors.New("writeback: no free unit buffer")
 )

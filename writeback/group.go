@@ -12,10 +12,12 @@ import (
 // unit is split. Groups of one pass are disjoint.
 type group struct {
 	off, end int64
-	folios   []pagecache.FolioRef  // dirty folios, in offset order
-	units    []extent.Range        // untorn units, in offset order
-	wbs      []pagecache.Writeback // stable views, once started
-	err      error                 // the first error of this group's I/O
+	folios   []pagecache.FolioRef   // dirty folios, in offset order
+	units    []extent.Range         // untorn units, in offset order
+	wbs      []pagecache.Writeback  // stable views, once started
+	bufs     []pagecache.ScratchBuf // native: unit buffers, given back after the writes
+	err      error                  // the first error of this group's I/O
+	deferred bool                   // no unit buffer in this pass: left dirty for the next
 }
 
 // collectGroupsLocked lists the dirty folios and units and groups them.

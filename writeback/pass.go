@@ -12,24 +12,32 @@ import (
 
 // deviceWrite is one write a native pass sends.
 type deviceWrite struct {
-	g     *group
-	buf   []byte
-	off   int64
-	flags blockdev.Flags
+	g        *group
+	buf      []byte
+	off      int64
+	flags    blockdev.Flags
+	zeroCopy bool // a unit written from folio memory
 }
 
 // passResult says how a pass went.
 type passResult struct {
-	written bool // something was sent to the device
-	skipped int  // groups left dirty because a writer held one of their folios
+	written  bool // something was sent to the device
+	skipped  int  // groups left dirty because a writer held one of their folios
+	deferred int  // groups left dirty because the unit buffers were taken
 }
 
 // pass writes back everything dirty: it snapshots the dirty folios and
 // units into groups, writes each group (units untorn), flushes the device
-// once, and only then marks the folios clean and drops the units. A group
-// whose I/O or the flush failed stays dirty. Passes are serialised, so the
-// writes of one pass are durable before the next pass issues any: a unit
-// in flight is never overtaken by a later write that overlaps it.
+// once, and only then marks the folios clean and drops the units. Passes
+// are serialised, so the writes of one pass are durable before the next
+// pass issues any: a unit in flight is never overtaken by a later write
+// that overlaps it.
+//
+// Failures are per group: a group whose unit cannot be built (the read
+// around it failed) or whose I/O failed stays dirty with its units, and
+// the pass still writes and flushes every other group, which become clean.
+// A failed flush fails every group the pass wrote. The pass returns the
+// first error, so that Sync reports it until the data is written.
 func (e *Engine) pass() (passResult, error) {
 	e.passMu.Lock()
 	defer e.passMu.Unlock()
@@ -48,24 +56,26 @@ func (e *Engine) pass() (passResult, error) {
 	}
 	var writes []deviceWrite
 	var batches []batch
-	var err error
 	if e.batch != nil {
-		batches, err = e.planBatchesLocked(ready)
+		batches = e.planBatchesLocked(ready)
+		res.written = len(batches) > 0
 	} else {
-		writes, err = e.planNativeLocked(ready)
+		writes = e.planNativeLocked(ready)
+		res.written = len(writes) > 0
 	}
 	e.mu.Unlock()
 	e.stats.skipped.Add(int64(res.skipped))
 
-	if err == nil {
-		if e.batch != nil {
-			e.commitBatches(batches)
-		} else {
-			e.writeParallel(writes)
+	if e.batch != nil {
+		e.commitBatches(batches)
+	} else {
+		e.writeParallel(writes)
+		for _, g := range ready {
+			e.putBufs(g)
 		}
-		res.written = len(ready) > 0
 	}
-	if err == nil && res.written {
+	var err error // the flush's: it fails every group the pass wrote
+	if res.written {
 		if ferr := e.dev.Flush(); ferr != nil {
 			err = fmt.Errorf("writeback: flush: %w", ferr)
 		}
@@ -75,6 +85,13 @@ func (e *Engine) pass() (passResult, error) {
 	e.ends++
 	var first error
 	for _, g := range ready {
+		if g.deferred {
+			for _, wb := range g.wbs {
+				_ = e.cache.EndWriteback(wb, errSkipped)
+			}
+			res.deferred++
+			continue
+		}
 		gerr := g.err
 		if gerr == nil {
 			gerr = err
@@ -91,6 +108,7 @@ func (e *Engine) pass() (passResult, error) {
 		}
 	}
 	e.mu.Unlock()
+	e.stats.deferred.Add(int64(res.deferred))
 	if first == nil {
 		first = err
 	}
@@ -99,49 +117,83 @@ func (e *Engine) pass() (passResult, error) {
 }
 
 // planNativeLocked turns groups into device writes: each unit one Atomic
-// write of its power-of-two range, the rest of the dirty folios plain.
+// write of its power-of-two range, the rest of the dirty folios plain. A
+// group whose unit cannot be built gets the error in g.err and no writes;
+// one that finds no unit buffer free is deferred to the next pass.
 // REQUIRES: e.mu held.
-func (e *Engine) planNativeLocked(groups []*group) ([]deviceWrite, error) {
+func (e *Engine) planNativeLocked(groups []*group) []deviceWrite {
 	var writes []deviceWrite
 	for _, g := range groups {
-		for _, u := range g.units {
-			buf, zeroCopy, err := e.unitBytesLocked(g, u.Off, u.End)
-			if err != nil {
-				return nil, err
+		n := len(writes)
+		var err error
+		if writes, err = e.groupWritesLocked(g, writes); err != nil {
+			writes = writes[:n]
+			e.putBufs(g)
+			switch {
+			case !errors.Is(err, errNoScratch):
+				g.err = err
+			case e.scratch.Stats().InUse > 0:
+				g.deferred = true // the groups before it hold the buffers
+			default:
+				g.err = fmt.Errorf("%w: %w", ErrTooLarge, err) // would never fit
 			}
-			if zeroCopy {
-				e.stats.zeroCopy.Add(1)
-			}
-			flags := blockdev.Atomic
-			if e.plain {
-				flags = 0
-			}
-			writes = append(writes, deviceWrite{g: g, buf: buf, off: u.Off, flags: flags})
 		}
-		for _, wb := range g.wbs {
-			// The parts of the folio outside every unit go out plain.
-			for _, part := range outsideUnits(wb.Off, wb.Off+int64(len(wb.Data)), g.units) {
-				writes = append(writes, deviceWrite{g: g, buf: wb.Data[part[0]-wb.Off : part[1]-wb.Off], off: part[0]})
-			}
+	}
+	return writes
+}
+
+// putBufs gives the group's unit buffers back.
+func (e *Engine) putBufs(g *group) {
+	for _, b := range g.bufs {
+		e.scratch.Put(b)
+	}
+	g.bufs = g.bufs[:0]
+}
+
+// groupWritesLocked appends the writes of one group to writes.
+// REQUIRES: e.mu held.
+func (e *Engine) groupWritesLocked(g *group, writes []deviceWrite) ([]deviceWrite, error) {
+	for _, u := range g.units {
+		buf, zeroCopy, err := e.unitBytesLocked(g, u.Off, u.End)
+		if err != nil {
+			return writes, err
+		}
+		flags := blockdev.Atomic
+		if e.plain {
+			flags = 0
+		}
+		writes = append(writes, deviceWrite{g: g, buf: buf, off: u.Off, flags: flags, zeroCopy: zeroCopy})
+	}
+	for _, wb := range g.wbs {
+		// The parts of the folio outside every unit go out plain.
+		for _, part := range outsideUnits(wb.Off, wb.Off+int64(len(wb.Data)), g.units) {
+			writes = append(writes, deviceWrite{g: g, buf: wb.Data[part[0]-wb.Off : part[1]-wb.Off], off: part[0]})
 		}
 	}
 	return writes, nil
 }
 
-// unitBytesLocked returns the content of [lo, hi): the folio's own memory
-// when one folio of the group is exactly that range, else a new buffer
-// filled from the group's stable views, the cache and the device.
+// unitBytesLocked returns the content of [lo, hi): the memory of the
+// group's folio when one holds all of it, else a buffer from the scratch
+// (kept in g.bufs) filled from the group's stable views, the cache and the
+// device. It fails with errNoScratch when no buffer is free.
 // REQUIRES: e.mu held.
 func (e *Engine) unitBytesLocked(g *group, lo, hi int64) ([]byte, bool, error) {
-	if data, off, ok := g.viewAt(lo); ok && off == lo && off+int64(len(data)) == hi {
-		return data, true, nil
+	if data, off, ok := g.viewAt(lo); ok && hi <= off+int64(len(data)) {
+		// Folio memory is page aligned and units start at page offsets.
+		return data[lo-off : hi-off], true, nil
 	}
-	buf := blockdev.AlignedBuffer(int(hi-lo), e.lim.MemAlign)
+	b, ok := e.scratch.TryGet(int(hi - lo))
+	if !ok {
+		return nil, false, fmt.Errorf("%w: a buffer for the unit [%d, %d)", errNoScratch, lo, hi)
+	}
+	g.bufs = append(g.bufs, b)
+	buf := b.Data
 	err := g.eachPart(lo, hi,
 		func(pos int64, data []byte) { copy(buf[pos-lo:], data) },
 		func(pos, end int64) error { return e.readThroughLocked(buf[pos-lo:end-lo], pos) })
 	if err != nil {
-		return nil, false, fmt.Errorf("writeback: read around a unit: %w", err)
+		return nil, false, fmt.Errorf("writeback: read around the unit [%d, %d): %w", lo, hi, err)
 	}
 	return buf, false, nil
 }
@@ -163,9 +215,10 @@ type atom struct {
 
 // planBatchesLocked packs the groups' atoms, in order, into group commits
 // of at most MaxBatch bytes. A unit (at most MaxUnit = MaxBatch bytes) is
-// never split; dirty data outside units may be.
+// never split; dirty data outside units may be. A group whose atoms cannot
+// be built gets the error in g.err and no pieces.
 // REQUIRES: e.mu held.
-func (e *Engine) planBatchesLocked(groups []*group) ([]batch, error) {
+func (e *Engine) planBatchesLocked(groups []*group) []batch {
 	limit := e.batch.MaxBatch()
 	var batches []batch
 	cur := batch{}
@@ -183,7 +236,8 @@ func (e *Engine) planBatchesLocked(groups []*group) ([]batch, error) {
 	for _, g := range groups {
 		atoms, err := e.groupAtomsLocked(g, limit)
 		if err != nil {
-			return nil, err
+			g.err = err
+			continue
 		}
 		for _, a := range atoms {
 			add(a)
@@ -192,36 +246,35 @@ func (e *Engine) planBatchesLocked(groups []*group) ([]batch, error) {
 	if len(cur.pieces) > 0 {
 		batches = append(batches, cur)
 	}
-	return batches, nil
+	return batches
 }
 
 // groupAtomsLocked splits a group into atoms: for each unit, the parts of
-// the stable views inside it plus whatever of it no view covers (read from
-// the cache or the device); then the parts of the views outside every
+// the stable views inside it; then the parts of the views outside every
 // unit, cut to at most limit bytes each.
+//
+// The parts of a unit that no view covers are left out of its commit, not
+// read: no dirty folio covers them, so the cache holds them clean or not
+// at all, and in COW mode a folio becomes clean only after the flush that
+// made it durable (the device is written by passes only). The device
+// therefore already holds them durably, as the unit has them, and the
+// commit of the rest makes the whole unit current at once. (Such parts
+// exist when a unit was rewritten while a pass was writing it: the unit
+// stays dirty, the folios the rewrite left alone became clean.)
 // REQUIRES: e.mu held.
 func (e *Engine) groupAtomsLocked(g *group, limit int64) ([]atom, error) {
 	var atoms []atom
 	for _, u := range g.units {
-		a := atom{g: g}
-		err := g.eachPart(u.Off, u.End,
-			func(pos int64, data []byte) { a.pieces = append(a.pieces, blockdev.Piece{Off: pos, Data: data}) },
-			func(pos, end int64) error {
-				buf := blockdev.AlignedBuffer(int(end-pos), e.lim.MemAlign)
-				if err := e.readThroughLocked(buf, pos); err != nil {
-					return err
-				}
-				a.pieces = append(a.pieces, blockdev.Piece{Off: pos, Data: buf})
-				return nil
-			})
-		if err != nil {
-			return nil, fmt.Errorf("writeback: read around a unit: %w", err)
-		}
-		a.size = u.Len()
-		if a.size > limit {
+		if u.Len() > limit {
 			return nil, fmt.Errorf("%w: unit [%d, %d) exceeds a batch of %d", ErrTooLarge, u.Off, u.End, limit)
 		}
-		atoms = append(atoms, a)
+		a := atom{g: g, size: u.Len()}
+		_ = g.eachPart(u.Off, u.End,
+			func(pos int64, data []byte) { a.pieces = append(a.pieces, blockdev.Piece{Off: pos, Data: data}) },
+			func(pos, end int64) error { return nil })
+		if len(a.pieces) > 0 {
+			atoms = append(atoms, a)
+		}
 	}
 	for _, wb := range g.wbs {
 		for _, part := range outsideUnits(wb.Off, wb.Off+int64(len(wb.Data)), g.units) {
@@ -278,6 +331,9 @@ func (e *Engine) writeParallel(writes []deviceWrite) {
 					continue
 				}
 				e.stats.bytes.Add(int64(len(w.buf)))
+				if w.zeroCopy {
+					e.stats.zeroCopy.Add(1)
+				}
 				if w.flags&blockdev.Atomic != 0 {
 					e.stats.nativeAtomic.Add(1)
 				} else {

@@ -6,7 +6,7 @@ import "sync/atomic"
 type Stats struct {
 	Passes           int64 // writeback passes (each ends with one device flush)
 	NativeAtomic     int64 // untorn units written in place with an Atomic write
-	ZeroCopyUnits    int64 // of those, units written straight from one folio
+	ZeroCopyUnits    int64 // of those, units written straight from the memory of one folio
 	PlainWrites      int64 // plain device writes of dirty data outside units
 	Batches          int64 // group commits (COW mode)
 	BatchPieces      int64 // pieces in those commits
@@ -15,6 +15,7 @@ type Stats struct {
 	ForcedWritebacks int64 // passes run because a union would have been too large
 	Throttles        int64 // background passes asked for by writers short of memory or over the dirty limit
 	SkippedGroups    int64 // groups left for a later pass because a writer held a folio
+	DeferredGroups   int64 // groups left for a later pass because the unit buffers were taken (native)
 	BytesWritten     int64 // bytes handed to the device
 	Errors           int64 // passes that failed
 	CleanAhead       int64 // cleaning rounds the device ran while nothing was dirty
@@ -23,7 +24,7 @@ type Stats struct {
 type counters struct {
 	passes, nativeAtomic, zeroCopy, plainWrites, batches, batchPieces atomic.Int64
 	untorn, merges, forced, throttles, skipped, bytes, errors         atomic.Int64
-	cleanAhead                                                        atomic.Int64
+	cleanAhead, deferred                                              atomic.Int64
 }
 
 // Stats returns a snapshot of the counters.
@@ -34,6 +35,6 @@ func (e *Engine) Stats() Stats {
 		PlainWrites: c.plainWrites.Load(), Batches: c.batches.Load(), BatchPieces: c.batchPieces.Load(),
 		UntornWrites: c.untorn.Load(), Merges: c.merges.Load(), ForcedWritebacks: c.forced.Load(),
 		Throttles: c.throttles.Load(), SkippedGroups: c.skipped.Load(), BytesWritten: c.bytes.Load(),
-		Errors: c.errors.Load(), CleanAhead: c.cleanAhead.Load(),
+		Errors: c.errors.Load(), CleanAhead: c.cleanAhead.Load(), DeferredGroups: c.deferred.Load(),
 	}
 }

@@ -25,8 +25,13 @@ func (e *Engine) writeAll() error {
 		if err != nil {
 			return err
 		}
-		if res.skipped == 0 {
+		if res.skipped == 0 && res.deferred == 0 {
 			return nil
+		}
+		if res.skipped == 0 && res.written {
+			// Groups waited for unit buffers that this pass used and gave
+			// back: go on at once.
+			continue
 		}
 		// A writer held a folio of a group between its reservation and its
 		// commit: that is short, try again.

@@ -3,8 +3,6 @@ package writeback
 import (
 	"context"
 	"fmt"
-
-	"github.com/untorn/untorn/blockdev"
 )
 
 // Write copies p into the cache at off, all of it or nothing, and marks it
@@ -105,8 +103,10 @@ func (e *Engine) ReadDevice(buf []byte, off int64) error {
 	return err
 }
 
-// readThrough fills buf with the current content of [off, off+len(buf)):
-// cached folios where there are, the device elsewhere.
+// readThroughLocked fills buf with the current content of
+// [off, off+len(buf)): cached folios where there are, the device
+// elsewhere. buf and off are page aligned (so is every gap the cache
+// reports, hence aligned for the device: see New).
 // REQUIRES: e.mu held (so no commit changes the folios meanwhile).
 func (e *Engine) readThroughLocked(buf []byte, off int64) error {
 	done := 0
@@ -121,13 +121,7 @@ func (e *Engine) readThroughLocked(buf []byte, off int64) error {
 		}
 		// gap starts at off+done, page aligned since buf and off are.
 		glen := min(gap.Len, int64(len(buf)-done))
-		if !blockdev.IsAligned(buf[done:], e.lim.MemAlign) {
-			tmp := blockdev.AlignedBuffer(int(glen), e.lim.MemAlign)
-			if _, err := e.dev.ReadAt(tmp, off+int64(done)); err != nil {
-				return err
-			}
-			copy(buf[done:], tmp)
-		} else if _, err := e.dev.ReadAt(buf[done:done+int(glen)], off+int64(done)); err != nil {
+		if _, err := e.dev.ReadAt(buf[done:done+int(glen)], off+int64(done)); err != nil {
 			return err
 		}
 		done += int(glen)
