@@ -56,10 +56,15 @@ const (
 // Options tune a File. The zero value means sensible defaults everywhere.
 type Options struct {
 	// CacheSize is the File's memory budget in bytes (DefaultCacheSize):
-	// the page cache, and in COW mode the container's maps and buffers
-	// (the cache gets what they leave, at least half, and at least
-	// MaxAtomic when CacheSize allows). The cache's memory is mapped and
-	// touched at open, so writes never pay page faults.
+	// the page cache; the buffers of read misses (CacheSize/32, 16 KiB to
+	// 4 MiB) and, in native mode, of untorn units assembled from several
+	// folios (the lesser of CacheSize/4 and MaxAtomic; a unit larger than
+	// that fails with ErrTooLarge); and in COW mode the container's maps and
+	// buffers. The cache gets what the rest leaves, at least half, and at
+	// least MaxAtomic when CacheSize allows. The cache's memory is mapped
+	// and touched at open, so writes never pay page faults. (A COW
+	// container recovering from a device error holds a second copy of its
+	// maps while it does.)
 	CacheSize int64
 	// MaxAtomic is the largest untorn write accepted (DefaultMaxAtomic);
 	// larger ones fail with ErrTooLarge.
