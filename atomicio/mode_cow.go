@@ -16,7 +16,7 @@ var errNotFormatted = cow.ErrNotFormatted
 // batches of 8 MiB, less on small devices) unless MaxAtomic needs more: a
 // write of MaxAtomic bytes at any offset spans MaxAtomic plus a page.
 func cowOptions(opts Options, logical int64) cow.Options {
-	o := cow.Options{LogicalSize: logical, SparePercent: opts.COWSparePercent}
+	o := cow.Options{LogicalSize: logical, SparePercent: opts.COWSparePercent, Salvage: opts.Salvage}
 	if need := int64(opts.MaxAtomic) + 2*pagecache.PageSize; need > 8<<20 {
 		o.AtomicMax = 1 << bits.Len64(uint64(need-1))
 		o.MaxBatch = int64(o.AtomicMax)

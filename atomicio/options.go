@@ -106,6 +106,12 @@ type Options struct {
 	// plainUntorn breaks the guarantee on purpose: the negative control
 	// of the crash oracle (tests of this package only).
 	plainUntorn bool
+	// Salvage opens a COW container whose log is damaged in the middle
+	// (Open would fail with ErrCorrupt): it keeps what precedes the damage
+	// and drops every transaction after it, even synced ones, and makes
+	// that permanent. For getting at what is left of a damaged file, not
+	// for everyday use.
+	Salvage bool
 }
 
 func (o Options) withDefaults() (Options, error) {
