@@ -12,12 +12,7 @@ import (
 
 // failReadsOf fails with EIO every device read that touches [lo, hi).
 func failReadsOf(lo, hi int64) blockdev.Injector {
-	return blockdev.OnlyKinds(blockdev.InjectorFunc(func(op blockdev.Op) error {
-		if op.Off < hi && op.Off+int64(op.Len) > lo {
-			return blockdev.ErrInjectedEIO
-		}
-		return nil
-	}), blockdev.OpRead)
+	return blockdev.OnlyKinds(blockdev.Overlapping(lo, hi, blockdev.ErrInjectedEIO), blockdev.OpRead)
 }
 
 // durableAt reads [off, off+n) of what a power cut would leave on mem now:

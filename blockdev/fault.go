@@ -71,6 +71,18 @@ func AtIndex(index uint64, err error) Injector {
 	})
 }
 
+// Overlapping fails every operation that touches bytes [lo, hi) with err
+// (a Flush, which touches no range, never): a bad region of the medium.
+// Compose it with OnlyKinds to fail only reads, say.
+func Overlapping(lo, hi int64, err error) Injector {
+	return InjectorFunc(func(op Op) error {
+		if op.Kind != OpFlush && op.Off < hi && op.Off+int64(op.Len) > lo {
+			return err
+		}
+		return nil
+	})
+}
+
 // FromIndex fails every operation from the given Index on with err: a
 // device that died.
 func FromIndex(index uint64, err error) Injector {

@@ -43,12 +43,7 @@ func (d *faultyBatch) MaxBatch() int64 { return d.batch.MaxBatch() }
 
 // failReads fails with EIO every read that touches [lo, hi).
 func failReads(lo, hi int64) blockdev.Injector {
-	return blockdev.OnlyKinds(blockdev.InjectorFunc(func(op blockdev.Op) error {
-		if op.Off < hi && op.Off+int64(op.Len) > lo {
-			return blockdev.ErrInjectedEIO
-		}
-		return nil
-	}), blockdev.OpRead)
+	return blockdev.OnlyKinds(blockdev.Overlapping(lo, hi, blockdev.ErrInjectedEIO), blockdev.OpRead)
 }
 
 // durableCOW reads [off, off+n) of the container a power cut would leave

@@ -24,7 +24,12 @@ type progress struct {
 
 // runWorkload formats a device over dev and runs ops, keeping *at current.
 func runWorkload(t testing.TB, dev blockdev.Device, ops []wop, at *progress) *Device {
-	d, err := Format(dev, smallOptions)
+	return runWorkloadWith(t, dev, smallOptions, ops, at)
+}
+
+// runWorkloadWith is runWorkload with Format options opts.
+func runWorkloadWith(t testing.TB, dev blockdev.Device, opts Options, ops []wop, at *progress) *Device {
+	d, err := Format(dev, opts)
 	require.NoError(t, err)
 	at.formatted = true
 	for i, o := range ops {

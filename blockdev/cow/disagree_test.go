@@ -143,18 +143,7 @@ func TestRecoveryFromDisagreeingCopies(t *testing.T) {
 		model.add(o)
 	}
 	run := func(dev blockdev.Device, at *progress) *Device {
-		d, err := Format(dev, disagreeOption)
-		require.NoError(t, err)
-		at.formatted = true
-		for i, o := range ops {
-			at.started = i + 1
-			require.NoError(t, o.apply(d), "%v", o)
-			at.completed = i + 1
-			if o.durable() {
-				at.durable = i + 1
-			}
-		}
-		return d
+		return runWorkloadWith(t, dev, disagreeOption, ops, at)
 	}
 
 	// First run, operation by operation: which operations checkpoint,
