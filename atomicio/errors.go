@@ -34,3 +34,8 @@ var (
 	// or another (it is the same value as blockdev.ErrLocked).
 	ErrLocked = blockdev.ErrLocked
 )
+
+// errRaced: the file at the path changed while Open was looking at it or
+// creating it (another process created, filled or replaced it); Open starts
+// over, a bounded number of times.
+var errRaced = errors.New("atomicio: the file changed while Open was creating it")
