@@ -47,6 +47,10 @@ var renameNoReplace = func(dirfd int, from, to string) error {
 	return unix.Renameat2(dirfd, from, dirfd, to, unix.RENAME_NOREPLACE)
 }
 
+// fsync is fsync(2) on the new file and on its directory; a variable so
+// that tests can observe both.
+var fsync = fsyncRetry
+
 // tempPrefix is what every temporary file name for base starts with.
 func tempPrefix(base string) string {
 	if room := nameMax - 1 - len(tempMarker) - tempRandHex; len(base) > room {
@@ -235,7 +239,7 @@ func build(dirfd int, path string, opts Options, perm int) (*built, error) {
 	if err := step("sync-file"); err != nil {
 		return b.fail(fmt.Errorf("sync-file: %w", err))
 	}
-	if err := fsyncRetry(b.fd); err != nil {
+	if err := fsync(b.fd); err != nil {
 		return b.fail(fmt.Errorf("fsync: %w", err))
 	}
 	// From here on errors and Path name where the file is going; nothing
@@ -322,7 +326,7 @@ func (b *built) finish(dirfd int) (*File, error) {
 	_ = unix.Close(b.fd)
 	err := step("sync-dir")
 	if err == nil {
-		err = fsyncRetry(dirfd)
+		err = fsync(dirfd)
 	}
 	if err != nil {
 		_ = b.file.Abandon()
@@ -334,9 +338,10 @@ func (b *built) finish(dirfd int) (*File, error) {
 // publishNoReplace gives the file named from the name to in dirfd, failing
 // with EEXIST if to exists. Without RENAME_NOREPLACE (EINVAL: the file
 // system does not support the flag; ENOSYS: an old kernel) it links and
-// unlinks: link(2) never replaces either. If that unlink fails, the data
-// file keeps a second name that looks like a temporary file, which a later
-// creation removes.
+// unlinks: link(2) never replaces either. If the process dies between the
+// two (or the unlink fails), the data file keeps a second name that looks
+// like a temporary file: harmless, it stays until a later creation of that
+// path removes it as stale.
 func publishNoReplace(dirfd int, from, to string) error {
 	err := renameNoReplace(dirfd, from, to)
 	if !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOSYS) {
