@@ -45,3 +45,8 @@ var (
 	// release does not read. Nothing was written (cow.ErrVersion).
 	ErrVersion = cow.ErrVersion
 )
+
+// errRaced: the file at the path changed while Open was looking at it or
+// creating it (another process created, filled or replaced it); Open starts
+// over, a bounded number of times.
+var errRaced = errors.New("atomicio: the file changed while Open was creating it")

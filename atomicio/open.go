@@ -10,12 +10,48 @@ import (
 	"github.com/untorn/untorn/blockdev"
 )
 
+// maxOpenRaces bounds how often Open starts over because the file at path
+// changed under it (another process created or replaced it meanwhile).
+const maxOpenRaces = 8
+
 // Open opens the data file at path, with O_DIRECT underneath.
 //
 // A missing (or empty) file is created with Options.Size bytes of logical
 // capacity. With ModeAuto or ModeCOW it becomes a COW container (a little
 // larger on disk than Size; see package blockdev/cow); with ModeNative it
 // is a plain file and the file system must offer RWF_ATOMIC.
+//
+// Creation is atomic and durable. The new file is built (sized,
+// preallocated, formatted, fsynced) under a temporary name in the same
+// directory, ".<base>.untorn-tmp-<16 hex digits>", then published at path
+// with renameat2(RENAME_NOREPLACE) (link(2) and unlink(2) on a file system
+// without it), and the directory is fsynced before Open returns. So after a
+// crash or a kill at any point during Open of a new path, path either does
+// not exist or is a complete file (for COW, a valid empty container), never
+// a partial one; once Open returns, the new file survives a crash. The file
+// stays locked (flock, see blockdev.OpenFile) from its creation on, through
+// the rename, until Close. If the directory fsync fails after the rename,
+// Open returns the error: path is then a complete file that may or may not
+// survive a crash.
+//
+// Two processes creating the same path at once cannot destroy each other's
+// file: the rename refuses to replace, so exactly one file is published and
+// the other process removes its temporary file and opens the winner's as an
+// existing file (ErrLocked while the winner has it open).
+//
+// An empty regular file at path counts as missing: Open locks it (ErrLocked
+// if another Open holds it), builds the new file under a temporary name,
+// checks again, under the lock, that path is still that empty file, and
+// renames the new file over it (keeping its permission bits). If the empty
+// file changed meanwhile (it was written to or replaced), Open starts over
+// with what is at path now.
+//
+// A process killed while creating leaves its temporary file behind (the
+// link(2) fallback can also leave one as a second name of the data file).
+// Open never opens one as the data file, and refuses a path whose name has
+// that pattern (ErrInvalid). When Open creates a file it removes the
+// leftover temporary files of the same base name that no process holds
+// locked, that is, that nobody is creating.
 //
 // An existing file is recognised: a COW container (by its superblock) is
 // recovered and opened in COW mode; any other file is opened in native
@@ -27,10 +63,35 @@ func Open(path string, opts Options) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
+	if _, ok := tempBase(filepath.Base(path)); ok {
+		return nil, fmt.Errorf("%w: %q is named like a temporary file of Open", ErrInvalid, path)
+	}
+	for range maxOpenRaces {
+		f, err := openOnce(path, opts)
+		if !errors.Is(err, errRaced) {
+			return f, err
+		}
+	}
+	return nil, fmt.Errorf("atomicio: open %s: %w %d times", path, errRaced, maxOpenRaces)
+}
+
+// openOnce is one attempt of Open; errRaced means start over.
+func openOnce(path string, opts Options) (*File, error) {
 	st, err := os.Stat(path)
 	switch {
-	case errors.Is(err, fs.ErrNotExist) || (err == nil && st.Mode().IsRegular() && st.Size() == 0):
-		return create(path, opts)
+	case errors.Is(err, fs.ErrNotExist):
+		if lst, lerr := os.Lstat(path); lerr == nil && lst.Mode()&fs.ModeSymlink != 0 {
+			return nil, fmt.Errorf("%w: %s is a dangling symbolic link", ErrInvalid, path)
+		}
+		return createNew(path, opts)
+	case err == nil && st.Mode().IsRegular() && st.Size() == 0:
+		real, err := filepath.EvalSymlinks(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, errRaced
+		} else if err != nil {
+			return nil, fmt.Errorf("atomicio: open %s: %w", path, err)
+		}
+		return replaceEmpty(real, opts)
 	case err != nil:
 		return nil, fmt.Errorf("atomicio: open %s: %w", path, err)
 	}
@@ -46,63 +107,6 @@ func Open(path string, opts Options) (*File, error) {
 	f, err := newFile(target, mode, opts)
 	if err != nil {
 		_ = target.Close()
-		return nil, err
-	}
-	return f, nil
-}
-
-// create makes a new data file at path.
-func create(path string, opts Options) (*File, error) {
-	if opts.Size <= 0 {
-		return nil, fmt.Errorf("%w: Options.Size is needed to create %s", ErrInvalid, path)
-	}
-	mode := opts.Mode
-	if mode == ModeAuto {
-		mode = ModeCOW
-	}
-	info, err := blockdev.Stat(filepath.Dir(path))
-	if err != nil {
-		return nil, fmt.Errorf("atomicio: create %s: %w", path, err)
-	}
-	bs := 4096
-	if info.DIOReported && info.DIOOffsetAlign > 0 {
-		bs = max(bs, int(info.DIOOffsetAlign))
-	}
-	size := opts.Size
-	if mode == ModeCOW {
-		size, err = cowPhysicalSize(bs, opts, ceilTo(opts.Size, int64(bs)))
-		if err != nil {
-			return nil, err
-		}
-	}
-	dev, err := blockdev.OpenFile(path, blockdev.FileOptions{Size: size, Create: true})
-	if err != nil {
-		return nil, fmt.Errorf("atomicio: create %s: %w", path, err)
-	}
-	fail := func(err error) (*File, error) {
-		_ = dev.Close()
-		_ = os.Remove(path)
-		return nil, fmt.Errorf("atomicio: create %s: %w", path, err)
-	}
-	if opts.Preallocate {
-		if err := preallocate(dev); err != nil {
-			return fail(err)
-		}
-	}
-	var target blockdev.Device = dev
-	if mode == ModeCOW {
-		c, err := formatCOW(dev, opts, ceilTo(opts.Size, int64(bs)))
-		if err != nil {
-			return fail(err)
-		}
-		target = c
-	} else if !dev.Limits().HasAtomic() {
-		return fail(fmt.Errorf("%w: native mode needs RWF_ATOMIC: %w", ErrNoUntornWrites, blockdev.ErrAtomicUnsupported))
-	}
-	f, err := newFile(target, mode, opts)
-	if err != nil {
-		_ = target.Close()
-		_ = os.Remove(path)
 		return nil, err
 	}
 	return f, nil
