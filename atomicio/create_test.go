@@ -444,7 +444,7 @@ func TestCreateRaceInProcess(t *testing.T) {
 				}()
 				select {
 				case <-paused:
-				case <-time.After(30 * time.Second):
+				case <-time.After(10 * time.Second):
 					require.FailNow(t, "no Open reached the create-temp step")
 				}
 				w, err := Open(path, createOpts)
