@@ -444,7 +444,7 @@ func TestCreateRaceInProcess(t *testing.T) {
 				}()
 				select {
 				case <-paused:
-				case <-time.After(30 * time.Second):
+				case <-time.After(10 * time.Second):
 					require.FailNow(t, "no Open reached the create-temp step")
 				}
 				w, err := Open(path, createOpts)
@@ -717,4 +717,31 @@ func TestCreateConcurrentGoroutinesFree(t *testing.T) {
 	require.NotEmpty(t, wrote)
 	require.Empty(t, tempFiles(t, dir))
 	requireUsable(t, path, wrote[len(wrote)-1], "after")
+}
+
+// TestCreateThroughSymlink: a symbolic link to an empty file gets the new
+// file at its target (the link stays); a dangling one is refused rather
+// than replaced.
+func TestCreateThroughSymlink(t *testing.T) {
+	dir := t.TempDir()
+	target, link := filepath.Join(dir, "target.db"), filepath.Join(dir, "link.db")
+	require.NoError(t, os.WriteFile(target, nil, 0o644))
+	require.NoError(t, os.Symlink("target.db", link))
+	f, err := Open(link, createOpts)
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	st, err := os.Lstat(link)
+	require.NoError(t, err)
+	require.Equal(t, os.ModeSymlink, st.Mode().Type(), "the link was replaced")
+	requireContainer(t, target)
+	require.Empty(t, tempFiles(t, dir))
+
+	dangling := filepath.Join(dir, "dangling.db")
+	require.NoError(t, os.Symlink("missing.db", dangling))
+	_, err = Open(dangling, createOpts)
+	require.ErrorIs(t, err, ErrInvalid)
+	requireMissing(t, filepath.Join(dir, "missing.db"))
+	st, err = os.Lstat(dangling)
+	require.NoError(t, err)
+	require.Equal(t, os.ModeSymlink, st.Mode().Type())
 }

@@ -44,7 +44,8 @@ const maxOpenRaces = 8
 // checks again, under the lock, that path is still that empty file, and
 // renames the new file over it (keeping its permission bits). If the empty
 // file changed meanwhile (it was written to or replaced), Open starts over
-// with what is at path now.
+// with what is at path now. A symbolic link to an empty file gets the new
+// file at its target; a dangling symbolic link is refused (ErrInvalid).
 //
 // A process killed while creating leaves its temporary file behind (the
 // link(2) fallback can also leave one as a second name of the data file).
