@@ -1,0 +1,110 @@
+package torture
+
+import (
+	"slices"
+
+	"github.com/untorn/untorn/blockdev"
+)
+
+// cut is a crash image together with the promises in force when the power
+// failed.
+type cut struct {
+	img  *blockdev.Mem
+	snap Snapshot
+	at   uint64 // the device write or flush it preceded, counted from the workload's start
+}
+
+// countOps runs steps on a new File over a new Mem, closes it, and returns
+// how many device writes and flushes the workload (with its Close) issued.
+func (c *Case) countOps(steps []step) (uint64, error) {
+	mem, err := c.Profile.newMem()
+	if err != nil {
+		return 0, err
+	}
+	cnt := &opCounter{}
+	f, err := c.Profile.open(blockdev.WithFaults(mem, cnt))
+	if err != nil {
+		return 0, violation(Unexpected, err, "open a new device")
+	}
+	x := &executor{f: f, m: NewModel(f.Size()), p: c.Profile, ops: cnt.load}
+	if err := x.run(steps); err != nil {
+		_ = f.Abandon()
+		return 0, err
+	}
+	if err := x.close(); err != nil {
+		return 0, err
+	}
+	return cnt.load() - x.base, nil
+}
+
+// cutRun runs steps (and a Close) on a new File and cuts the power, with
+// perCut crash configurations each, just before up to points of its device
+// writes and flushes, chosen at random. It returns the images and the model
+// of what the workload wrote.
+func (c *Case) cutRun(steps []step, points, perCut int) ([]cut, *Model, error) {
+	total, err := c.countOps(steps)
+	if err != nil {
+		return nil, nil, err
+	}
+	at := c.pickIndexes(total, points)
+	mem, err := c.Profile.newMem()
+	if err != nil {
+		return nil, nil, err
+	}
+	cnt := &opCounter{}
+	cps := make([]*blockdev.CrashPoint, 0, len(at)*perCut)
+	injs := []blockdev.Injector{cnt}
+	for range len(at) * perCut {
+		cp := blockdev.NewCrashPoint(mem)
+		cps, injs = append(cps, cp), append(injs, cp)
+	}
+	f, err := c.Profile.open(blockdev.WithFaults(mem, blockdev.Any(injs...)))
+	if err != nil {
+		return nil, nil, violation(Unexpected, err, "open a new device")
+	}
+	for i, cp := range cps {
+		cp.Arm(int(at[i/perCut]), c.crashConfig())
+	}
+	m := NewModel(f.Size())
+	x := &executor{f: f, m: m, p: c.Profile, ops: cnt.load}
+	err = x.run(steps)
+	if err == nil {
+		err = x.close()
+	} else {
+		_ = f.Abandon()
+	}
+	var cuts []cut
+	for i, cp := range cps {
+		img, ok := cp.Take()
+		if !ok {
+			continue // the run issued fewer operations than the count (it should not)
+		}
+		k := at[i/perCut]
+		snap, _ := x.snapshotAt(k) // none: before the first step, nothing was promised
+		cuts = append(cuts, cut{img: img, snap: snap, at: k})
+	}
+	return cuts, m, err
+}
+
+// pickIndexes returns up to n distinct indexes below total, ascending:
+// all of them when there are no more than n.
+func (c *Case) pickIndexes(total uint64, n int) []uint64 {
+	if total <= uint64(n) {
+		out := make([]uint64, total)
+		for i := range out {
+			out[i] = uint64(i)
+		}
+		return out
+	}
+	seen := make(map[uint64]bool, n)
+	out := make([]uint64, 0, n)
+	for len(out) < n {
+		k := c.rng.Uint64N(total)
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, k)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
