@@ -5,10 +5,15 @@ import "math"
 // Checker checks device images against a Model. It keeps its scratch
 // buffers between checks; it is not safe for concurrent use.
 type Checker struct {
-	lo, hi, need []int32
+	// Per byte, 0 meaning none: lo and hi are 1 + the id of the oldest and
+	// the newest write whose pattern matches the byte (the zero baseline
+	// is write 0); need is 1 + the id of the newest synced write covering
+	// it.
+	lo, hi, need []uint16
 }
 
-const noMatch = math.MaxInt32
+// maxCheckWrites is the most writes a Checker can tell apart.
+const maxCheckWrites = math.MaxUint16 - 1
 
 // Check verifies img, the whole content of a file found after a crash (or
 // a fault, or a flipped bit), against what m promised at snap. It returns
@@ -16,8 +21,8 @@ const noMatch = math.MaxInt32
 // image of the wrong size).
 //
 // Each byte is traced to the set of writes whose pattern matches it there
-// (the zero baseline counting as write 0); lo and hi are the oldest and
-// newest of them. Then, writes in the order they were issued:
+// (the zero baseline counting as write 0), of which only the oldest and
+// the newest are kept. Then:
 //   - phantom: no write matches a byte;
 //   - lost: the newest write that matches a byte is older than the newest
 //     synced write covering it;
@@ -25,14 +30,17 @@ const noMatch = math.MaxInt32
 //     explain and another that only writes before W explain.
 func (c *Checker) Check(m *Model, snap Snapshot, img []byte) error {
 	size := m.Size()
-	if int64(len(img)) != size {
+	switch {
+	case int64(len(img)) != size:
 		return violation(Unexpected, nil, "image of %d bytes, file of %d", len(img), size)
+	case snap.N > maxCheckWrites:
+		return violation(Unexpected, nil, "%d writes, a Checker tells %d apart", snap.N, maxCheckWrites)
 	}
 	c.reset(size)
 	lo, hi, need := c.lo, c.hi, c.need
 	for b, v := range img {
 		if v == 0 {
-			lo[b], hi[b] = 0, 0
+			lo[b], hi[b] = 1, 1
 		}
 	}
 	writes := m.Writes()[:snap.N]
@@ -41,27 +49,30 @@ func (c *Checker) Check(m *Model, snap Snapshot, img []byte) error {
 		if w.Dropped {
 			continue
 		}
-		id := int32(w.ID)
+		id1 := uint16(w.ID + 1)
 		seg := img[w.Off:w.End()]
 		l, h := lo[w.Off:w.End()], hi[w.Off:w.End()]
 		for j, v := range w.Data {
 			if seg[j] == v {
-				if l[j] == noMatch {
-					l[j] = id
+				if l[j] == 0 {
+					l[j] = id1
 				}
-				h[j] = id
+				h[j] = id1
 			}
 		}
 		if i < snap.Synced {
-			fill32(need[w.Off:w.End()], id)
+			n := need[w.Off:w.End()]
+			for j := range n {
+				n[j] = id1
+			}
 		}
 	}
-	for b := range img {
+	for b, h := range hi {
 		switch {
-		case hi[b] < 0:
+		case h == 0:
 			return violation(Phantom, nil, "byte %#x at offset %d: no write put it there", img[b], b)
-		case hi[b] < need[b]:
-			return violation(Lost, nil, "offset %d shows write %d (newest match), write %d was synced", b, hi[b], need[b])
+		case h < need[b]:
+			return violation(Lost, nil, "offset %d shows write %d (newest match), write %d was synced", b, h-1, need[b]-1)
 		}
 	}
 	for i := range writes {
@@ -77,38 +88,34 @@ func (c *Checker) Check(m *Model, snap Snapshot, img []byte) error {
 }
 
 // tornAt reports whether untorn write w is torn: one byte of its range is
-// explained only by w or later writes, another only by earlier ones.
-func tornAt(w *Write, lo, hi []int32) error {
-	id := int32(w.ID)
-	newer, older := int64(-1), int64(-1)
-	for b := w.Off; b < w.End(); b++ {
-		if lo[b] >= id && newer < 0 {
-			newer = b
+// explained only by w or later writes, another only by earlier ones. lo
+// and hi are those of Checker, with no byte unmatched.
+func tornAt(w *Write, lo, hi []uint16) error {
+	id1 := uint16(w.ID + 1)
+	newer, older := -1, -1
+	l, h := lo[w.Off:w.End()], hi[w.Off:w.End()]
+	for j := range l {
+		if l[j] >= id1 && newer < 0 {
+			newer = j
 		}
-		if hi[b] < id && older < 0 {
-			older = b
+		if h[j] < id1 && older < 0 {
+			older = j
 		}
 		if newer >= 0 && older >= 0 {
 			return violation(Torn, nil, "untorn write %d [%d, %d): offset %d shows write %d or later, offset %d only older data (newest match %d)",
-				w.ID, w.Off, w.End(), newer, lo[newer], older, hi[older])
+				w.ID, w.Off, w.End(), w.Off+int64(newer), l[newer]-1, w.Off+int64(older), h[older]-1)
 		}
 	}
 	return nil
 }
 
-// reset sizes the scratch buffers for a file of size bytes: lo unset,
-// hi below any id, need 0 (the baseline).
+// reset sizes the scratch buffers for a file of size bytes, all zero.
 func (c *Checker) reset(size int64) {
 	if int64(len(c.lo)) != size {
-		c.lo, c.hi, c.need = make([]int32, size), make([]int32, size), make([]int32, size)
+		c.lo, c.hi, c.need = make([]uint16, size), make([]uint16, size), make([]uint16, size)
+		return
 	}
-	fill32(c.lo, noMatch)
-	fill32(c.hi, -1)
+	clear(c.lo)
+	clear(c.hi)
 	clear(c.need)
-}
-
-func fill32(s []int32, v int32) {
-	for i := range s {
-		s[i] = v
-	}
 }

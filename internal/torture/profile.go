@@ -39,7 +39,7 @@ func baseOptions(maxAtomic int) atomicio.Options {
 }
 
 // Profiles returns every profile, in a fixed order. The devices are small
-// (a 1 MiB container holds a 128 KiB file; a native file is 256 KiB) so
+// (a 1 MiB container holds a 128 KiB file; a native file is 128 KiB too) so
 // that one check, a reopen and a read of the whole file, takes about a
 // millisecond.
 func Profiles() []Profile {
@@ -53,9 +53,9 @@ func Profiles() []Profile {
 		{Name: "nvme-cow", Limits: blockdev.LimitsNVMe, MemSize: 1 << 20, Options: baseOptions(64 << 10), Mode: atomicio.ModeCOW},
 		// The same device with MaxAtomic 8 KiB: native (a write whose
 		// aligned unit exceeds 16 KiB fails with ErrTooLarge).
-		{Name: "nvme-native", Limits: blockdev.LimitsNVMe, MemSize: 256 << 10, Options: baseOptions(8 << 10), Mode: atomicio.ModeNative},
+		{Name: "nvme-native", Limits: blockdev.LimitsNVMe, MemSize: 128 << 10, Options: baseOptions(8 << 10), Mode: atomicio.ModeNative},
 		// XFS-like 4 KiB..2 MiB: OpenDevice picks native.
-		{Name: "xfs-native", Limits: blockdev.LimitsXFS, MemSize: 256 << 10, Options: baseOptions(64 << 10), Mode: atomicio.ModeNative},
+		{Name: "xfs-native", Limits: blockdev.LimitsXFS, MemSize: 128 << 10, Options: baseOptions(64 << 10), Mode: atomicio.ModeNative},
 		// The same device forced into a COW container with Options.Mode.
 		{Name: "xfs-cow", Limits: blockdev.LimitsXFS, MemSize: 1 << 20, Options: forceCOW, Mode: atomicio.ModeCOW},
 	}

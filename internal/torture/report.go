@@ -27,7 +27,9 @@ type Report struct {
 
 	mu       sync.Mutex // guards the fields below
 	start    time.Time
+	cpuStart time.Duration // processCPU at the start
 	elapsed  time.Duration // set when the run ends
+	cpu      time.Duration // CPU time of the run, set when it ends
 	order    []key
 	rows     map[key]*Stats
 	failures []Failure
@@ -42,7 +44,7 @@ type failureKind struct {
 type key struct{ campaign, profile string }
 
 func newReport(seed uint64) *Report {
-	return &Report{Seed: seed, start: time.Now(), rows: map[key]*Stats{}, kinds: map[failureKind]int{}}
+	return &Report{Seed: seed, start: time.Now(), cpuStart: processCPU(), rows: map[key]*Stats{}, kinds: map[failureKind]int{}}
 }
 
 func (r *Report) ensure(campaign, profile string) {
@@ -73,13 +75,14 @@ func (r *Report) finish() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.elapsed = time.Since(r.start)
+	r.cpu = processCPU() - r.cpuStart
 }
 
 // Snapshot returns a copy of the report as of now.
 func (r *Report) Snapshot() *Report {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	c := &Report{Seed: r.Seed, start: r.start, elapsed: r.elapsed, order: slices.Clone(r.order),
+	c := &Report{Seed: r.Seed, start: r.start, cpuStart: r.cpuStart, elapsed: r.elapsed, cpu: r.cpu, order: slices.Clone(r.order),
 		rows: make(map[key]*Stats, len(r.rows)), failures: slices.Clone(r.failures)}
 	for k, s := range r.rows {
 		cp := *s
@@ -96,6 +99,30 @@ func (r *Report) Elapsed() time.Duration {
 		return r.elapsed
 	}
 	return time.Since(r.start)
+}
+
+// CPU returns the CPU time the process used during the run (so far,
+// while it runs), all goroutines and the garbage collector included.
+func (r *Report) CPU() time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.elapsed > 0 {
+		return r.cpu
+	}
+	return processCPU() - r.cpuStart
+}
+
+// ChecksPerCPUSecond returns the checks of row per second of CPU time,
+// charging row the share of the run's CPU time that its cases took of the
+// time all cases took (their Busy time).
+func (r *Report) ChecksPerCPUSecond(row Stats) float64 {
+	total := r.Total()
+	cpu := r.CPU()
+	if total.Busy <= 0 || cpu <= 0 || row.Busy <= 0 {
+		return 0
+	}
+	share := cpu.Seconds() * row.Busy.Seconds() / total.Busy.Seconds()
+	return float64(row.Checks) / share
 }
 
 // Total returns the sum of every case.

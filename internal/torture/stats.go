@@ -38,7 +38,7 @@ func (s *Stats) Add(o Stats) {
 }
 
 // Failed returns the number of failures of every class.
-func (s *Stats) Failed() int64 {
+func (s Stats) Failed() int64 {
 	var n int64
 	for _, v := range s.ByClass {
 		n += v
@@ -48,7 +48,7 @@ func (s *Stats) Failed() int64 {
 
 // ChecksPerSecond returns the checks per second of busy time: the rate of
 // one goroutine (one core, when the machine is otherwise idle).
-func (s *Stats) ChecksPerSecond() float64 {
+func (s Stats) ChecksPerSecond() float64 {
 	if s.Busy <= 0 {
 		return 0
 	}

@@ -24,15 +24,17 @@ func (r *Report) WriteTable(w io.Writer) error {
 	total := r.Total()
 	line("total", total)
 	fmt.Fprintf(tw, "\t\t\t\t\t\t\t\t\t\t\t\t\t\t\n")
-	fmt.Fprintf(tw, "campaign\tcases\tchecks\tfailures\tbusy\tchecks/s per core\t\n")
+	fmt.Fprintf(tw, "campaign\tcases\tchecks\tfailures\tbusy\tchecks/s per CPU second\t\n")
 	for _, row := range r.ByCampaign() {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.1fs\t%.0f\t\n", row.Name, row.Cases, row.Checks, row.Failed(), row.Busy.Seconds(), row.ChecksPerSecond())
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.1fs\t%.0f\t\n", row.Name, row.Cases, row.Checks, row.Failed(), row.Busy.Seconds(), r.ChecksPerCPUSecond(row.Stats))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	el := r.Elapsed()
-	fmt.Fprintf(w, "\n%d checks in %.1fs: %.0f checks/s on the wall clock (seed %d)\n", total.Checks, el.Seconds(), float64(total.Checks)/max(el.Seconds(), 1e-9), r.Seed)
+	cpu := r.CPU()
+	fmt.Fprintf(w, "\n%d checks in %.1fs (%.1f CPU seconds): %.0f checks/s on the wall clock, %.0f per CPU second (seed %d)\n",
+		total.Checks, el.Seconds(), cpu.Seconds(), float64(total.Checks)/max(el.Seconds(), 1e-9), float64(total.Checks)/max(cpu.Seconds(), 1e-9), r.Seed)
 	if total.Corruptions > 0 {
 		fmt.Fprintf(w, "corruption: %d bits flipped: %d detected (cow.ErrCorrupt), %d harmless, %d silent\n",
 			total.Corruptions, total.Detected, total.Harmless, total.ByClass[Silent])

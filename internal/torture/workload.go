@@ -73,8 +73,8 @@ func genWrites(rng *rand.Rand, size int64, maxAtomic, n int) []step {
 func genRange(rng *rand.Rand, size int64, limit int, hot [3]int64) (int64, int) {
 	const page = 4096
 	var n int
-	switch rng.IntN(5) {
-	case 0: // whole pages, aligned to their length
+	switch r := rng.IntN(20); {
+	case r < 5: // whole pages, aligned to their length
 		n = page << rng.IntN(3)
 		for n > limit {
 			n /= 2
@@ -82,11 +82,11 @@ func genRange(rng *rand.Rand, size int64, limit int, hot [3]int64) (int64, int) 
 		if n >= page {
 			return rng.Int64N(size/int64(n)) * int64(n), n
 		}
-	case 1: // a few bytes
+	case r < 9: // a few bytes
 		n = 1 + rng.IntN(64)
-	case 2: // under a page, unaligned
+	case r < 13: // under a page, unaligned
 		n = 1 + rng.IntN(page)
-	case 3: // a few pages, unaligned
+	case r < 19: // a few pages, unaligned
 		n = 1 + rng.IntN(4*page)
 	default: // up to the limit, unaligned
 		n = 1 + rng.IntN(limit)
