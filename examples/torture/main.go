@@ -7,7 +7,8 @@
 //	go run ./examples/torture -campaigns crash -profiles none-cow,xfs-native
 //	go run ./examples/torture -campaigns transient -profiles none-cow -seed 17 -cases 1   # replay one case
 //
-// It draws a progress line on stderr about once a second and, at the end
+// It redraws a progress line on stderr about once a second (on a terminal;
+// otherwise it prints one every 30 seconds) and, at the end
 // (or on Ctrl-C), a table per profile and per campaign on stdout. It exits
 // with status 1 when any case failed (torn, lost or phantom data, a stuck
 // device, silent corruption, a wrong read or an unexpected error), 2 for
@@ -35,6 +36,7 @@ func main() {
 	parallel := flag.Int("parallel", runtime.GOMAXPROCS(0), "goroutines running cases")
 	seed := flag.Uint64("seed", uint64(time.Now().UnixNano()%1e9), "seed of the first case of each campaign and profile (case n gets seed+n)")
 	cases := flag.Int64("cases", 0, "stop after this many cases per campaign and profile (0: no limit)")
+	checks := flag.Int64("checks", 0, "stop after this many checks in all (0: no limit)")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: torture [flags]\n\n"+
 			"Runs crash and fault campaigns against atomicio on simulated devices and\n"+
@@ -51,7 +53,7 @@ func main() {
 		flag.Usage()
 		os.Exit(2)
 	}
-	if err := run(*campaigns, *profiles, *parallel, *seed, *duration, *cases); err != nil {
+	if err := run(*campaigns, *profiles, *parallel, *seed, *duration, *cases, *checks); err != nil {
 		fmt.Fprintf(os.Stderr, "torture: %v\n", err)
 		if errors.Is(err, torture.ErrConfig) {
 			os.Exit(2)
@@ -60,10 +62,14 @@ func main() {
 	}
 }
 
+// logEvery is how often the progress line is printed when stderr is not
+// a terminal.
+const logEvery = 30 * time.Second
+
 // errFailures: some case failed.
 var errFailures = errors.New("failures found")
 
-func run(campaigns, profiles string, parallel int, seed uint64, duration time.Duration, cases int64) error {
+func run(campaigns, profiles string, parallel int, seed uint64, duration time.Duration, cases, checks int64) error {
 	cs, err := torture.SelectCampaigns(split(campaigns))
 	if err != nil {
 		return err
@@ -74,12 +80,21 @@ func run(campaigns, profiles string, parallel int, seed uint64, duration time.Du
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop() // a second Ctrl-C kills at once
+	}()
 	live := isTerminal(os.Stderr)
+	var last time.Time
 	rep, err := torture.Run(ctx, torture.RunConfig{
-		Campaigns: cs, Profiles: ps, Parallel: parallel, Seed: seed, Duration: duration, Cases: cases,
+		Campaigns: cs, Profiles: ps, Parallel: parallel, Seed: seed, Duration: duration, Cases: cases, Checks: checks,
 		Progress: func(r *torture.Report) {
-			if live {
+			switch {
+			case live:
 				fmt.Fprintf(os.Stderr, "\r%s\x1b[K", r.ProgressLine())
+			case time.Since(last) >= logEvery: // a log file: a line now and then
+				last = time.Now()
+				fmt.Fprintln(os.Stderr, r.ProgressLine())
 			}
 		},
 	})

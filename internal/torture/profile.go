@@ -136,6 +136,7 @@ func (p Profile) fileSize() (int64, error) {
 	}
 	size := f.Size()
 	if err := f.Close(); err != nil {
+		_ = f.Abandon()
 		return 0, annotate(err, "close a new device")
 	}
 	fileSizes.Store(p.Name, size)

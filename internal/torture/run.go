@@ -23,8 +23,11 @@ type RunConfig struct {
 	// Duration stops starting cases after this long (0: no limit).
 	Duration time.Duration
 	// Cases stops after this many cases of each campaign and profile (0:
-	// no limit). With neither limit, Run stops when ctx is done.
+	// no limit).
 	Cases int64
+	// Checks stops starting cases once this many checks were done in all
+	// (0: no limit). With no limit at all, Run stops when ctx is done.
+	Checks int64
 	// Progress, if set, is called about every ProgressEvery (default one
 	// second) with the results so far, from Run's goroutine.
 	Progress      func(*Report)
@@ -67,17 +70,18 @@ func Run(ctx context.Context, cfg RunConfig) (*Report, error) {
 		ctx, cancel = context.WithTimeout(ctx, cfg.Duration)
 		defer cancel()
 	}
-	var next atomic.Int64
+	var next, checks atomic.Int64
 	var wg sync.WaitGroup
 	for range par {
 		wg.Go(func() {
 			for ctx.Err() == nil {
 				n := next.Add(1) - 1
 				j, round := jobs[n%int64(len(jobs))], n/int64(len(jobs))
-				if cfg.Cases > 0 && round >= cfg.Cases {
+				if (cfg.Cases > 0 && round >= cfg.Cases) || (cfg.Checks > 0 && checks.Load() >= cfg.Checks) {
 					return
 				}
 				st, fails := j.c.RunCase(j.p, cfg.Seed+uint64(round))
+				checks.Add(st.Checks)
 				rep.add(j.c.Name, j.p.Name, st, fails)
 			}
 		})
