@@ -2,6 +2,7 @@ package torture
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/untorn/untorn/blockdev"
 	"github.com/untorn/untorn/blockdev/cow"
@@ -44,12 +45,12 @@ func runCorruption(c *Case) error {
 			c.Stats.Detected++
 			continue
 		case err != nil:
-			c.fail(annotate(err, "%s, bit %d of byte %d (block %d) flipped", how, bit, off, off/int64(dev.Limits().BlockSize)))
+			c.fail(annotate(err, "%s, bit %d of byte %d (%s) flipped", how, bit, off, region(dev, off)))
 			continue
 		}
 		if err := c.checker.Check(m, snap, data); err != nil {
 			c.fail(&Violation{Class: Silent, Err: err,
-				Detail: how + ", bit " + uitoa(uint64(bit)) + " of byte " + uitoa(uint64(off)) + " (block " + uitoa(uint64(off/int64(dev.Limits().BlockSize))) + ") flipped, no error"})
+				Detail: fmt.Sprintf("%s, bit %d of byte %d (%s) flipped, no error", how, bit, off, region(dev, off))})
 			continue
 		}
 		c.Stats.Harmless++
@@ -109,6 +110,19 @@ func (c *Case) flipTarget(dev *blockdev.Mem) int64 {
 		return c.rng.Int64N(metaBlocks * int64(dev.Limits().BlockSize))
 	}
 	return c.rng.Int64N(dev.Size())
+}
+
+// region names the part of the container that holds byte off, after the
+// documented on-disk format.
+func region(dev *blockdev.Mem, off int64) string {
+	blk := off / int64(dev.Limits().BlockSize)
+	switch {
+	case blk < 2:
+		return fmt.Sprintf("superblock copy %d", blk)
+	case blk < metaBlocks:
+		return fmt.Sprintf("checkpoint slot %d", blk-2)
+	}
+	return fmt.Sprintf("block %d, data area", blk)
 }
 
 // flipBit flips one bit of the byte at off of dev, durably.

@@ -18,7 +18,7 @@ import (
 // successful Sync must hold every write issued before it began, whole.
 
 const (
-	transientFaults = 3 // fault runs per case, each at its own index
+	transientFaults = 3 // fault runs per case, each at another index
 	transientTries  = 5
 )
 
@@ -31,50 +31,68 @@ func runTransient(c *Case) error {
 	if err != nil {
 		return err
 	}
-	for range transientFaults {
-		if total == 0 {
-			break
-		}
+	for _, i := range c.pickIndexes(total, transientFaults) {
 		fault := blockdev.ErrInjectedEIO
 		if c.rng.IntN(2) == 0 {
 			fault = blockdev.ErrInjectedENOSPC
 		}
-		i := c.rng.Uint64N(total)
-		if err := c.transientRun(steps, i, fault); err != nil {
-			c.fail(annotate(err, "fault %v at I/O %d", errnoName(fault), i))
+		kind, err := c.transientRun(steps, i, fault)
+		if err != nil {
+			c.fail(annotate(err, "%v on %s (I/O %d after open)", errnoName(fault), kind, i))
 		}
 	}
 	return nil
 }
 
 // transientRun runs steps on a new File whose device fails I/O number i
-// (counted from the end of OpenDevice) with fault.
-func (c *Case) transientRun(steps []step, i uint64, fault error) error {
+// (counted from the end of OpenDevice) with fault, and returns the kind of
+// operation that failed ("no operation" if the workload issued fewer).
+func (c *Case) transientRun(steps []step, i uint64, fault error) (string, error) {
+	kind := "no operation"
 	mem, err := c.Profile.newMem()
 	if err != nil {
-		return err
+		return kind, err
 	}
 	fd := blockdev.WithFaults(mem, nil)
 	f, err := c.Profile.open(fd)
 	if err != nil {
-		return annotate(err, "open a new device")
+		return kind, annotate(err, "open a new device")
 	}
 	at := fd.Ops() + i
-	fd.SetInjector(blockdev.AtIndex(at, fault))
+	hit := make(chan blockdev.OpKind, 1)
+	fd.SetInjector(blockdev.InjectorFunc(func(op blockdev.Op) error {
+		if op.Index != at {
+			return nil
+		}
+		hit <- op.Kind
+		return fault
+	}))
 	m := NewModel(f.Size())
 	x := &executor{f: f, m: m, p: c.Profile, tolerate: isInjected}
-	if err := x.run(steps); err != nil {
-		_ = f.Abandon()
-		return err
-	}
-	if fd.Ops() > at {
+	err = x.run(steps)
+	select {
+	case k := <-hit:
+		kind = "a " + k.String()
 		c.Stats.Faults++
+	default:
 	}
+	if err != nil {
+		_ = f.Abandon()
+		return kind, err
+	}
+	return kind, c.afterFault(x, mem)
+}
+
+// afterFault checks what follows a transient fault on a device that works
+// again: Sync succeeds within transientTries tries, the running File reads
+// back every write, a crash image right after the Sync holds everything
+// it made durable, and Close succeeds. The File is gone afterwards.
+func (c *Case) afterFault(x *executor, mem *blockdev.Mem) error {
 	synced := false
 	for range transientTries {
 		ok, err := x.sync()
 		if err != nil {
-			_ = f.Abandon()
+			_ = x.f.Abandon()
 			return err
 		}
 		if ok {
@@ -83,17 +101,17 @@ func (c *Case) transientRun(steps []step, i uint64, fault error) error {
 		}
 	}
 	if !synced {
-		_ = f.Abandon()
+		_ = x.f.Abandon()
 		return violation(Stuck, x.lastTolerated, "the device works again, but %d Syncs in a row failed", transientTries)
 	}
 	if err := x.verifyLive(); err != nil {
-		_ = f.Abandon()
+		_ = x.f.Abandon()
 		return err
 	}
 	img := mem.CrashClone(c.crashConfig())
 	c.Stats.Crashes++
-	if err := c.checkImage(img, m, m.Snapshot()); err != nil {
-		_ = f.Abandon()
+	if err := c.checkImage(img, x.m, x.m.Snapshot()); err != nil {
+		_ = x.f.Abandon()
 		return annotate(err, "crash image after the successful Sync")
 	}
 	return x.close()
