@@ -83,18 +83,27 @@ func TestCorruption(t *testing.T) {
 	}
 }
 
-// TestCaseDeterministic: a case replays exactly from its seed.
+// TestCaseDeterministic: a case replays exactly from its seed, in COW and
+// in native mode.
 func TestCaseDeterministic(t *testing.T) {
+	ps, err := SelectProfiles([]string{"none-cow", "xfs-native"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range Campaigns() {
 		if testing.Short() && c.Name != "crash" {
 			continue
 		}
-		p := Profiles()[0]
-		a, fa := c.RunCase(p, 42)
-		b, fb := c.RunCase(p, 42)
-		a.Busy, b.Busy = 0, 0
-		if a != b || len(fa) != len(fb) {
-			t.Errorf("%s: the same seed gave %+v (%d failures), then %+v (%d failures)", c.Name, a, len(fa), b, len(fb))
+		for _, p := range ps {
+			if !c.Applies(p) {
+				continue
+			}
+			a, fa := c.RunCase(p, 42)
+			b, fb := c.RunCase(p, 42)
+			a.Busy, b.Busy = 0, 0
+			if a != b || len(fa) != len(fb) {
+				t.Errorf("%s/%s: the same seed gave %+v (%d failures), then %+v (%d failures)", c.Name, p.Name, a, len(fa), b, len(fb))
+			}
 		}
 	}
 }
