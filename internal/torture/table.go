@@ -44,7 +44,8 @@ func (r *Report) WriteTable(w io.Writer) error {
 		_, err := fmt.Fprintf(w, "no failures\n")
 		return err
 	}
-	fmt.Fprintf(w, "\n%d failures (the first %d, each replayed alone by the command after it):\n", total.Failed(), len(fails))
+	fmt.Fprintf(w, "\n%d failures; %d shown, the first %d of each campaign, profile and class (each replayed alone by the command after it):\n",
+		total.Failed(), len(fails), maxKindFailures)
 	for _, f := range fails {
 		fmt.Fprintf(w, "  %s\n    %s\n", oneLine(f.Error()), f.Replay())
 	}
