@@ -23,7 +23,11 @@ func (r *Report) WriteTable(w io.Writer) error {
 	}
 	total := r.Total()
 	line("total", total)
-	fmt.Fprintf(tw, "\t\t\t\t\t\t\t\t\t\t\t\t\t\t\n")
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "campaign\tcases\tchecks\tfailures\tbusy\tchecks/s per CPU second\t\n")
 	for _, row := range r.ByCampaign() {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.1fs\t%.0f\t\n", row.Name, row.Cases, row.Checks, row.Failed(), row.Busy.Seconds(), r.ChecksPerCPUSecond(row.Stats))
