@@ -16,7 +16,7 @@ type Campaign struct {
 	COWOnly bool
 	// Doc says in one line what a case does.
 	Doc string
-	run func(c *Case) error
+	run func(c *caseRun) error
 }
 
 // Campaigns returns every campaign, in a fixed order.
@@ -66,7 +66,7 @@ func (c Campaign) Applies(p Profile) bool { return !c.COWOnly || p.COW() }
 // RunCase runs one case of the campaign on profile p with seed, and
 // returns its counters and failures. The same arguments give the same case.
 func (c Campaign) RunCase(p Profile, seed uint64) (Stats, []Failure) {
-	cs := &Case{
+	cs := &caseRun{
 		Campaign: c.Name,
 		Profile:  p,
 		Seed:     seed,
@@ -87,13 +87,13 @@ func nameHash(s string) uint64 {
 	return h.Sum64()
 }
 
-// Case is the state of one running case.
-type Case struct {
-	Campaign string
+// caseRun is the state of one running case.
+type caseRun struct {
+	Campaign string // the campaign's name
 	Profile  Profile
 	Seed     uint64
-	Stats    Stats
-	Failures []Failure
+	Stats    Stats     // what the case counted so far
+	Failures []Failure // the first maxFailuresPerCase failures
 
 	rng     *rand.Rand
 	checker Checker
@@ -104,7 +104,7 @@ type Case struct {
 const maxFailuresPerCase = 4
 
 // fail records err as a failure of the case.
-func (c *Case) fail(err error) {
+func (c *caseRun) fail(err error) {
 	cl := ClassOf(err)
 	c.Stats.ByClass[cl]++
 	if len(c.Failures) < maxFailuresPerCase {
@@ -115,7 +115,7 @@ func (c *Case) fail(err error) {
 func uitoa(v uint64) string { return strconv.FormatUint(v, 10) }
 
 // workload returns a random workload for the profile's file.
-func (c *Case) workload() ([]step, error) {
+func (c *caseRun) workload() ([]step, error) {
 	size, err := c.Profile.fileSize()
 	if err != nil {
 		return nil, err

@@ -21,7 +21,7 @@ import (
 
 const corruptionFlips = 6
 
-func runCorruption(c *Case) error {
+func runCorruption(c *caseRun) error {
 	steps, err := c.workload()
 	if err != nil {
 		return err
@@ -61,7 +61,7 @@ func runCorruption(c *Case) error {
 // syncedImage runs steps and a Sync on a new File, then closes it or
 // writes a little more and cuts the power (at random), and returns the
 // image, the model and which of the two it did.
-func (c *Case) syncedImage(steps []step) (*blockdev.Mem, *Model, string, error) {
+func (c *caseRun) syncedImage(steps []step) (*blockdev.Mem, *Model, string, error) {
 	mem, err := c.Profile.newMem()
 	if err != nil {
 		return nil, nil, "", err
@@ -105,7 +105,7 @@ const metaBlocks = 4
 // flipTarget picks the byte to damage: a quarter of the time in the
 // superblocks and checkpoints (a few blocks out of hundreds, which uniform
 // picks would hardly ever hit), otherwise anywhere on the device.
-func (c *Case) flipTarget(dev *blockdev.Mem) int64 {
+func (c *caseRun) flipTarget(dev *blockdev.Mem) int64 {
 	if c.rng.IntN(4) == 0 {
 		return c.rng.Int64N(metaBlocks * int64(dev.Limits().BlockSize))
 	}

@@ -11,7 +11,7 @@ const (
 	crashConfigs = 3
 )
 
-func runCrash(c *Case) error {
+func runCrash(c *caseRun) error {
 	steps, err := c.workload()
 	if err != nil {
 		return err

@@ -16,7 +16,7 @@ type cut struct {
 
 // countOps runs steps on a new File over a new Mem, closes it, and returns
 // how many device writes and flushes the workload (with its Close) issued.
-func (c *Case) countOps(steps []step) (uint64, error) {
+func (c *caseRun) countOps(steps []step) (uint64, error) {
 	mem, err := c.Profile.newMem()
 	if err != nil {
 		return 0, err
@@ -41,7 +41,7 @@ func (c *Case) countOps(steps []step) (uint64, error) {
 // perCut crash configurations each, just before up to points of its device
 // writes and flushes, chosen at random. It returns the images and the model
 // of what the workload wrote.
-func (c *Case) cutRun(steps []step, points, perCut int) ([]cut, *Model, error) {
+func (c *caseRun) cutRun(steps []step, points, perCut int) ([]cut, *Model, error) {
 	total, err := c.countOps(steps)
 	if err != nil {
 		return nil, nil, err
@@ -88,7 +88,7 @@ func (c *Case) cutRun(steps []step, points, perCut int) ([]cut, *Model, error) {
 
 // pickIndexes returns up to n distinct indexes below total, ascending:
 // all of them when there are no more than n.
-func (c *Case) pickIndexes(total uint64, n int) []uint64 {
+func (c *caseRun) pickIndexes(total uint64, n int) []uint64 {
 	if total <= uint64(n) {
 		out := make([]uint64, total)
 		for i := range out {

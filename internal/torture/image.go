@@ -9,7 +9,7 @@ import (
 // checkImage reopens img (a crash image: the File takes it) with the
 // profile's options, reads the whole file and checks it against m at snap.
 // It counts one check and returns nil or a *Violation.
-func (c *Case) checkImage(img *blockdev.Mem, m *Model, snap Snapshot) error {
+func (c *caseRun) checkImage(img *blockdev.Mem, m *Model, snap Snapshot) error {
 	c.Stats.Checks++
 	data, err := c.readImage(img)
 	if err != nil {
@@ -21,7 +21,7 @@ func (c *Case) checkImage(img *blockdev.Mem, m *Model, snap Snapshot) error {
 // readImage reopens img with the profile's options and returns the whole
 // file; the error is the one OpenDevice or ReadAt returned (or a
 // *Violation when the file has the wrong mode or size).
-func (c *Case) readImage(img *blockdev.Mem) ([]byte, error) {
+func (c *caseRun) readImage(img *blockdev.Mem) ([]byte, error) {
 	f, err := c.Profile.open(img)
 	if err != nil {
 		return nil, err
@@ -32,7 +32,7 @@ func (c *Case) readImage(img *blockdev.Mem) ([]byte, error) {
 
 // crashConfig returns a random crash configuration: no volatile write
 // surviving, all of them, or each with a random chance.
-func (c *Case) crashConfig() blockdev.CrashConfig {
+func (c *caseRun) crashConfig() blockdev.CrashConfig {
 	cfg := blockdev.CrashConfig{Seed: c.rng.Uint64()}
 	switch r := c.rng.IntN(5); r {
 	case 0:

@@ -18,7 +18,7 @@ const (
 	maxRecoveryDepth = 3
 )
 
-func runRecovery(c *Case) error {
+func runRecovery(c *caseRun) error {
 	steps, err := c.workload()
 	if err != nil {
 		return err
@@ -58,7 +58,7 @@ func runRecovery(c *Case) error {
 // copy), then opens img once more with the power cut just before a random
 // one of them, and returns the image found then (nil when recovery writes
 // nothing) and the index of the cut. img is consumed.
-func (c *Case) cutRecovery(img *blockdev.Mem) (*blockdev.Mem, uint64, error) {
+func (c *caseRun) cutRecovery(img *blockdev.Mem) (*blockdev.Mem, uint64, error) {
 	n, err := c.recoveryOps(img.CrashClone(blockdev.CrashConfig{}))
 	if err != nil || n == 0 {
 		return nil, 0, err
@@ -80,7 +80,7 @@ func (c *Case) cutRecovery(img *blockdev.Mem) (*blockdev.Mem, uint64, error) {
 
 // recoveryOps opens img (a copy: it is consumed) and returns how many
 // writes and flushes OpenDevice issued.
-func (c *Case) recoveryOps(img *blockdev.Mem) (uint64, error) {
+func (c *caseRun) recoveryOps(img *blockdev.Mem) (uint64, error) {
 	cnt := &opCounter{}
 	f, err := c.Profile.open(blockdev.WithFaults(img, cnt))
 	if err != nil {

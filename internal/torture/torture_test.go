@@ -59,6 +59,34 @@ func TestRecovery(t *testing.T) {
 	}
 }
 
+// TestRecoveryKnownChains replays cases that once found a container
+// unopenable after three power cuts during recovery ("checkpoint
+// generation 2 does not match the superblock (4)"): each must recover. The
+// seeds name those histories only as long as the workload generator stays
+// as it is; they remain valid cases either way.
+func TestRecoveryKnownChains(t *testing.T) {
+	cs, err := SelectCampaigns([]string{"recovery"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []struct {
+		profile string
+		seed    uint64
+	}{{"xfs-cow", 61}, {"none-cow", 1031}, {"nvme-cow", 1767}} {
+		ps, err := SelectProfiles([]string{k.profile})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, fails := cs[0].RunCase(ps[0], k.seed)
+		if st.RecoveryCrashes == 0 {
+			t.Errorf("%s seed %d: no power cut during recovery", k.profile, k.seed)
+		}
+		for _, f := range fails {
+			t.Errorf("%v\n    replay: %s", f, f.Replay())
+		}
+	}
+}
+
 // TestTransient: one EIO or ENOSPC at one I/O; afterwards Sync succeeds
 // within a few tries and the image holds every synced write. On today's
 // code the COW profiles fail it (Stuck): a container refuses every write

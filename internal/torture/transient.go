@@ -22,7 +22,7 @@ const (
 	transientTries  = 5
 )
 
-func runTransient(c *Case) error {
+func runTransient(c *caseRun) error {
 	steps, err := c.workload()
 	if err != nil {
 		return err
@@ -47,7 +47,7 @@ func runTransient(c *Case) error {
 // transientRun runs steps on a new File whose device fails I/O number i
 // (counted from the end of OpenDevice) with fault, and returns the kind of
 // operation that failed ("no operation" if the workload issued fewer).
-func (c *Case) transientRun(steps []step, i uint64, fault error) (string, error) {
+func (c *caseRun) transientRun(steps []step, i uint64, fault error) (string, error) {
 	kind := "no operation"
 	mem, err := c.Profile.newMem()
 	if err != nil {
@@ -87,7 +87,7 @@ func (c *Case) transientRun(steps []step, i uint64, fault error) (string, error)
 // again: Sync succeeds within transientTries tries, the running File reads
 // back every write, a crash image right after the Sync holds everything
 // it made durable, and Close succeeds. The File is gone afterwards.
-func (c *Case) afterFault(x *executor, mem *blockdev.Mem) error {
+func (c *caseRun) afterFault(x *executor, mem *blockdev.Mem) error {
 	synced := false
 	for range transientTries {
 		ok, err := x.sync()
@@ -120,7 +120,7 @@ func (c *Case) afterFault(x *executor, mem *blockdev.Mem) error {
 // countAllOps runs steps on a new File and returns how many device
 // operations of every kind (reads too) the workload issued after
 // OpenDevice, up to the end of its last step.
-func (c *Case) countAllOps(steps []step) (uint64, error) {
+func (c *caseRun) countAllOps(steps []step) (uint64, error) {
 	mem, err := c.Profile.newMem()
 	if err != nil {
 		return 0, err
