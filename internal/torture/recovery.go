@@ -8,9 +8,11 @@ import (
 // writes (one crash image each), then, for each image, a chain of one to
 // maxRecoveryDepth further power cuts, each just before a random write or
 // flush of the recovery OpenDevice runs on the image before (a COW
-// container writes a new checkpoint and superblocks when it opens). The
-// last image of the chain is opened without a cut and must keep the
-// promises of the first cut: recovery may never make a state worse.
+// container writes a new checkpoint and superblocks when it opens). Every
+// image of the chain, the last one included, must keep the promises of the
+// first cut: recovery may never make a state worse. (Each image is opened
+// once without a cut anyway, to count the writes of its recovery; that
+// open reads it whole and checks it too.)
 // Native recovery writes nothing, so the campaign runs on COW profiles.
 
 const (
@@ -32,7 +34,7 @@ func runRecovery(c *caseRun) error {
 		img, depth := ct.img, 1+c.rng.IntN(maxRecoveryDepth)
 		var where []uint64
 		for range depth {
-			next, k, err := c.cutRecovery(img)
+			next, k, err := c.cutRecovery(img, m, ct.snap)
 			if err != nil {
 				c.fail(annotate(err, "power cut before device write %d, recovery cuts %v", ct.at, where))
 				img = nil
@@ -54,12 +56,13 @@ func runRecovery(c *caseRun) error {
 	return nil
 }
 
-// cutRecovery counts the writes and flushes of the recovery of img (on a
-// copy), then opens img once more with the power cut just before a random
-// one of them, and returns the image found then (nil when recovery writes
-// nothing) and the index of the cut. img is consumed.
-func (c *caseRun) cutRecovery(img *blockdev.Mem) (*blockdev.Mem, uint64, error) {
-	n, err := c.recoveryOps(img.CrashClone(blockdev.CrashConfig{}))
+// cutRecovery opens a copy of img, counting the writes and flushes of its
+// recovery and checking what it finds against m at snap; then it opens img
+// once more with the power cut just before a random one of those writes,
+// and returns the image found then (nil when recovery writes nothing) and
+// the index of the cut. img is consumed.
+func (c *caseRun) cutRecovery(img *blockdev.Mem, m *Model, snap Snapshot) (*blockdev.Mem, uint64, error) {
+	n, err := c.recoveryOps(img.CrashClone(blockdev.CrashConfig{}), m, snap)
 	if err != nil || n == 0 {
 		return nil, 0, err
 	}
@@ -78,15 +81,21 @@ func (c *caseRun) cutRecovery(img *blockdev.Mem) (*blockdev.Mem, uint64, error) 
 	return next, k, nil
 }
 
-// recoveryOps opens img (a copy: it is consumed) and returns how many
-// writes and flushes OpenDevice issued.
-func (c *caseRun) recoveryOps(img *blockdev.Mem) (uint64, error) {
+// recoveryOps opens img (a copy: it is consumed), returns how many writes
+// and flushes OpenDevice issued, and checks the file against m at snap
+// (one check).
+func (c *caseRun) recoveryOps(img *blockdev.Mem, m *Model, snap Snapshot) (uint64, error) {
 	cnt := &opCounter{}
 	f, err := c.Profile.open(blockdev.WithFaults(img, cnt))
 	if err != nil {
 		return 0, annotate(err, "reopen the image")
 	}
 	n := cnt.load()
-	_ = f.Abandon()
-	return n, nil
+	defer func() { _ = f.Abandon() }()
+	c.Stats.Checks++
+	data, err := readAll(f)
+	if err != nil {
+		return 0, annotate(err, "read the image")
+	}
+	return n, c.checker.Check(m, snap, data)
 }
