@@ -23,6 +23,7 @@ type Campaign struct {
 func Campaigns() []Campaign {
 	return []Campaign{
 		{Name: "crash", Doc: "power cuts at device writes of a workload, several crash images per cut", run: runCrash},
+		{Name: "aftercrash", Doc: "a power cut, recovery, then a second workload on the recovered file with power cuts again", run: runAftercrash},
 		{Name: "recovery", COWOnly: true, Doc: "power cuts during recovery, up to three in a row (native recovery writes nothing)", run: runRecovery},
 		{Name: "transient", Doc: "one EIO or ENOSPC at one I/O, then Sync must recover", run: runTransient},
 		{Name: "corruption", COWOnly: true, Doc: "one flipped bit of a synced image: ErrCorrupt or no harm (native data has no checksums)", run: runCorruption},

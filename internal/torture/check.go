@@ -1,14 +1,17 @@
 package torture
 
-import "math"
+import (
+	"math"
+	"strconv"
+)
 
 // Checker checks device images against a Model. It keeps its scratch
 // buffers between checks; it is not safe for concurrent use.
 type Checker struct {
-	// Per byte, 0 meaning none: lo and hi are 1 + the id of the oldest and
-	// the newest write whose pattern matches the byte (the zero baseline
-	// is write 0); need is 1 + the id of the newest synced write covering
-	// it.
+	// Per byte, 0 meaning none: lo and hi name the oldest and the newest
+	// write whose pattern matches the byte, need the newest synced write
+	// covering it. A write is named by its index in the history plus 2; 1
+	// names the baseline.
 	lo, hi, need []uint16
 }
 
@@ -38,9 +41,17 @@ func (c *Checker) Check(m *Model, snap Snapshot, img []byte) error {
 	}
 	c.reset(size)
 	lo, hi, need := c.lo, c.hi, c.need
-	for b, v := range img {
-		if v == 0 {
-			lo[b], hi[b] = 1, 1
+	if m.base == nil {
+		for b, v := range img {
+			if v == 0 {
+				lo[b], hi[b] = 1, 1
+			}
+		}
+	} else {
+		for b, v := range img {
+			if v == m.base[b] {
+				lo[b], hi[b] = 1, 1
+			}
 		}
 	}
 	writes := m.Writes()[:snap.N]
@@ -49,7 +60,7 @@ func (c *Checker) Check(m *Model, snap Snapshot, img []byte) error {
 		if w.Dropped {
 			continue
 		}
-		id1 := uint16(w.ID + 1)
+		id1 := uint16(i + 2)
 		seg := img[w.Off:w.End()]
 		l, h := lo[w.Off:w.End()], hi[w.Off:w.End()]
 		for j, v := range w.Data {
@@ -70,9 +81,9 @@ func (c *Checker) Check(m *Model, snap Snapshot, img []byte) error {
 	for b, h := range hi {
 		switch {
 		case h == 0:
-			return violation(Phantom, nil, "byte %#x at offset %d: no write put it there", img[b], b)
+			return violation(Phantom, nil, "byte %#x at offset %d: no write put it there (baseline %#x)", img[b], b, m.baseAt(int64(b)))
 		case h < need[b]:
-			return violation(Lost, nil, "offset %d shows write %d (newest match), write %d was synced", b, h-1, need[b]-1)
+			return violation(Lost, nil, "offset %d shows %s (newest match), write %d was synced", b, name(writes, h), writes[need[b]-2].ID)
 		}
 	}
 	for i := range writes {
@@ -80,18 +91,19 @@ func (c *Checker) Check(m *Model, snap Snapshot, img []byte) error {
 		if !w.Untorn || w.Dropped {
 			continue
 		}
-		if err := tornAt(w, lo, hi); err != nil {
+		if err := tornAt(writes, i, lo, hi); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// tornAt reports whether untorn write w is torn: one byte of its range is
-// explained only by w or later writes, another only by earlier ones. lo
-// and hi are those of Checker, with no byte unmatched.
-func tornAt(w *Write, lo, hi []uint16) error {
-	id1 := uint16(w.ID + 1)
+// tornAt reports whether untorn write writes[i] is torn: one byte of its
+// range is explained only by it or later writes, another only by earlier
+// ones. lo and hi are those of Checker, with no byte unmatched.
+func tornAt(writes []Write, i int, lo, hi []uint16) error {
+	w := &writes[i]
+	id1 := uint16(i + 2)
 	newer, older := -1, -1
 	l, h := lo[w.Off:w.End()], hi[w.Off:w.End()]
 	for j := range l {
@@ -102,11 +114,19 @@ func tornAt(w *Write, lo, hi []uint16) error {
 			older = j
 		}
 		if newer >= 0 && older >= 0 {
-			return violation(Torn, nil, "untorn write %d [%d, %d): offset %d shows write %d or later, offset %d only older data (newest match %d)",
-				w.ID, w.Off, w.End(), w.Off+int64(newer), l[newer]-1, w.Off+int64(older), h[older]-1)
+			return violation(Torn, nil, "untorn write %d [%d, %d): offset %d shows write %d or later, offset %d only older data (newest match: %s)",
+				w.ID, w.Off, w.End(), w.Off+int64(newer), writes[l[newer]-2].ID, w.Off+int64(older), name(writes, h[older]))
 		}
 	}
 	return nil
+}
+
+// name names the write a lo, hi or need entry stands for.
+func name(writes []Write, v uint16) string {
+	if v <= 1 {
+		return "the baseline"
+	}
+	return "write " + strconv.Itoa(writes[v-2].ID)
 }
 
 // reset sizes the scratch buffers for a file of size bytes, all zero.

@@ -87,3 +87,27 @@ func TestCheckerIgnoresDroppedWrites(t *testing.T) {
 	var c Checker
 	wantClass(t, c.Check(m, m.Snapshot(), bytes.Clone(p)), Phantom)
 }
+
+// A model rebased on a reopened image takes that image as its baseline.
+func TestCheckerRebased(t *testing.T) {
+	old := history()
+	base := bytes.Clone(old.Current())
+	m := NewModelFrom(base, old.NextID())
+	i, p := m.Begin(8, 8, true)
+	m.Commit(i)
+	var c Checker
+	if err := c.Check(m, m.Snapshot(), bytes.Clone(base)); err != nil {
+		t.Errorf("the baseline alone: %v", err)
+	}
+	if err := c.Check(m, m.Snapshot(), bytes.Clone(m.Current())); err != nil {
+		t.Errorf("the baseline and the new write: %v", err)
+	}
+	// Data of the old history where the baseline has other data: phantom.
+	img := bytes.Clone(m.Current())
+	copy(img[16:32], old.Writes()[0].Data[16:32])
+	wantClass(t, c.Check(m, m.Snapshot(), img), Phantom)
+	// The new write half there.
+	img = bytes.Clone(base)
+	copy(img[8:12], p[:4])
+	wantClass(t, c.Check(m, m.Snapshot(), img), Torn)
+}

@@ -16,7 +16,7 @@ func runCrash(c *caseRun) error {
 	if err != nil {
 		return err
 	}
-	cuts, m, err := c.cutRun(steps, crashPoints, crashConfigs)
+	cuts, m, err := c.cutRun(nil, NewModel, steps, crashPoints, crashConfigs)
 	if err != nil {
 		c.fail(err) // the images taken before the error are still worth checking
 	}

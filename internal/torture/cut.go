@@ -14,19 +14,32 @@ type cut struct {
 	at   uint64 // the device write or flush it preceded, counted from the workload's start
 }
 
-// countOps runs steps on a new File over a new Mem, closes it, and returns
-// how many device writes and flushes the workload (with its Close) issued.
-func (c *caseRun) countOps(steps []step) (uint64, error) {
-	mem, err := c.Profile.newMem()
+// modelFor returns the model a run starts from, for a File of size bytes.
+type modelFor func(size int64) *Model
+
+// startDevice returns the device a run starts from: a copy of img (an
+// image without volatile writes), or a new device when img is nil.
+func (c *caseRun) startDevice(img *blockdev.Mem) (*blockdev.Mem, error) {
+	if img == nil {
+		return c.Profile.newMem()
+	}
+	return img.CrashClone(blockdev.CrashConfig{}), nil
+}
+
+// countOps runs steps (and a Close) on a File over a copy of from (a new
+// device when from is nil), and returns how many device writes and flushes
+// the workload issued after OpenDevice.
+func (c *caseRun) countOps(from *blockdev.Mem, model modelFor, steps []step) (uint64, error) {
+	mem, err := c.startDevice(from)
 	if err != nil {
 		return 0, err
 	}
 	cnt := &opCounter{}
 	f, err := c.Profile.open(blockdev.WithFaults(mem, cnt))
 	if err != nil {
-		return 0, violation(Unexpected, err, "open a new device")
+		return 0, annotate(err, "open the device")
 	}
-	x := &executor{f: f, m: NewModel(f.Size()), p: c.Profile, ops: cnt.load}
+	x := &executor{f: f, m: model(f.Size()), p: c.Profile, ops: cnt.load}
 	if err := x.run(steps); err != nil {
 		_ = f.Abandon()
 		return 0, err
@@ -37,17 +50,18 @@ func (c *caseRun) countOps(steps []step) (uint64, error) {
 	return cnt.load() - x.base, nil
 }
 
-// cutRun runs steps (and a Close) on a new File and cuts the power, with
-// perCut crash configurations each, just before up to points of its device
-// writes and flushes, chosen at random. It returns the images and the model
-// of what the workload wrote.
-func (c *caseRun) cutRun(steps []step, points, perCut int) ([]cut, *Model, error) {
-	total, err := c.countOps(steps)
+// cutRun runs steps (and a Close) on a File over a copy of from (a new
+// device when from is nil) and cuts the power, with perCut crash
+// configurations each, just before up to points of its device writes and
+// flushes after OpenDevice, chosen at random. It returns the images and
+// the model of what the workload wrote.
+func (c *caseRun) cutRun(from *blockdev.Mem, model modelFor, steps []step, points, perCut int) ([]cut, *Model, error) {
+	total, err := c.countOps(from, model, steps)
 	if err != nil {
 		return nil, nil, err
 	}
 	at := c.pickIndexes(total, points)
-	mem, err := c.Profile.newMem()
+	mem, err := c.startDevice(from)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -60,12 +74,12 @@ func (c *caseRun) cutRun(steps []step, points, perCut int) ([]cut, *Model, error
 	}
 	f, err := c.Profile.open(blockdev.WithFaults(mem, blockdev.Any(injs...)))
 	if err != nil {
-		return nil, nil, violation(Unexpected, err, "open a new device")
+		return nil, nil, annotate(err, "open the device")
 	}
 	for i, cp := range cps {
 		cp.Arm(int(at[i/perCut]), c.crashConfig())
 	}
-	m := NewModel(f.Size())
+	m := model(f.Size())
 	x := &executor{f: f, m: m, p: c.Profile, ops: cnt.load}
 	err = x.run(steps)
 	if err == nil {

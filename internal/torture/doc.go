@@ -21,6 +21,9 @@
 //   - crash: cut the power at device write indices of a workload with
 //     blockdev.CrashPoint, several crash configurations per cut, and check
 //     each image after reopening it;
+//   - aftercrash: cut the power once, recover, run a second workload on
+//     the recovered file and cut it again: the images must keep the
+//     promises of the second workload over what recovery found;
 //   - recovery: cut the power, then cut it again during the recovery that
 //     OpenDevice runs on the image, up to three times in a row, and check
 //     the final image (COW profiles: native recovery writes nothing);

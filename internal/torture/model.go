@@ -1,8 +1,10 @@
 package torture
 
+import "bytes"
+
 // Write is one write of a workload as the Model knows it.
 type Write struct {
-	ID      int // 1-based, in issue order; 0 names the never-written baseline
+	ID      int // unique across the models of one case, increasing in issue order
 	Off     int64
 	Data    []byte
 	Untorn  bool // atomicio.WriteAt rather than (*File).WriteAt
@@ -19,11 +21,14 @@ type Snapshot struct {
 	N, Synced int
 }
 
-// Model is the history of one file that started all zero: every write
-// issued, which of them are durable, and the content reads must return.
-// It is not safe for concurrent use.
+// Model is the history of one file since a baseline (all zero for a new
+// file, or the content found when it was reopened): every write issued,
+// which of them are durable, and the content reads must return. It is not
+// safe for concurrent use.
 type Model struct {
 	size    int64
+	base    []byte // the content at the baseline; nil: all zero
+	firstID int    // the ID of writes[0]
 	writes  []Write
 	synced  int
 	current []byte
@@ -31,8 +36,19 @@ type Model struct {
 
 // NewModel returns the model of a zeroed file of size bytes.
 func NewModel(size int64) *Model {
-	return &Model{size: size, current: make([]byte, size)}
+	return &Model{size: size, firstID: 1, current: make([]byte, size)}
 }
+
+// NewModelFrom returns the model of a file whose content is base (a
+// verified image, which the model keeps), for writes with IDs from firstID
+// on: give it the next ID of the model that base came from, so that no
+// write of the new history has the content of an older one.
+func NewModelFrom(base []byte, firstID int) *Model {
+	return &Model{size: int64(len(base)), base: base, firstID: firstID, current: bytes.Clone(base)}
+}
+
+// NextID returns the ID the next write will get.
+func (m *Model) NextID() int { return m.firstID + len(m.writes) }
 
 // Size returns the file's size.
 func (m *Model) Size() int64 { return m.size }
@@ -44,11 +60,11 @@ func (m *Model) Writes() []Write { return m.writes }
 // its index and content. Until Commit or Drop it is in flight: an image may
 // or may not show it.
 func (m *Model) Begin(off int64, n int, untorn bool) (int, []byte) {
-	id := len(m.writes) + 1
+	id := m.NextID()
 	p := make([]byte, n)
 	Fill(p, id, off)
 	m.writes = append(m.writes, Write{ID: id, Off: off, Data: p, Untorn: untorn})
-	return id - 1, p
+	return len(m.writes) - 1, p
 }
 
 // Commit records that write i returned successfully: reads see it.
@@ -73,3 +89,11 @@ func (m *Model) Snapshot() Snapshot { return Snapshot{N: len(m.writes), Synced: 
 // Current returns what reads must return now; the caller must not modify
 // it.
 func (m *Model) Current() []byte { return m.current }
+
+// baseAt returns the baseline byte at off.
+func (m *Model) baseAt(off int64) byte {
+	if m.base == nil {
+		return 0
+	}
+	return m.base[off]
+}

@@ -25,7 +25,7 @@ func runRecovery(c *caseRun) error {
 	if err != nil {
 		return err
 	}
-	cuts, m, err := c.cutRun(steps, recoveryPoints, 1)
+	cuts, m, err := c.cutRun(nil, NewModel, steps, recoveryPoints, 1)
 	if err != nil {
 		c.fail(err)
 	}

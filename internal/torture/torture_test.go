@@ -48,6 +48,16 @@ func TestCrash(t *testing.T) {
 	}
 }
 
+// TestAftercrash: a power cut, recovery, a second workload on the
+// recovered file and power cuts again: every image keeps the promises of
+// the second workload over what the recovery found.
+func TestAftercrash(t *testing.T) {
+	rep := runCampaign(t, "aftercrash", 3)
+	if st := rep.Total(); st.Crashes == 0 || st.Checks == 0 {
+		t.Errorf("no crash image was checked: %+v", st)
+	}
+}
+
 // TestRecovery: up to three power cuts during recovery, on the COW
 // profiles: the final image keeps the promises of the first cut.
 func TestRecovery(t *testing.T) {
