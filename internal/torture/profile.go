@@ -1,0 +1,144 @@
+package torture
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/untorn/untorn/atomicio"
+	"github.com/untorn/untorn/blockdev"
+)
+
+// Profile is one device setup: a Mem with some limits, the options a File
+// is opened with, and the mode it must end up in.
+type Profile struct {
+	Name    string
+	Limits  blockdev.Limits
+	MemSize int64 // bytes of the Mem: the file (native) or the container (COW)
+	Options atomicio.Options
+	Mode    atomicio.Mode // the mode OpenDevice must pick (never ModeAuto)
+}
+
+// COW reports whether the profile's File is a COW container.
+func (p Profile) COW() bool { return p.Mode == atomicio.ModeCOW }
+
+// baseOptions: a cache that holds a whole small file, no background
+// writeback (no timer, thresholds at the budget), one write in flight:
+// device operations then happen only in Sync and Close, in an order fixed
+// by the workload, so that a seed replays the same history.
+func baseOptions(maxAtomic int) atomicio.Options {
+	const cache = 512 << 10
+	return atomicio.Options{
+		CacheSize:       cache,
+		MaxAtomic:       maxAtomic,
+		FlushInterval:   -1,
+		BackgroundDirty: cache * 3 / 4,
+		HardDirty:       cache * 3 / 4,
+		QueueDepth:      1,
+	}
+}
+
+// Profiles returns every profile, in a fixed order. The devices are small
+// (a 1 MiB container holds a 128 KiB file; a native file is 128 KiB too) so
+// that one check, a reopen and a read of the whole file, takes about a
+// millisecond.
+func Profiles() []Profile {
+	forceCOW := baseOptions(64 << 10)
+	forceCOW.Mode = atomicio.ModeCOW
+	return []Profile{
+		// No untorn writes at all: OpenDevice makes a COW container.
+		{Name: "none-cow", Limits: blockdev.LimitsNone, MemSize: 1 << 20, Options: baseOptions(64 << 10), Mode: atomicio.ModeCOW},
+		// NVMe atomic units of 4-16 KiB, MaxAtomic 64 KiB: too small for
+		// native, so COW.
+		{Name: "nvme-cow", Limits: blockdev.LimitsNVMe, MemSize: 1 << 20, Options: baseOptions(64 << 10), Mode: atomicio.ModeCOW},
+		// The same device with MaxAtomic 8 KiB: native (a write whose
+		// aligned unit exceeds 16 KiB fails with ErrTooLarge).
+		{Name: "nvme-native", Limits: blockdev.LimitsNVMe, MemSize: 128 << 10, Options: baseOptions(8 << 10), Mode: atomicio.ModeNative},
+		// XFS-like 4 KiB..2 MiB: OpenDevice picks native.
+		{Name: "xfs-native", Limits: blockdev.LimitsXFS, MemSize: 128 << 10, Options: baseOptions(64 << 10), Mode: atomicio.ModeNative},
+		// The same device forced into a COW container with Options.Mode.
+		{Name: "xfs-cow", Limits: blockdev.LimitsXFS, MemSize: 1 << 20, Options: forceCOW, Mode: atomicio.ModeCOW},
+	}
+}
+
+// ProfileNames returns the names of Profiles, in order.
+func ProfileNames() []string {
+	var names []string
+	for _, p := range Profiles() {
+		names = append(names, p.Name)
+	}
+	return names
+}
+
+// SelectProfiles returns the profiles with the given names, in the order
+// given; no names means all of them.
+func SelectProfiles(names []string) ([]Profile, error) {
+	all := Profiles()
+	if len(names) == 0 {
+		return all, nil
+	}
+	var out []Profile
+	for _, n := range names {
+		found := false
+		for _, p := range all {
+			if p.Name == n {
+				out, found = append(out, p), true
+			}
+		}
+		if !found {
+			return nil, fmt.Errorf("%w: profile %q (have %s)", ErrConfig, n, strings.Join(ProfileNames(), ", "))
+		}
+	}
+	return out, nil
+}
+
+// newMem returns a zeroed Mem for the profile.
+func (p Profile) newMem() (*blockdev.Mem, error) {
+	m, err := blockdev.NewMem(p.MemSize, p.Limits)
+	if err != nil {
+		return nil, fmt.Errorf("torture: profile %s: %w", p.Name, err)
+	}
+	return m, nil
+}
+
+// open opens a File over dev with the profile's options and checks that
+// it runs in the profile's mode.
+func (p Profile) open(dev blockdev.Device) (*atomicio.File, error) {
+	f, err := atomicio.OpenDevice(dev, p.Options)
+	if err != nil {
+		return nil, err
+	}
+	if f.Mode() != p.Mode {
+		_ = f.Abandon()
+		return nil, violation(Unexpected, nil, "OpenDevice picked mode %v, the profile wants %v", f.Mode(), p.Mode)
+	}
+	return f, nil
+}
+
+// fileSizes caches the size of a File on each profile's new device, by
+// profile name.
+var fileSizes sync.Map // string -> int64
+
+// fileSize returns the size of a File opened on a new device of the
+// profile (for a COW container, its logical size), opening one the first
+// time.
+func (p Profile) fileSize() (int64, error) {
+	if v, ok := fileSizes.Load(p.Name); ok {
+		return v.(int64), nil
+	}
+	mem, err := p.newMem()
+	if err != nil {
+		return 0, err
+	}
+	f, err := p.open(mem)
+	if err != nil {
+		return 0, annotate(err, "open a new device")
+	}
+	size := f.Size()
+	if err := f.Close(); err != nil {
+		_ = f.Abandon()
+		return 0, annotate(err, "close a new device")
+	}
+	fileSizes.Store(p.Name, size)
+	return size, nil
+}
