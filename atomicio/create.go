@@ -430,15 +430,4 @@ func fsyncRetry(fd int) error {
 
 // flockNB takes the exclusive lock blockdev.OpenFile takes, without
 // waiting: ErrLocked if another open file holds it.
-func flockNB(fd int) error {
-	for {
-		err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB)
-		switch {
-		case errors.Is(err, unix.EINTR):
-			continue
-		case errors.Is(err, unix.EWOULDBLOCK):
-			return fmt.Errorf("%w: %w", ErrLocked, err)
-		}
-		return err
-	}
-}
+func flockNB(fd int) error { return blockdev.LockFD(fd) }

@@ -73,6 +73,12 @@ func OpenFile(path string, opts FileOptions) (*File, error) {
 	return f, nil
 }
 
+// LockFD takes, without waiting, the exclusive advisory lock OpenFile
+// takes on a file it opens for writing, on any open descriptor of a file:
+// an error wrapping ErrLocked when another open file holds it. (Creators of
+// a data file use it to hold the file before it is a Device.)
+func LockFD(fd int) error { return lockFile(fd, false) }
+
 // lockFile takes an advisory lock on the open file: exclusive for a writer,
 // shared for a reader, so that two processes (or two Files in one) never
 // write the same device at once. The lock goes with the descriptor.
