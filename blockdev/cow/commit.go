@@ -24,6 +24,17 @@ type placed struct {
 	sums []uint32
 }
 
+// appendPlaced appends the extents of a record whose data starts at
+// physical block phys, in order, with their blocks' sums, to dst.
+func appendPlaced(dst []placed, exts []extent, phys int64, sums []uint32) []placed {
+	for _, e := range exts {
+		n := int64(e.count)
+		dst = append(dst, placed{ext: e, phys: phys, sums: sums[:n]})
+		phys, sums = phys+n, sums[n:]
+	}
+	return dst
+}
+
 // WriteAt writes p at off. Every write is committed as one unit (so a plain
 // write never tears either); Atomic writes must obey blockdev.CheckAtomic
 // with the device's Limits. Plain writes longer than MaxBatch are split
@@ -217,13 +228,7 @@ func (d *Device) writeTxnLocked(runs []run, flags uint16, fua bool) error {
 		if wflags&blockdev.FUA != 0 {
 			d.durableSeq = seq + 1 // everything before was durable already
 		}
-		p := pos + h
-		k := 0
-		for _, e := range exts {
-			done = append(done, placed{ext: e, phys: p, sums: sums[k : k+int(e.count)]})
-			p += int64(e.count)
-			k += int(e.count)
-		}
+		done = appendPlaced(done, exts, pos+h, sums)
 		d.stats.Records++
 		d.stats.HeaderBlocks += h
 		d.logLen += end - pos

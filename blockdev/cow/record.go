@@ -155,3 +155,14 @@ func recordHeaderBlocks(b []byte) int64 {
 	}
 	return int64(le.Uint32(b[8:]))
 }
+
+// logicalBlock returns the logical block of the record's i-th data block.
+func (r *recordHeader) logicalBlock(i int64) int64 {
+	for _, e := range r.extents {
+		if i < int64(e.count) {
+			return int64(e.lblock) + i
+		}
+		i -= int64(e.count)
+	}
+	return -1
+}

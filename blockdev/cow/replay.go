@@ -14,7 +14,6 @@ import (
 // record to the end of its segment serves every record after it there.
 type logReader struct {
 	d     *Device
-	store *[]byte // the aligned buffer it reuses (one of the Device's, or its own)
 	buf   []byte
 	start int64 // physical block of buf[0]
 	n     int64 // blocks in buf
@@ -25,7 +24,7 @@ func (lr *logReader) at(pos int64) ([]byte, error) {
 	g := lr.d.g
 	if pos < lr.start || pos >= lr.start+lr.n {
 		lr.start, lr.n = pos, g.segEnd(pos)-pos
-		lr.buf = lr.d.bufferLocked(lr.store, lr.n*g.bs)
+		lr.buf = lr.d.bufferLocked(&lr.d.scratch, lr.n*g.bs)
 		if err := lr.d.innerRead(lr.buf, pos); err != nil {
 			return nil, err
 		}
@@ -45,7 +44,7 @@ func (lr *logReader) at(pos int64) ([]byte, error) {
 func (d *Device) replayLocked(pos int64, seq uint64) error {
 	g := d.g
 	bs := g.bs
-	lr := logReader{d: d, store: &d.scratch}
+	lr := logReader{d: d}
 	d.head, d.nextSeq = pos, seq
 	var pending []placed // records of an unfinished transaction
 	var pendingSegs []int64
@@ -73,18 +72,15 @@ func (d *Device) replayLocked(pos int64, seq uint64) error {
 					return err
 				}
 			}
+			if err == nil && !current(&r) {
+				break // an intact record of another time: nothing to repair
+			}
 			var ok bool
-			if r, ok = d.repairRecordLocked(b, pos, err == nil, current); !ok {
+			if r, ok = d.repairRecordLocked(b, pos, current); !ok {
 				break
 			}
 		}
-		p := pos + r.hdrBlocks
-		k := 0
-		for _, e := range r.extents {
-			pending = append(pending, placed{ext: e, phys: p, sums: r.sums[k : k+int(e.count)]})
-			p += int64(e.count)
-			k += int(e.count)
-		}
+		pending = appendPlaced(pending, r.extents, pos+r.hdrBlocks, r.sums)
 		pendingSegs = append(pendingSegs, g.segOf(pos))
 		pos, seq = r.next, seq+1
 		if r.flags&recMore != 0 {
@@ -166,21 +162,14 @@ func (d *Device) checkLogEndLocked(lr *logReader, pos int64, seq uint64) error {
 
 // repairRecordLocked tries to read the record at block pos, whose bytes
 // to the end of its segment are b, as a current record with one flipped
-// bit (see repair.go). headerOK says b's header decoded (then only its
-// data can be repaired). A corrected data block is kept in d.repairs, to be
+// bit (see repair.go). A corrected data block is kept in d.repairs, to be
 // written again once replay is done. It does not change b.
 // REQUIRES: mu held.
-func (d *Device) repairRecordLocked(b []byte, pos int64, headerOK bool, current func(*recordHeader) bool) (recordHeader, bool) {
+func (d *Device) repairRecordLocked(b []byte, pos int64, current func(*recordHeader) bool) (recordHeader, bool) {
 	g := d.g
 	bs := g.bs
 	if len(b) < recHeaderLen || bits.OnesCount32(binary.LittleEndian.Uint32(b)^recMagic) > 1 {
 		return recordHeader{}, false // not a record (zeros, old data): a torn or missing one
-	}
-	if headerOK {
-		r, _ := decodeRecordHeader(b, bs)
-		if !current(&r) {
-			return recordHeader{}, false // an intact record of another time: the end of the log
-		}
 	}
 	fixed := append([]byte(nil), b...)
 	r, ok := repairHeader(fixed, bs, current)
@@ -197,15 +186,8 @@ func (d *Device) repairRecordLocked(b []byte, pos int64, headerOK bool, current 
 		if !ok {
 			return recordHeader{}, false
 		}
-		phys, l := pos+r.hdrBlocks+i, int64(-1)
-		for _, e := range r.extents { // the logical block of data block i
-			if i < int64(e.count) {
-				l = int64(e.lblock) + i
-				break
-			}
-			i -= int64(e.count)
-		}
-		d.repairs = append(d.repairs, repairedBlock{lblock: l, phys: phys, data: data[(phys-pos-r.hdrBlocks)*bs : (phys-pos-r.hdrBlocks+1)*bs]})
+		d.repairs = append(d.repairs, repairedBlock{lblock: r.logicalBlock(i), phys: pos + r.hdrBlocks + i,
+			data: data[i*bs : (i+1)*bs]})
 	}
 	d.stats.RepairedRecords++
 	return r, true
@@ -315,7 +297,8 @@ func (d *Device) rewriteRepairsLocked() error {
 	if len(runs) == 0 {
 		return nil
 	}
+	// In log order the blocks need not be ascending; the map holds one
+	// place per block, so each appears once.
 	slices.SortFunc(runs, func(a, b run) int { return cmp.Compare(a.lblock, b.lblock) })
-	runs = slices.CompactFunc(runs, func(a, b run) bool { return a.lblock == b.lblock })
 	return d.writeTxnLocked(runs, recClean, false)
 }
