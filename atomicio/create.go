@@ -127,20 +127,17 @@ func replaceEmpty(path string, opts Options) (*File, error) {
 		return nil, fmt.Errorf("atomicio: create %s: %w", path, err)
 	}
 	defer unix.Close(efd)
-	if err := flockNB(efd); err != nil {
+	if err := blockdev.LockFD(efd); err != nil {
 		return nil, fmt.Errorf("atomicio: create %s: %w", path, err)
 	}
 	// still reports whether path is, under our lock, the empty file we
 	// locked: if so nobody else can be replacing it.
 	still := func() (uint32, bool) {
-		var fst, pst unix.Stat_t
-		if unix.Fstat(efd, &fst) != nil || fst.Mode&unix.S_IFMT != unix.S_IFREG || fst.Size != 0 {
+		var st unix.Stat_t
+		if unix.Fstat(efd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG || st.Size != 0 || !sameFile(dirfd, base, efd) {
 			return 0, false
 		}
-		if unix.Fstatat(dirfd, base, &pst, unix.AT_SYMLINK_NOFOLLOW) != nil || pst.Dev != fst.Dev || pst.Ino != fst.Ino {
-			return 0, false
-		}
-		return fst.Mode & 0o7777, true
+		return st.Mode & 0o7777, true
 	}
 	perm, ok := still()
 	if !ok {
@@ -382,7 +379,7 @@ func removeStaleTemps(dirfd int, dir, base string) {
 			continue
 		}
 		var st unix.Stat_t
-		if flockNB(fd) == nil && unix.Fstat(fd, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFREG &&
+		if blockdev.LockFD(fd) == nil && unix.Fstat(fd, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFREG &&
 			sameFile(dirfd, name, fd) {
 			_ = unix.Unlinkat(dirfd, name, 0)
 		}
@@ -427,7 +424,3 @@ func fsyncRetry(fd int) error {
 		}
 	}
 }
-
-// flockNB takes the exclusive lock blockdev.OpenFile takes, without
-// waiting: ErrLocked if another open file holds it.
-func flockNB(fd int) error { return blockdev.LockFD(fd) }
