@@ -8,8 +8,9 @@ import (
 
 const (
 	ckptMagic     = 0x4b43574f434e5254 // "TRNCOWCK" little-endian
-	ckptVersion   = 2
-	ckptHeaderLen = 64
+	ckptVersion   = 3
+	ckptHeaderLen = 80
+	ckptCRCAt     = ckptHeaderLen - 4
 )
 
 // checkpoint is a full copy of the logical-to-physical map and the place in
@@ -20,6 +21,7 @@ type checkpoint struct {
 	startSeq uint64 // sequence number of the first record after it
 	startPos int64  // physical block of that record
 	hdrCRC   uint32 // the header checksum, which the superblock repeats
+	size     int64  // the file size in bytes; m has ceil(size/bs) entries
 	m        []uint32
 	sums     []uint32 // CRC-32C of each logical block's data (0 where m is 0)
 }
@@ -50,12 +52,22 @@ func (c *checkpoint) encode(b []byte) {
 	le.PutUint64(b[40:], uint64(c.startPos))
 	le.PutUint64(b[48:], uint64(len(c.m)))
 	le.PutUint32(b[56:], crc(mb))
-	c.hdrCRC = crc(b[:60])
-	le.PutUint32(b[60:], c.hdrCRC)
+	le.PutUint64(b[64:], uint64(c.size))
+	c.hdrCRC = crc(b[:ckptCRCAt])
+	le.PutUint32(b[ckptCRCAt:], c.hdrCRC)
+}
+
+// checkpointEntries returns how many map entries the checkpoint whose
+// header is at the start of b says it holds (0 when b holds no header).
+func checkpointEntries(b []byte) int64 {
+	if len(b) < ckptHeaderLen || binary.LittleEndian.Uint64(b[0:]) != ckptMagic {
+		return 0
+	}
+	return int64(min(binary.LittleEndian.Uint64(b[48:]), math.MaxUint32))
 }
 
 // decodeCheckpoint parses a checkpoint and checks both its checksums. It
-// does not check the map entries against a geometry (see checkMap).
+// does not check the map entries against a geometry (see loadMapLocked).
 func decodeCheckpoint(b []byte) (checkpoint, error) {
 	if len(b) < ckptHeaderLen {
 		return checkpoint{}, fmt.Errorf("%w: checkpoint of %d bytes", ErrCorrupt, len(b))
@@ -64,8 +76,8 @@ func decodeCheckpoint(b []byte) (checkpoint, error) {
 	if le.Uint64(b[0:]) != ckptMagic {
 		return checkpoint{}, fmt.Errorf("%w: no checkpoint magic", ErrCorrupt)
 	}
-	c := checkpoint{hdrCRC: le.Uint32(b[60:])}
-	if got := crc(b[:60]); got != c.hdrCRC {
+	c := checkpoint{hdrCRC: le.Uint32(b[ckptCRCAt:])}
+	if got := crc(b[:ckptCRCAt]); got != c.hdrCRC {
 		return checkpoint{}, fmt.Errorf("%w: checkpoint header checksum %#x, want %#x", ErrCorrupt, got, c.hdrCRC)
 	}
 	if v := le.Uint32(b[8:]); v != ckptVersion {
@@ -75,6 +87,7 @@ func decodeCheckpoint(b []byte) (checkpoint, error) {
 	c.gen = le.Uint64(b[24:])
 	c.startSeq = le.Uint64(b[32:])
 	c.startPos = int64(le.Uint64(b[40:]) & math.MaxInt64)
+	c.size = int64(le.Uint64(b[64:]) & math.MaxInt64)
 	n := le.Uint64(b[48:])
 	if n > math.MaxUint32 || uint64(len(b)-ckptHeaderLen)/8 < n {
 		return checkpoint{}, fmt.Errorf("%w: checkpoint of %d entries in %d bytes", ErrCorrupt, n, len(b))

@@ -35,7 +35,7 @@ func TestCleanAheadSparesTheNextCommit(t *testing.T) {
 		write()
 	}
 	d.mu.RLock()
-	freeBefore := len(d.free)
+	freeBefore := d.spaceLocked()
 	d.mu.RUnlock()
 	rounds := 0
 	for {
@@ -48,7 +48,7 @@ func TestCleanAheadSparesTheNextCommit(t *testing.T) {
 		require.Less(t, rounds, 1000)
 	}
 	d.mu.RLock()
-	freeAfter := len(d.free)
+	freeAfter := d.spaceLocked()
 	want := d.aheadTargetLocked()
 	d.mu.RUnlock()
 	t.Logf("free segments %d -> %d after %d rounds (want %d)", freeBefore, freeAfter, rounds, want)

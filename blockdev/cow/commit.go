@@ -56,7 +56,8 @@ func (d *Device) WriteAt(p []byte, off int64, flags blockdev.Flags) (int, error)
 	for done := int64(0); done < int64(len(p)); {
 		n := min(int64(len(p))-done, d.g.maxBatch)
 		runs := []run{{lblock: (off + done) / bs, data: p[done : done+n]}}
-		if err := d.commitLocked(runs, n/bs, flags&blockdev.FUA != 0); err != nil {
+		size := max(d.size, off+done+n)
+		if err := d.commitLocked(runs, n/bs, d.size, size, flags&blockdev.FUA != 0); err != nil {
 			return int(done), &blockdev.OpError{Op: op, Off: off, Len: len(p), Err: err}
 		}
 		done += n
@@ -69,7 +70,31 @@ func (d *Device) WriteAt(p []byte, off int64, flags blockdev.Flags) (int, error)
 
 // CommitBatch writes every piece and commits them as one unit: after a
 // crash all of them or none are on the device. See blockdev.BatchDevice.
+// The file size grows to the end of the furthest piece.
 func (d *Device) CommitBatch(pieces []blockdev.Piece, flags blockdev.Flags) error {
+	return d.commitSized(pieces, -1, -1, flags)
+}
+
+// CommitSized is CommitBatch with a change of the file size in the same
+// transaction: the file is first cut to cut bytes (every logical block
+// from ceil(cut/BlockSize) on is unmapped and reads as zeros; the bytes of
+// the block holding cut beyond it are left as they are, for the caller to
+// clear), then the pieces are written, then the file size becomes size.
+// After a crash either all of it happened or none. cut = FileSize() cuts
+// nothing. Pieces must lie below size rounded up to a block, size and cut
+// at most Size(); otherwise nothing is written (ErrOutOfRange). A
+// transaction with no pieces changes the size only.
+func (d *Device) CommitSized(pieces []blockdev.Piece, cut, size int64, flags blockdev.Flags) error {
+	if cut < 0 || size < 0 || cut > d.Size() || size > d.Size() {
+		return &blockdev.OpError{Op: "commit batch", Off: -1,
+			Err: fmt.Errorf("%w: cut %d and size %d on a device of %d bytes", blockdev.ErrOutOfRange, cut, size, d.Size())}
+	}
+	return d.commitSized(pieces, cut, size, flags)
+}
+
+// commitSized commits pieces with cut and size (-1: no cut, the size grows
+// to cover the pieces).
+func (d *Device) commitSized(pieces []blockdev.Piece, cut, size int64, flags blockdev.Flags) error {
 	runs, blocks, err := d.checkBatch(pieces)
 	if err != nil {
 		return &blockdev.OpError{Op: "commit batch", Off: -1, Err: err}
@@ -79,9 +104,22 @@ func (d *Device) CommitBatch(pieces []blockdev.Piece, flags blockdev.Flags) erro
 	if err := d.writableLocked("commit batch", -1, 0); err != nil {
 		return err
 	}
-	if blocks > 0 {
-		if err := d.commitLocked(runs, blocks, flags&blockdev.FUA != 0); err != nil {
-			return &blockdev.OpError{Op: "commit batch", Off: runs[0].lblock * d.g.bs, Len: int(blocks * d.g.bs), Err: err}
+	if cut < 0 {
+		cut, size = d.size, d.size
+		if n := len(runs); n > 0 {
+			size = max(size, (runs[n-1].lblock*d.g.bs + int64(len(runs[n-1].data))))
+		}
+	} else if n := len(runs); n > 0 && runs[n-1].lblock*d.g.bs+int64(len(runs[n-1].data)) > ceilDiv(size, d.g.bs)*d.g.bs {
+		return &blockdev.OpError{Op: "commit batch", Off: runs[n-1].lblock * d.g.bs,
+			Err: fmt.Errorf("%w: a piece ends past the new file size %d", blockdev.ErrOutOfRange, size)}
+	}
+	if blocks > 0 || cut != d.size || size != d.size {
+		if err := d.commitLocked(runs, blocks, cut, size, flags&blockdev.FUA != 0); err != nil {
+			off := int64(-1)
+			if len(runs) > 0 {
+				off = runs[0].lblock * d.g.bs
+			}
+			return &blockdev.OpError{Op: "commit batch", Off: off, Len: int(blocks * d.g.bs), Err: err}
 		}
 	}
 	if err := d.finishLocked(flags); err != nil {
@@ -139,13 +177,13 @@ func (d *Device) finishLocked(flags blockdev.Flags) error {
 // total) as one transaction; with fua it may make it durable by itself
 // (see writeTxnLocked).
 // REQUIRES: mu held.
-func (d *Device) commitLocked(runs []run, blocks int64, fua bool) error {
+func (d *Device) commitLocked(runs []run, blocks, cut, size int64, fua bool) error {
 	if err := d.ensureSpaceLocked(blocks); err != nil {
 		return err
 	}
 	d.stats.UserBlocks += blocks
 	defer d.timeLocked(&d.stats.CommitTime, time.Now())
-	return d.writeTxnLocked(runs, 0, fua)
+	return d.writeTxnLocked(runs, 0, cut, size, fua)
 }
 
 // segmentsFor is how many free segments a transaction of n data blocks
@@ -159,7 +197,9 @@ func (g geometry) segmentsFor(n, headRoom int64) int64 {
 }
 
 // writeTxnLocked writes runs as a transaction of one or more records at
-// the log head, then applies it to the map. Each record is one inner write
+// the log head, then applies it to the map: the file cut to cut bytes, the
+// runs, the file size set to size (a transaction of no runs is one record
+// that changes the size only). Each record is one inner write
 // of its header blocks followed by its data; a transaction that does not
 // fit in the head segment continues in records in further segments, each
 // but the last marked recMore. The header carries a checksum per data
@@ -170,7 +210,7 @@ func (g geometry) segmentsFor(n, headRoom int64) int64 {
 // transaction that is one record while everything before it is durable
 // goes out as one FUA write: durable without a flush.
 // REQUIRES: mu held.
-func (d *Device) writeTxnLocked(runs []run, flags uint16, fua bool) error {
+func (d *Device) writeTxnLocked(runs []run, flags uint16, cut, size int64, fua bool) error {
 	fua = fua && !d.dirty
 	moved := flags&recClean != 0
 	g := d.g
@@ -178,7 +218,7 @@ func (d *Device) writeTxnLocked(runs []run, flags uint16, fua bool) error {
 	var done []placed
 	ri, roff := 0, int64(0) // next run and block offset in it
 	pos, seq := d.head, d.nextSeq
-	for ri < len(runs) {
+	for first := true; first || ri < len(runs); first = false {
 		var exts []extent
 		var srcs [][]byte
 		var data int64
@@ -187,14 +227,15 @@ func (d *Device) writeTxnLocked(runs []run, flags uint16, fua bool) error {
 		end := pos + h + data
 		next := end
 		if g.segEnd(pos)-end < 2 {
-			if len(d.free) == 0 {
+			s, ok := d.nextFreeLocked()
+			if !ok {
 				err := fmt.Errorf("%w: log ran out of segments", ErrNoSpace)
 				if len(done) > 0 { // an unfinished transaction is on disk
 					return d.failLocked(err)
 				}
 				return err
 			}
-			next = g.segStart(d.free[len(d.free)-1]) // taken once written
+			next = g.segStart(s) // taken once written
 		}
 		buf := d.bufferLocked(&d.stage, (h+data)*bs)
 		o := h * bs
@@ -213,7 +254,7 @@ func (d *Device) writeTxnLocked(runs []run, flags uint16, fua bool) error {
 		}
 		rec := recordHeader{flags: flags, hdrBlocks: h, seq: seq, epoch: d.sb.epoch, devID: d.sb.devID,
 			next: next, dataBlocks: data, dataCRC: crc(buf[h*bs:]), durableSeq: d.durableSeq,
-			extents: exts, sums: sums}
+			cut: cut, size: size, extents: exts, sums: sums}
 		if ri < len(runs) {
 			rec.flags |= recMore
 		}
@@ -241,10 +282,53 @@ func (d *Device) writeTxnLocked(runs []run, flags uint16, fua bool) error {
 		d.head, d.nextSeq = pos, seq
 	}
 	d.stats.Commits++
+	d.applyTxnLocked(cut, size, done)
+	return nil
+}
+
+// applyTxnLocked applies a committed transaction to the map: the cut, the
+// extents, the size.
+// REQUIRES: mu held.
+func (d *Device) applyTxnLocked(cut, size int64, done []placed) {
+	d.resizeLocked(cut)
+	d.resizeLocked(max(cut, size))
 	for _, pl := range done {
 		d.applyLocked(pl)
 	}
-	return nil
+	d.resizeLocked(size)
+}
+
+// resizeLocked sets the file size: blocks from ceil(size/bs) on are
+// unmapped and released; new blocks read as zeros.
+// REQUIRES: mu held.
+func (d *Device) resizeLocked(size int64) {
+	g := d.g
+	n := ceilDiv(size, g.bs)
+	ds := g.dataStart()
+	for l := n; l < int64(len(d.m)); l++ {
+		if old := int64(d.m[l]); old != 0 {
+			d.rev[old-ds] = 0
+			d.segs[g.segOf(old)].live--
+		}
+	}
+	if n <= int64(len(d.m)) {
+		clear(d.m[n:])
+		clear(d.sums[n:])
+		d.m, d.sums = d.m[:n], d.sums[:n]
+	} else {
+		d.m = append(d.m, make([]uint32, n-int64(len(d.m)))...)
+		d.sums = append(d.sums, make([]uint32, n-int64(len(d.sums)))...)
+	}
+	d.size = size
+}
+
+// mapAt returns the place of logical block l (0: unmapped).
+// REQUIRES: mu held (shared is enough).
+func (d *Device) mapAt(l int64) uint32 {
+	if l < int64(len(d.m)) {
+		return d.m[l]
+	}
+	return 0
 }
 
 // fillRecord chooses the extents of one record of at most room blocks
@@ -308,14 +392,4 @@ func (d *Device) applyLocked(pl placed) {
 		d.rev[p-ds] = uint32(l + 1)
 		d.segs[g.segOf(p)].live++
 	}
-}
-
-// takeFreeLocked makes the last free segment the head segment.
-// REQUIRES: mu held, len(d.free) > 0.
-func (d *Device) takeFreeLocked() {
-	s := d.free[len(d.free)-1]
-	d.free = d.free[:len(d.free)-1]
-	d.takes++
-	d.segs[s].state = segHead
-	d.segs[s].taken = d.takes
 }

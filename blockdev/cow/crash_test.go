@@ -188,7 +188,7 @@ func checkCrashImage(t *testing.T, clone *blockdev.Mem, ops []wop, model *prefix
 		next.pieces = append(next.pieces, p)
 	}
 	require.NoError(t, next.apply(d))
-	after := &prefixModel{bs: bs, states: [][]uint64{slices.Clone(model.states[got])}}
+	after := &prefixModel{bs: bs, states: [][]uint64{slices.Clone(model.states[got])}, sizes: []int64{model.sizes[got]}}
 	after.add(next)
 	again, err := Open(clone.CrashClone(blockdev.CrashConfig{Survive: 0}), Options{})
 	require.NoError(t, err, "second crash after crash at %d %+v", k, cfg)

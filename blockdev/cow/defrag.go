@@ -43,12 +43,12 @@ func (d *Device) defragRead(p []byte, first, n int64, runs []physRun, takes uint
 	unchanged := func() bool {
 		for _, r := range runs {
 			for s := g.segOf(r.phys); s <= g.segOf(r.phys+r.j-r.i-1); s++ {
-				if d.segs[s].taken > takes {
+				if s >= int64(len(d.segs)) || d.segs[s].taken > takes {
 					return false
 				}
 			}
 			for i := r.i; i < r.j; i++ {
-				if int64(d.m[first+i]) != r.phys+i-r.i {
+				if int64(d.mapAt(first+i)) != r.phys+i-r.i {
 					return false
 				}
 			}
@@ -72,7 +72,7 @@ func (d *Device) defragRead(p []byte, first, n int64, runs []physRun, takes uint
 		}
 		out = append(out, run{lblock: first + r.i, data: p[r.i*bs : r.j*bs]})
 	}
-	if err := d.writeTxnLocked(out, recClean, false); err != nil {
+	if err := d.writeTxnLocked(out, recClean, d.size, d.size, false); err != nil {
 		return
 	}
 	d.stats.DefragBlocks += mapped

@@ -17,7 +17,7 @@ import (
 // must notice the reuse and not write back what it read (the old data).
 func TestDefragSkipsReusedSegment(t *testing.T) {
 	opts := Options{LogicalSize: 256 << 12, SegmentSize: 32 << 10, AtomicMax: 16 << 10, MaxBatch: 32 << 10,
-		CheckpointInterval: 1 << 30}
+		CheckpointInterval: 1 << 30, SparePercent: 1000} // room: no cleaning moves anything meanwhile
 	d, _ := formatMem(t, blockdev.LimitsNone, opts)
 	g := d.g
 	bs := g.bs

@@ -26,12 +26,20 @@ type Device struct {
 	defrag    bool  // reads rewrite fragmented data contiguously
 	salvage   bool  // Options.Salvage
 
-	mu   sync.RWMutex // guards everything below
-	m    []uint32     // logical block -> physical block; 0: never written (reads as zeros)
-	sums []uint32     // logical block -> CRC-32C of its data (valid where m is not 0)
-	rev  []uint32     // data-area block -> logical block + 1; 0: no live data
+	mu sync.RWMutex // guards everything below
+	// size is the file size in bytes (see FileSize): m and sums have
+	// ceil(size/bs) entries; blocks beyond read as zeros.
+	size int64
+	m    []uint32 // logical block -> physical block; 0: never written (reads as zeros)
+	sums []uint32 // logical block -> CRC-32C of its data (valid where m is not 0)
+	// segs and rev cover the segments in use so far (see segments.go):
+	// the container grows on the inner device segment by segment.
+	rev  []uint32 // data-area block -> logical block + 1; 0: no live data
 	segs []segment
-	free []int64 // free segments, taken in order
+	free []int64 // free segments among segs, in descending order: the lowest is taken first
+	// discards: segments freed by the last checkpoint, given back to the
+	// inner device (Discard) by the next one if still free.
+	discards []int64
 	// takes counts segments taken as the log head (and state reloads): a
 	// segment's taken is the count when it last was, so a block whose
 	// segment has the same taken as before still holds the same data.
@@ -73,12 +81,20 @@ type segment struct {
 
 // Stats describe a Device's space and work.
 type Stats struct {
-	LogicalBytes  int64 // Size()
-	PhysicalBytes int64 // inner bytes the layout occupies (all metadata and segments)
+	LogicalBytes int64 // Size(): the capacity
+	FileBytes    int64 // FileSize()
+	// PhysicalBytes is the inner space the container holds on to: the
+	// superblocks, the two checkpoints as last written and every segment
+	// not free. Free segments are given back to an inner device that is a
+	// blockdev.Discarder (a hole in a file).
+	PhysicalBytes int64
 	LiveBytes     int64 // bytes of mapped logical data
-	FreeSegments  int   // segments ready for new records
-	Segments      int   // segments in the data area
+	FreeSegments  int   // segments in use so far that are free
+	Segments      int   // segments in use so far (the most is MaxSegments)
+	MaxSegments   int   // segments the layout has room for
 	SegmentBytes  int64
+	Discards      int64 // segments given back to the inner device
+	DiscardErrors int64 // Discards the inner device refused (the space stays allocated; nothing else changes)
 
 	Commits       int64 // transactions committed (writes, batches, cleaner moves)
 	Records       int64 // records written
@@ -123,10 +139,8 @@ func Format(dev blockdev.Device, opts Options) (*Device, error) {
 	d := newDevice(dev, g, opts)
 	d.sb = superblock{blockSize: bs, flags: sbFormatting, devID: rand.Uint64() | 1, epoch: 1, nLogical: g.nLogical,
 		segBlocks: g.segBlocks, nSegs: g.nSegs, ckptBlocks: g.ckptBlocks, atomicMax: g.atomicMax,
-		maxBatch: g.maxBatch}
-	for s := g.nSegs - 1; s >= 1; s-- {
-		d.free = append(d.free, s)
-	}
+		maxBatch: g.maxBatch, spare: g.spare}
+	d.growSegsLocked(0)
 	d.segs[0].state = segHead
 	d.head = g.segStart(0)
 	d.nextSeq, d.durableSeq = 1, 1
@@ -160,15 +174,21 @@ func newDevice(dev blockdev.Device, g geometry, opts Options) *Device {
 		ckptEvery: g.checkpointInterval(opts.CheckpointInterval),
 		defrag:    !opts.NoReadDefrag,
 		salvage:   opts.Salvage,
-		m:         make([]uint32, g.nLogical),
-		sums:      make([]uint32, g.nLogical),
-		rev:       make([]uint32, g.nSegs*g.segBlocks),
-		segs:      make([]segment, g.nSegs),
 	}
 }
 
-// Size returns the logical capacity in bytes.
+// Size returns the logical capacity in bytes: the largest file size.
 func (d *Device) Size() int64 { return d.g.nLogical * d.g.bs }
+
+// FileSize returns the file size: what the last committed transaction set
+// (see CommitSized), or the end of the furthest write (WriteAt and
+// CommitBatch extend it). Bytes beyond it read as zeros. A new device has
+// size 0.
+func (d *Device) FileSize() int64 {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return d.size
+}
 
 // Limits returns the device's limits: untorn writes from BlockSize to
 // AtomicMax, the inner device's memory alignment.
@@ -186,10 +206,13 @@ func (d *Device) Stats() Stats {
 	defer d.mu.RUnlock()
 	s := d.stats
 	s.LogicalBytes = d.Size()
-	s.PhysicalBytes = d.g.innerBlocks() * d.g.bs
+	s.FileBytes = d.size
 	s.FreeSegments = len(d.free)
-	s.Segments = int(d.g.nSegs)
+	s.Segments = len(d.segs)
+	s.MaxSegments = int(d.g.nSegs)
 	s.SegmentBytes = d.g.segBlocks * d.g.bs
+	s.PhysicalBytes = sbBlocks*d.g.bs + 2*ceilDiv(checkpointLen(int64(len(d.m))), d.g.bs)*d.g.bs +
+		int64(len(d.segs)-len(d.free))*s.SegmentBytes
 	for _, sg := range d.segs {
 		s.LiveBytes += int64(sg.live) * d.g.bs
 	}
@@ -297,7 +320,7 @@ func (d *Device) recoverLocked() error {
 // adoptLocked takes the state n recovered.
 // REQUIRES: mu held.
 func (d *Device) adoptLocked(n *Device) {
-	d.m, d.sums, d.rev, d.segs, d.free = n.m, n.sums, n.rev, n.segs, n.free
+	d.m, d.sums, d.rev, d.segs, d.free, d.size, d.discards = n.m, n.sums, n.rev, n.segs, n.free, n.size, n.discards
 	d.head, d.nextSeq, d.durableSeq, d.sb = n.head, n.nextSeq, n.durableSeq, n.sb
 	d.logLen, d.dirty, d.failed = n.logLen, n.dirty, nil
 	d.takes++ // a read from before must not be defragmented over the new state
@@ -358,14 +381,19 @@ func (d *Device) innerRead(buf []byte, pos int64) error {
 	return nil
 }
 
-// MemoryBytes is the most memory the device holds outside its callers'
-// buffers: the forward and reverse maps, the staging buffer of records
+// MemoryBytes is the memory the device holds outside its callers'
+// buffers now: the forward and reverse maps, the staging buffer of records
 // and checkpoints, and the cleaner's segment buffer. (The forward map
-// holds a block's place and its checksum.) A cache above it can
-// subtract it from its own budget to bound the process as a whole.
+// holds a block's place and its checksum.) It grows with the file and the
+// container: 8 bytes per block of file size (the map and checksums, also
+// the checkpoint buffer) and 4 per block of segments in use. A cache above
+// it can subtract it from its own budget to bound the process as a whole.
 func (d *Device) MemoryBytes() int64 {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
 	g := d.g
-	maps := g.nLogical*8 + g.nSegs*g.segBlocks*4
+	n := int64(len(d.m))
+	maps := n*8 + int64(len(d.rev))*4
 	seg := g.segBlocks * g.bs
-	return maps + max(seg, g.ckptBlocks*g.bs) + seg
+	return maps + max(seg, checkpointLen(n)) + seg
 }

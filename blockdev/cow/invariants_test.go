@@ -1,7 +1,9 @@
 package cow
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"testing"
 )
 
@@ -64,6 +66,12 @@ func (d *Device) checkInvariants() error {
 		return fmt.Errorf("%d head segments, head %d in segment %d", heads, d.head, g.segOf(d.head))
 	case free != len(d.free):
 		return fmt.Errorf("%d free segments, free list has %d", free, len(d.free))
+	case !slices.IsSortedFunc(d.free, func(a, b int64) int { return cmp.Compare(b, a) }):
+		return fmt.Errorf("free list %v not in descending order", d.free)
+	case int64(len(d.m)) != ceilDiv(d.size, g.bs) || len(d.sums) != len(d.m):
+		return fmt.Errorf("file size %d, map of %d entries", d.size, len(d.m))
+	case int64(len(d.rev)) != int64(len(d.segs))*g.segBlocks || int64(len(d.segs)) > g.nSegs:
+		return fmt.Errorf("%d segments in use, reverse map of %d blocks", len(d.segs), len(d.rev))
 	case g.segEnd(d.head)-d.head < 2:
 		return fmt.Errorf("head %d too close to its segment end", d.head)
 	}

@@ -126,7 +126,11 @@ func (d *Device) loadLocked(sbs []superblock) error {
 	if err := d.rewriteRepairsLocked(); err != nil {
 		return err
 	}
-	return d.checkpointLocked(true)
+	if err := d.checkpointLocked(true); err != nil {
+		return err
+	}
+	d.releaseAllLocked()
+	return nil
 }
 
 // loadRootLocked resets the in-memory state and loads it from one root:
@@ -135,14 +139,21 @@ func (d *Device) loadLocked(sbs []superblock) error {
 // REQUIRES: mu held.
 func (d *Device) loadRootLocked(sb superblock) error {
 	g := sb.geometry()
-	if g != d.g.layout() {
+	if g != d.g {
 		return fmt.Errorf("%w: %w: the two superblock copies describe different layouts", ErrCorrupt, errRootInvalid)
 	}
 	d.resetLocked()
 	d.sb = sb
-	buf := d.bufferLocked(&d.stage, g.ckptBlocks*g.bs)
+	// The header says how much of the slot the checkpoint fills.
+	buf := d.bufferLocked(&d.stage, g.bs)
 	if err := d.innerRead(buf, g.ckptSlot(sb.ckptSlot())); err != nil {
 		return err
+	}
+	if n := min(checkpointEntries(buf), g.nLogical); n > 0 {
+		buf = d.bufferLocked(&d.stage, ceilDiv(checkpointLen(n), g.bs)*g.bs)
+		if err := d.innerRead(buf, g.ckptSlot(sb.ckptSlot())); err != nil {
+			return err
+		}
 	}
 	c, err := decodeCheckpoint(buf)
 	invalid := func(err error) error {
@@ -153,12 +164,14 @@ func (d *Device) loadRootLocked(sb superblock) error {
 		return err
 	case err != nil:
 		return invalid(err)
-	case c.devID != sb.devID || c.gen != sb.ckptGen || c.hdrCRC != sb.ckptCRC || int64(len(c.m)) != g.nLogical:
+	case c.devID != sb.devID || c.gen != sb.ckptGen || c.hdrCRC != sb.ckptCRC:
 		return invalid(fmt.Errorf("%w: checkpoint generation %d does not match its superblock (%d)", ErrCorrupt, c.gen, sb.ckptGen))
 	case !g.isData(c.startPos) || g.segEnd(c.startPos)-c.startPos < 2:
 		return invalid(fmt.Errorf("%w: checkpoint log start %d", ErrCorrupt, c.startPos))
+	case c.size > g.nLogical*g.bs || int64(len(c.m)) != ceilDiv(c.size, g.bs):
+		return invalid(fmt.Errorf("%w: checkpoint of a %d-byte file holds %d map entries", ErrCorrupt, c.size, len(c.m)))
 	}
-	if err := d.loadMapLocked(c.m, c.sums); err != nil {
+	if err := d.loadMapLocked(c.m, c.sums, c.size); err != nil {
 		return err
 	}
 	return d.replayLocked(c.startPos, c.startSeq)
@@ -167,9 +180,8 @@ func (d *Device) loadRootLocked(sb superblock) error {
 // resetLocked empties the in-memory state before a root is loaded.
 // REQUIRES: mu held.
 func (d *Device) resetLocked() {
-	clear(d.rev)
-	clear(d.segs)
-	d.free = d.free[:0]
+	d.rev, d.segs, d.m, d.sums, d.size = d.rev[:0], d.segs[:0], nil, nil, 0
+	d.free, d.discards = d.free[:0], d.discards[:0]
 	d.logLen = 0
 	d.dirty = false
 	d.repairs = nil
@@ -178,19 +190,23 @@ func (d *Device) resetLocked() {
 // loadMapLocked takes a checkpoint's map and block checksums, checking
 // every entry, and derives the reverse map and the live counts.
 // REQUIRES: mu held.
-func (d *Device) loadMapLocked(m, sums []uint32) error {
+func (d *Device) loadMapLocked(m, sums []uint32, size int64) error {
 	g := d.g
 	ds := g.dataStart()
 	for l, p := range m {
 		if p == 0 {
 			continue
 		}
-		if !g.isData(int64(p)) || d.rev[int64(p)-ds] != 0 {
+		if !g.isData(int64(p)) {
+			return fmt.Errorf("%w: checkpoint maps logical block %d to %d", ErrCorrupt, l, p)
+		}
+		d.growSegsLocked(g.segOf(int64(p)))
+		if d.rev[int64(p)-ds] != 0 {
 			return fmt.Errorf("%w: checkpoint maps logical block %d to %d", ErrCorrupt, l, p)
 		}
 		d.rev[int64(p)-ds] = uint32(l + 1)
 		d.segs[g.segOf(int64(p))].live++
 	}
-	d.m, d.sums = m, sums
+	d.m, d.sums, d.size = m, sums, size
 	return nil
 }

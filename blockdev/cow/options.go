@@ -18,6 +18,8 @@ const (
 	// this percentage of it as cleaning headroom (plus the reserve of
 	// reserveSegments).
 	DefaultSparePercent = 10
+	// maxSparePercent bounds SparePercent.
+	maxSparePercent = 1000
 	// maxCheckpointInterval bounds the log replayed at Open.
 	maxCheckpointInterval = 64 << 20
 )
@@ -76,16 +78,11 @@ type geometry struct {
 	ckptBlocks int64 // blocks per checkpoint slot
 	atomicMax  int64 // bytes
 	maxBatch   int64 // bytes
-	spare      int64 // cleaning headroom, percent of the logical capacity (Format only)
+	spare      int64 // cleaning headroom, percent of the live data
 }
 
 const sbBlocks = 2 // superblock copies at blocks 0 and 1
 
-// layout is g without what only Format uses: what a superblock stores.
-func (g geometry) layout() geometry {
-	g.spare = 0
-	return g
-}
 
 func (g geometry) ckptSlot(i int) int64 { return sbBlocks + int64(i)*g.ckptBlocks }
 func (g geometry) dataStart() int64     { return sbBlocks + 2*g.ckptBlocks }
@@ -168,7 +165,7 @@ func newGeometry(bs int64, innerSize int64, opts Options) (geometry, error) {
 		return geometry{}, fmt.Errorf("%w: MaxBatch %d must be a multiple of %d and >= AtomicMax %d", ErrInvalidOptions, g.maxBatch, bs, g.atomicMax)
 	case opts.SegmentSize != 0 && (!isPow2(opts.SegmentSize) || opts.SegmentSize < minSegmentBlocks*bs):
 		return geometry{}, fmt.Errorf("%w: SegmentSize %d must be a power of two >= %d", ErrInvalidOptions, opts.SegmentSize, minSegmentBlocks*bs)
-	case opts.SparePercent < 0 || opts.SparePercent > 1000:
+	case opts.SparePercent < 0 || opts.SparePercent > maxSparePercent:
 		return geometry{}, fmt.Errorf("%w: SparePercent %d", ErrInvalidOptions, opts.SparePercent)
 	case opts.CheckpointInterval < 0:
 		return geometry{}, fmt.Errorf("%w: CheckpointInterval %d", ErrInvalidOptions, opts.CheckpointInterval)

@@ -23,11 +23,13 @@ func (d *Device) checkpointLocked(bumpEpoch bool) error {
 		sb.epoch++
 	}
 	slot := sb.ckptSlot()
-	c := checkpoint{devID: sb.devID, gen: sb.ckptGen, startSeq: d.nextSeq, startPos: d.head, m: d.m, sums: d.sums}
+	c := checkpoint{devID: sb.devID, gen: sb.ckptGen, startSeq: d.nextSeq, startPos: d.head, size: d.size, m: d.m, sums: d.sums}
 	if err := d.flushLocked(); err != nil {
 		return err
 	}
-	buf := d.bufferLocked(&d.stage, g.ckptBlocks*g.bs)
+	// Only the map of the file as it is now: the rest of the slot (room
+	// for the capacity) is never written.
+	buf := d.bufferLocked(&d.stage, ceilDiv(checkpointLen(int64(len(d.m))), g.bs)*g.bs)
 	c.encode(buf)
 	if err := d.innerWriteLocked(buf, g.ckptSlot(slot), 0); err != nil {
 		return err
@@ -42,12 +44,14 @@ func (d *Device) checkpointLocked(bumpEpoch bool) error {
 	d.sb = sb
 	d.logLen = 0
 	d.stats.Checkpoints++
+	var freed []int64
 	for s := range d.segs {
 		if d.segs[s].state == segUsed && d.segs[s].live == 0 {
-			d.segs[s].state = segFree
-			d.free = append(d.free, int64(s))
+			d.addFreeLocked(int64(s))
+			freed = append(freed, int64(s))
 		}
 	}
+	d.releaseSpaceLocked(freed)
 	return nil
 }
 

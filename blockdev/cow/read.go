@@ -42,14 +42,14 @@ func (d *Device) ReadAt(p []byte, off int64) (int, error) {
 	maxRun := max(maxReadRun/bs, 1)
 	var runs []physRun
 	for i := int64(0); i < n; {
-		ph := int64(d.m[first+i])
+		ph := int64(d.mapAt(first + i))
 		if ph == 0 {
 			clear(p[i*bs : (i+1)*bs])
 			i++
 			continue
 		}
 		j := i + 1
-		for j < n && j-i < maxRun && int64(d.m[first+j]) == ph+(j-i) {
+		for j < n && j-i < maxRun && int64(d.mapAt(first+j)) == ph+(j-i) {
 			j++
 		}
 		runs = append(runs, physRun{i: i, j: j, phys: ph})

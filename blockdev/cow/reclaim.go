@@ -19,7 +19,7 @@ const cleanerReserve = 2
 // REQUIRES: mu held.
 func (d *Device) ensureSpaceLocked(n int64) error {
 	need := d.g.segmentsFor(n, d.headRoomLocked()) + cleanerReserve
-	if int64(len(d.free)) >= need+d.slack() {
+	if d.spaceLocked() >= need+d.slack() {
 		return nil
 	}
 	defer d.timeLocked(&d.stats.CleanTime, time.Now())
@@ -31,7 +31,7 @@ func (d *Device) ensureSpaceLocked(n int64) error {
 // Free segments are space the cleaner cannot use to spread live data, so
 // the slack is small: it trades checkpoints (one per round) against write
 // amplification.
-func (d *Device) slack() int64 { return max(2, d.g.nSegs/64) }
+func (d *Device) slack() int64 { return max(2, int64(len(d.segs))/64) }
 
 // reclaimLocked runs cleaning rounds until need plus slack segments are
 // free or a round gains no space. A round moves the live data of the
@@ -42,10 +42,14 @@ func (d *Device) slack() int64 { return max(2, d.g.nSegs/64) }
 // REQUIRES: mu held.
 func (d *Device) reclaimLocked(need int64) error {
 	target := need + d.slack()
-	for int64(len(d.free)) < target {
+	for d.spaceLocked() < target {
 		before := d.availableLocked()
-		if err := d.cleanRoundLocked(target); err != nil {
+		emptied, err := d.cleanRoundLocked(target)
+		if err != nil {
 			return err
+		}
+		if emptied == 0 {
+			break // nothing to gain: the log grows instead (within the layout)
 		}
 		if err := d.checkpointLocked(false); err != nil {
 			return err
@@ -54,8 +58,8 @@ func (d *Device) reclaimLocked(need int64) error {
 			break
 		}
 	}
-	if int64(len(d.free)) < need {
-		return fmt.Errorf("%w: %d free segments, %d needed", ErrNoSpace, len(d.free), need)
+	if d.freeCountLocked() < need {
+		return fmt.Errorf("%w: %d free segments, %d needed", ErrNoSpace, d.freeCountLocked(), need)
 	}
 	return nil
 }
@@ -63,14 +67,15 @@ func (d *Device) reclaimLocked(need int64) error {
 // availableLocked is the number of blocks the log can still take.
 // REQUIRES: mu held.
 func (d *Device) availableLocked() int64 {
-	return int64(len(d.free))*d.g.segBlocks + d.headRoomLocked()
+	return d.spaceLocked()*d.g.segBlocks + d.headRoomLocked()
 }
 
 // cleanRoundLocked moves live data out of victims, emptiest first, until
 // the free segments plus the emptied ones reach target, or no victim can
 // be moved with the free space left.
 // REQUIRES: mu held.
-func (d *Device) cleanRoundLocked(target int64) error {
+// It returns how many segments it emptied (or found empty).
+func (d *Device) cleanRoundLocked(target int64) (int64, error) {
 	g := d.g
 	var victims []int64
 	for s, sg := range d.segs {
@@ -81,21 +86,21 @@ func (d *Device) cleanRoundLocked(target int64) error {
 	slices.SortFunc(victims, func(a, b int64) int { return cmp.Compare(d.segs[a].live, d.segs[b].live) })
 	emptied := int64(0)
 	for _, s := range victims {
-		if int64(len(d.free))+emptied >= target {
+		if d.spaceLocked()+emptied >= target {
 			break
 		}
 		live := int64(d.segs[s].live)
 		if live > 0 {
-			if live+2 >= g.segBlocks || int64(len(d.free)) < g.segmentsFor(live, d.headRoomLocked()) {
+			if live+2 >= g.segBlocks || d.freeCountLocked() < g.segmentsFor(live, d.headRoomLocked()) {
 				break
 			}
 			if err := d.relocateLocked(s); err != nil {
-				return err
+				return emptied, err
 			}
 		}
 		emptied++
 	}
-	return nil
+	return emptied, nil
 }
 
 // relocateLocked moves the live blocks of segment s to the log head as one
@@ -129,7 +134,7 @@ func (d *Device) relocateLocked(s int64) error {
 		k = j
 	}
 	d.stats.CleanedBlocks += int64(len(live))
-	return d.writeTxnLocked(runs, recClean, false)
+	return d.writeTxnLocked(runs, recClean, d.size, d.size, false)
 }
 
 // headRoomLocked is the number of blocks left in the head segment.
@@ -151,12 +156,13 @@ func (d *Device) CleanAhead() (bool, error) {
 		return false, err
 	}
 	want := d.aheadTargetLocked()
-	if int64(len(d.free)) >= want {
+	if d.spaceLocked() >= want {
 		return false, nil
 	}
 	defer d.timeLocked(&d.stats.CleanTime, time.Now())
 	before := d.availableLocked()
-	if err := d.cleanRoundLocked(min(want, int64(len(d.free))+4)); err != nil {
+	emptied, err := d.cleanRoundLocked(min(want, d.spaceLocked()+4))
+	if err != nil || emptied == 0 {
 		return false, err
 	}
 	if err := d.checkpointLocked(false); err != nil {

@@ -8,8 +8,8 @@ import (
 
 const (
 	recMagic     = 0x43525455 // "UTRC" little-endian
-	recVersion   = 2
-	recHeaderLen = 80 // fixed part; extents, then block checksums follow
+	recVersion   = 3
+	recHeaderLen = 96 // fixed part; extents, then block checksums follow
 	extentLen    = 8
 	blockSumLen  = 4 // one CRC-32C per data block
 	recCRCAt     = recHeaderLen - 4
@@ -44,6 +44,12 @@ type recordHeader struct {
 	// flushed when this one was written. A later record claiming that a
 	// damaged one was durable proves corruption, not a torn tail.
 	durableSeq uint64
+	// cut and size are the file size change the transaction makes (every
+	// record of a transaction carries the same): the file is first cut to
+	// cut bytes (logical blocks from ceil(cut/bs) on are unmapped), then
+	// the extents are applied, then the file size becomes size. A
+	// transaction that changes no size has cut = size = the size before.
+	cut, size  int64
 	extents    []extent
 	sums       []uint32 // CRC-32C of each data block's content, in order
 }
@@ -70,6 +76,8 @@ func (r *recordHeader) encode(b []byte) {
 	le.PutUint32(b[48:], uint32(r.dataBlocks))
 	le.PutUint32(b[52:], r.dataCRC)
 	le.PutUint64(b[56:], r.durableSeq)
+	le.PutUint64(b[64:], uint64(r.cut))
+	le.PutUint64(b[72:], uint64(r.size))
 	for i, e := range r.extents {
 		o := recHeaderLen + extentLen*i
 		le.PutUint32(b[o:], e.lblock)
@@ -113,9 +121,12 @@ func decodeRecordHeader(b []byte, bs int64) (recordHeader, error) {
 		dataBlocks: int64(le.Uint32(b[48:])),
 		dataCRC:    le.Uint32(b[52:]),
 		durableSeq: le.Uint64(b[56:]),
+		cut:        int64(le.Uint64(b[64:]) & math.MaxInt64),
+		size:       int64(le.Uint64(b[72:]) & math.MaxInt64),
 	}
 	n := int(le.Uint32(b[12:]))
-	if n < 1 || r.dataBlocks < 1 || r.hdrBlocks != headerBlocksFor(n, r.dataBlocks, bs) || int64(len(b)) < r.hdrBlocks*bs {
+	// A record without data changes the file size only.
+	if n < 0 || (n == 0) != (r.dataBlocks == 0) || r.hdrBlocks != headerBlocksFor(n, r.dataBlocks, bs) || int64(len(b)) < r.hdrBlocks*bs {
 		return recordHeader{}, bad("%d extents and %d data blocks in %d header blocks (%d bytes available)",
 			n, r.dataBlocks, r.hdrBlocks, len(b))
 	}

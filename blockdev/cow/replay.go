@@ -56,6 +56,7 @@ func (d *Device) replayLocked(pos int64, seq uint64) error {
 		if err != nil {
 			return err
 		}
+		d.growSegsLocked(g.segOf(pos))
 		r, err := decodeRecordHeader(b, bs)
 		intact := err == nil && current(&r)
 		if intact {
@@ -86,9 +87,7 @@ func (d *Device) replayLocked(pos int64, seq uint64) error {
 		if r.flags&recMore != 0 {
 			continue
 		}
-		for _, pl := range pending {
-			d.applyLocked(pl)
-		}
+		d.applyTxnLocked(r.cut, r.size, pending)
 		for _, s := range pendingSegs {
 			d.segs[s].state = segUsed
 		}
@@ -98,6 +97,10 @@ func (d *Device) replayLocked(pos int64, seq uint64) error {
 	d.durableSeq = d.nextSeq
 	return d.placeHeadLocked()
 }
+
+// logEndScanSegments is how many segments beyond those in use
+// checkLogEndLocked reads the start of.
+const logEndScanSegments = 64
 
 // checkLogEndLocked looks for a record of this epoch after the end of the
 // log (replay stopped at block pos, expecting record seq) that says record
@@ -142,7 +145,9 @@ func (d *Device) checkLogEndLocked(lr *logReader, pos int64, seq uint64) error {
 			starts = append(starts, pos+i)
 		}
 	}
-	for s := range g.nSegs {
+	// A later record lies in a segment in use or in one of the next few
+	// the log could have taken since.
+	for s := range min(g.nSegs, int64(len(d.segs))+logEndScanSegments) {
 		if s != g.segOf(pos) {
 			starts = append(starts, g.segStart(s))
 		}
@@ -226,14 +231,17 @@ func (d *Device) readHeader(buf *[]byte, pos int64) ([]byte, error) {
 func (d *Device) checkRecordLocked(r *recordHeader, pos, end int64) error {
 	g := d.g
 	segEnd := g.segEnd(pos)
-	last := r.extents[len(r.extents)-1]
+	mapEnd := int64(0)
+	if n := len(r.extents); n > 0 {
+		mapEnd = int64(r.extents[n-1].lblock) + int64(r.extents[n-1].count)
+	}
 	nextOK := (r.next == end && segEnd-end >= 2) ||
 		(g.isData(r.next) && (r.next-g.dataStart())%g.segBlocks == 0 && g.segOf(r.next) != g.segOf(pos) && segEnd-end < 2)
 	switch {
-	case end > segEnd || r.dataBlocks < 1:
+	case end > segEnd:
 		return fmt.Errorf("%w: record %d at %d runs past its segment", ErrCorrupt, r.seq, pos)
-	case int64(last.lblock)+int64(last.count) > g.nLogical:
-		return fmt.Errorf("%w: record %d maps past the logical size", ErrCorrupt, r.seq)
+	case r.size > g.nLogical*g.bs || r.cut > g.nLogical*g.bs || mapEnd > ceilDiv(r.size, g.bs):
+		return fmt.Errorf("%w: record %d maps past its file size %d or the capacity", ErrCorrupt, r.seq, r.size)
 	case !nextOK:
 		return fmt.Errorf("%w: record %d at %d names next record at %d", ErrCorrupt, r.seq, pos, r.next)
 	}
@@ -251,12 +259,13 @@ func (d *Device) checkRecordLocked(r *recordHeader, pos, end int64) error {
 func (d *Device) placeHeadLocked() error {
 	g := d.g
 	s := g.segOf(d.head)
+	d.growSegsLocked(s)
 	for p := d.head; p < g.segEnd(d.head); p++ {
 		if d.rev[p-g.dataStart()] != 0 {
 			return fmt.Errorf("%w: log head %d lies over live data at %d", ErrCorrupt, d.head, p)
 		}
 	}
-	for i := range d.segs {
+	for i := len(d.segs) - 1; i >= 0; i-- { // d.free in descending order
 		switch {
 		case int64(i) == s:
 			d.segs[i].state = segHead
@@ -290,7 +299,7 @@ func (d *Device) rewriteRepairsLocked() error {
 	}
 	var runs []run
 	for _, rp := range reps {
-		if int64(d.m[rp.lblock]) == rp.phys {
+		if int64(d.mapAt(rp.lblock)) == rp.phys {
 			runs = append(runs, run{lblock: rp.lblock, data: rp.data})
 		}
 	}
@@ -300,5 +309,5 @@ func (d *Device) rewriteRepairsLocked() error {
 	// In log order the blocks need not be ascending; the map holds one
 	// place per block, so each appears once.
 	slices.SortFunc(runs, func(a, b run) int { return cmp.Compare(a.lblock, b.lblock) })
-	return d.writeTxnLocked(runs, recClean, false)
+	return d.writeTxnLocked(runs, recClean, d.size, d.size, false)
 }

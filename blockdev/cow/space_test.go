@@ -11,8 +11,8 @@ import (
 
 // TestSpaceUnderRandomOverwrites overwrites a device with random 16 KiB
 // pages in batches, ten times its capacity: no write may fail for lack of
-// space, the inner device stays at the size RequiredSize documents, and
-// the cleaner's write amplification is reported.
+// space, the container never holds more than the size RequiredSize
+// documents, and the cleaner's write amplification is reported.
 func TestSpaceUnderRandomOverwrites(t *testing.T) {
 	opts := Options{LogicalSize: 32 << 20, SegmentSize: 256 << 10, MaxBatch: 256 << 10, AtomicMax: 256 << 10}
 	if raceEnabled || testing.Short() {
@@ -36,7 +36,7 @@ func TestSpaceUnderRandomOverwrites(t *testing.T) {
 		require.NoError(t, d.CommitBatch(pieces, flags), "after %d bytes", written)
 	}
 	st := d.Stats()
-	require.Equal(t, size, st.PhysicalBytes)
+	require.LessOrEqual(t, st.PhysicalBytes, size)
 	require.LessOrEqual(t, st.PhysicalBytes, mem.Size())
 	wa := float64(st.UserBlocks+st.CleanedBlocks+st.HeaderBlocks) / float64(st.UserBlocks)
 	t.Logf("logical %d MiB, physical %d MiB (overhead %.1f%%), wrote %d MiB: write amplification %.2f, %d checkpoints, live %d MiB",

@@ -15,7 +15,7 @@ func crc32Update(sum uint32, b []byte) uint32 { return crc32.Update(sum, castagn
 
 const (
 	sbMagic   = 0x31574f434e524f54 // "TORNCOW1" little-endian
-	sbVersion = 2
+	sbVersion = 3
 	sbLen     = 128 // encoded bytes at the start of a superblock block
 
 	// sbFormatting marks the superblock Format writes over both copies
@@ -41,6 +41,7 @@ type superblock struct {
 	ckptBlocks int64
 	atomicMax  int64
 	maxBatch   int64
+	spare      int64  // cleaning headroom, percent of the live data (see budgetSegsLocked)
 	ckptGen    uint64 // generation of the checkpoint this copy names (its slot is ckptGen%2)
 	ckptCRC    uint32 // header checksum that checkpoint must carry
 }
@@ -50,7 +51,7 @@ func (s *superblock) ckptSlot() int { return int(s.ckptGen % 2) }
 
 func (s *superblock) geometry() geometry {
 	return geometry{bs: s.blockSize, nLogical: s.nLogical, segBlocks: s.segBlocks, nSegs: s.nSegs,
-		ckptBlocks: s.ckptBlocks, atomicMax: s.atomicMax, maxBatch: s.maxBatch}
+		ckptBlocks: s.ckptBlocks, atomicMax: s.atomicMax, maxBatch: s.maxBatch, spare: s.spare}
 }
 
 // encode writes s into b (at least sbLen bytes; the rest is zeroed).
@@ -71,6 +72,7 @@ func (s *superblock) encode(b []byte) {
 	le.PutUint64(b[80:], uint64(s.maxBatch))
 	le.PutUint32(b[92:], s.ckptCRC)
 	le.PutUint64(b[96:], s.ckptGen)
+	le.PutUint32(b[104:], uint32(s.spare))
 	le.PutUint32(b[sbLen-4:], crc(b[:sbLen-4]))
 }
 
@@ -104,6 +106,7 @@ func decodeSuperblock(b []byte) (superblock, error) {
 		maxBatch:   int64(le.Uint64(b[80:]) & math.MaxInt64),
 		ckptCRC:    le.Uint32(b[92:]),
 		ckptGen:    le.Uint64(b[96:]),
+		spare:      int64(le.Uint32(b[104:])),
 	}
 	if err := s.check(); err != nil {
 		return superblock{}, err
@@ -133,6 +136,8 @@ func (s *superblock) check() error {
 		return bad("atomic max", s.atomicMax)
 	case s.maxBatch%s.blockSize != 0 || s.maxBatch > s.nSegs*s.segBlocks*s.blockSize:
 		return bad("max batch", s.maxBatch)
+	case s.spare < 1 || s.spare > maxSparePercent:
+		return bad("spare percent", s.spare)
 	case s.flags&^sbFormatting != 0:
 		return bad("flags", int64(s.flags))
 	}

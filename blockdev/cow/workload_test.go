@@ -23,6 +23,7 @@ const (
 	opAtomic
 	opPlain
 	opFlush
+	opSized // CommitSized: cut, then pieces, then size
 )
 
 // wop is one operation of a workload. Its data is stamped with crashmodel.Fill
@@ -32,6 +33,8 @@ type wop struct {
 	id     uint64
 	flags  blockdev.Flags
 	pieces []blockdev.Piece
+	cut    int64 // opSized
+	size   int64 // opSized
 }
 
 func (o wop) String() string {
@@ -97,6 +100,8 @@ func (o wop) apply(d *Device) error {
 		return d.CommitBatch(o.pieces, o.flags)
 	case opFlush:
 		return d.Flush()
+	case opSized:
+		return d.CommitSized(o.pieces, o.cut, o.size, o.flags)
 	}
 	_, err := d.WriteAt(o.pieces[0].Data, o.pieces[0].Off, o.flags)
 	return err
@@ -111,21 +116,32 @@ func (o wop) durable() bool { return o.kind == opFlush || o.flags&blockdev.FUA !
 type prefixModel struct {
 	bs     int64
 	states [][]uint64 // states[k]: owners after the first k operations
+	sizes  []int64    // sizes[k]: the file size after the first k operations
 }
 
 func newPrefixModel(nblocks, bs int64) *prefixModel {
-	return &prefixModel{bs: bs, states: [][]uint64{make([]uint64, nblocks)}}
+	return &prefixModel{bs: bs, states: [][]uint64{make([]uint64, nblocks)}, sizes: []int64{0}}
 }
 
 // add records o as the next operation.
 func (m *prefixModel) add(o wop) {
 	s := slices.Clone(m.states[len(m.states)-1])
+	size := m.sizes[len(m.sizes)-1]
+	if o.kind == opSized {
+		clear(s[(o.cut+m.bs-1)/m.bs:])
+	}
 	for _, p := range o.pieces {
 		for b := p.Off / m.bs; b < (p.Off+int64(len(p.Data)))/m.bs; b++ {
 			s[b] = o.id
 		}
+		size = max(size, p.Off+int64(len(p.Data)))
+	}
+	if o.kind == opSized {
+		clear(s[(o.size+m.bs-1)/m.bs:])
+		size = o.size
 	}
 	m.states = append(m.states, s)
+	m.sizes = append(m.sizes, size)
 }
 
 // owners reads d whole and attributes every block, checking that it holds
@@ -159,15 +175,20 @@ func (m *prefixModel) match(d blockdev.Device, lo, hi int) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	size := int64(-1) // a device that keeps no file size matches any
+	if c, ok := d.(*Device); ok {
+		size = c.FileSize()
+	}
+	sameSize := func(k int) bool { return size < 0 || k >= len(m.sizes) || m.sizes[k] == size }
 	for k := hi; k >= lo; k-- {
-		if slices.Equal(got, m.states[k]) {
+		if slices.Equal(got, m.states[k]) && sameSize(k) {
 			return k, nil
 		}
 	}
 	for k := len(m.states) - 1; k >= 0; k-- {
-		if slices.Equal(got, m.states[k]) {
+		if slices.Equal(got, m.states[k]) && sameSize(k) {
 			return k, fmt.Errorf("device shows the state after %d operations, want one in [%d, %d]", k, lo, hi)
 		}
 	}
-	return 0, fmt.Errorf("device shows no prefix state (want one in [%d, %d]): owners %v", lo, hi, got)
+	return 0, fmt.Errorf("device shows no prefix state (want one in [%d, %d]): owners %v, file size %d", lo, hi, got, size)
 }

@@ -1,0 +1,161 @@
+package cow
+
+import (
+	"slices"
+
+	"github.com/untorn/untorn/blockdev"
+)
+
+// How the container grows and shrinks on the inner device.
+//
+// The layout has room for nSegs segments (enough for the capacity plus its
+// headroom), but only the segments in d.segs exist: a new container has
+// one, and the log takes a new one (the next in order) only when no
+// segment in use is free. So a container holds about what its live data
+// needs on disk, not its capacity: over a sparse file the segments never
+// taken are holes.
+//
+// The cleaner keeps the segments in use within a budget that follows the
+// live data (budgetSegsLocked): the live blocks plus the spare percentage
+// of them, plus the reserve a MaxBatch and the cleaner need. Below the
+// budget the log grows into new segments; at it the cleaner frees
+// segments first.
+//
+// A checkpoint frees the segments that hold no live data. One checkpoint
+// later, when no root can need what they hold, the ones still free are
+// given back to an inner blockdev.Discarder (a hole punched in a file),
+// and free segments at the end of d.segs are dropped from memory.
+
+// growSegsLocked makes segments up to s (inclusive) exist in memory.
+// REQUIRES: mu held, s < nSegs.
+func (d *Device) growSegsLocked(s int64) {
+	n := s + 1 - int64(len(d.segs))
+	if n <= 0 {
+		return
+	}
+	d.segs = slices.Grow(d.segs, int(n))
+	d.rev = slices.Grow(d.rev, int(n*d.g.segBlocks))
+	for range n {
+		d.segs = append(d.segs, segment{})
+		d.rev = append(d.rev, make([]uint32, d.g.segBlocks)...)
+	}
+}
+
+// freeCountLocked is the number of segments the log can still take: the
+// free ones in use and the ones never taken.
+// REQUIRES: mu held.
+func (d *Device) freeCountLocked() int64 {
+	return int64(len(d.free)) + d.g.nSegs - int64(len(d.segs))
+}
+
+// nextFreeLocked returns the segment takeFreeLocked takes next: the lowest
+// free one, else the next never taken.
+// REQUIRES: mu held.
+func (d *Device) nextFreeLocked() (int64, bool) {
+	if n := len(d.free); n > 0 {
+		return d.free[n-1], true
+	}
+	if s := int64(len(d.segs)); s < d.g.nSegs {
+		return s, true
+	}
+	return 0, false
+}
+
+// takeFreeLocked makes nextFreeLocked's segment the head segment.
+// REQUIRES: mu held, freeCountLocked() > 0.
+func (d *Device) takeFreeLocked() {
+	s, _ := d.nextFreeLocked()
+	if n := len(d.free); n > 0 {
+		d.free = d.free[:n-1]
+	} else {
+		d.growSegsLocked(s)
+	}
+	d.takes++
+	d.segs[s].state = segHead
+	d.segs[s].taken = d.takes
+}
+
+// addFreeLocked marks segment s free, keeping d.free in descending order.
+// REQUIRES: mu held.
+func (d *Device) addFreeLocked(s int64) {
+	d.segs[s].state = segFree
+	i, _ := slices.BinarySearchFunc(d.free, s, func(a, b int64) int { return int(b - a) })
+	d.free = slices.Insert(d.free, i, s)
+}
+
+// budgetSegsLocked is how many segments the container may hold before the
+// cleaner must free some: the live data with its spare percentage, two
+// segments of packing slack, and the reserve (see reserveSegments).
+// REQUIRES: mu held.
+func (d *Device) budgetSegsLocked() int64 {
+	var live int64
+	for _, sg := range d.segs {
+		live += int64(sg.live)
+	}
+	g := d.g
+	return min(g.nSegs, ceilDiv(live*(100+g.spare), 100*g.segBlocks)+2+g.reserveSegments())
+}
+
+// spaceLocked is how many more segments the log may take before the
+// cleaner must run: within the budget, and within the layout.
+// REQUIRES: mu held.
+func (d *Device) spaceLocked() int64 {
+	inUse := int64(len(d.segs) - len(d.free))
+	return max(0, min(d.freeCountLocked(), d.budgetSegsLocked()-inUse))
+}
+
+// releaseSpaceLocked runs after a checkpoint made the segments in freed
+// free: it gives the segments the checkpoint before freed back to the
+// inner device when they are still free (no root can need them now),
+// remembers freed for the next checkpoint, and drops the free segments at
+// the end of d.segs from memory.
+// REQUIRES: mu held.
+func (d *Device) releaseSpaceLocked(freed []int64) {
+	for _, s := range d.discards {
+		if s >= int64(len(d.segs)) || d.segs[s].state == segFree {
+			d.discardLocked(d.g.segStart(s), d.g.segBlocks)
+		}
+	}
+	d.discards = append(d.discards[:0], freed...)
+	for n := int64(len(d.segs)); n > 1 && len(d.free) > 0 && d.free[0] == n-1; n-- {
+		d.free = d.free[1:]
+		d.segs = d.segs[:n-1]
+		d.rev = d.rev[:(n-1)*d.g.segBlocks]
+	}
+}
+
+// discardLocked gives n blocks at block pos back to the inner device, if
+// it can take them. It is an optimisation: a refusal is counted, not
+// reported, and changes nothing else (the blocks hold nothing anyone
+// needs either way).
+// REQUIRES: mu held.
+func (d *Device) discardLocked(pos, n int64) {
+	dc, ok := d.inner.(blockdev.Discarder)
+	if !ok {
+		return
+	}
+	d.dirty = true
+	if err := dc.Discard(pos*d.g.bs, n*d.g.bs); err != nil {
+		d.stats.DiscardErrors++
+		return
+	}
+	d.stats.Discards++
+}
+
+// releaseAllLocked gives every free segment and the never taken rest of
+// the layout back to the inner device (Open does this once its new root
+// is durable: a crash or a killed process may have left them allocated).
+// The rest of the layout is discarded only on an inner device that tells
+// its allocated space (a file), where one call covers it.
+// REQUIRES: mu held.
+func (d *Device) releaseAllLocked() {
+	for _, s := range d.free {
+		d.discardLocked(d.g.segStart(s), d.g.segBlocks)
+	}
+	d.discards = d.discards[:0]
+	if _, ok := blockdev.AllocatedBytes(d.inner); ok {
+		if start := d.g.segStart(int64(len(d.segs))); start < d.g.innerBlocks() {
+			d.discardLocked(start, d.g.innerBlocks()-start)
+		}
+	}
+}
