@@ -26,6 +26,10 @@ type FileOptions struct {
 // Flush to fdatasync. Its Limits come from statx(STATX_WRITE_ATOMIC |
 // STATX_DIOALIGN) and, for block devices, from sysfs queue attributes.
 //
+// A File is also a Discarder and a Resizer (see space.go): Discard punches
+// holes, Resize truncates or extends a regular file, Allocate reserves disk
+// space with fallocate.
+//
 // Lock order: closeMu only; it is held shared by every I/O (which checks its
 // range against size under it) and exclusively by Close and Resize, so no
 // I/O ever runs on a closed (possibly reused) descriptor and none runs, or
@@ -41,7 +45,11 @@ type File struct {
 	closed  bool
 }
 
-var _ Device = (*File)(nil)
+var (
+	_ Device    = (*File)(nil)
+	_ Discarder = (*File)(nil)
+	_ Resizer   = (*File)(nil)
+)
 
 // OpenFile opens path with O_DIRECT as a Device and locks it (flock:
 // exclusive, or shared with ReadOnly); a path already open for writing
