@@ -43,8 +43,9 @@ type Limits struct {
 // HasAtomic reports whether the device offers untorn writes at all.
 func (l Limits) HasAtomic() bool { return l.AtomicMax > 0 }
 
-// Device is a block device: fixed capacity, block-aligned I/O, an explicit
-// crash model. The rules every implementation keeps:
+// Device is a block device: a capacity that changes only through Resizer,
+// block-aligned I/O, an explicit crash model. The rules every
+// implementation keeps:
 //
 //   - Offsets and lengths are multiples of BlockSize and buffers are
 //     MemAlign-aligned; otherwise the call fails with ErrMisaligned.

@@ -4,9 +4,10 @@
 //
 // # The contract
 //
-// A Device has a fixed capacity, addresses it in BlockSize units, wants
-// MemAlign-aligned buffers (O_DIRECT) and may offer untorn ("atomic")
-// writes between AtomicMin and AtomicMax bytes; see Device and Limits.
+// A Device has a capacity (fixed unless it is a Resizer), addresses it in
+// BlockSize units, wants MemAlign-aligned buffers (O_DIRECT) and may offer
+// untorn ("atomic") writes between AtomicMin and AtomicMax bytes; see
+// Device and Limits.
 // CheckAtomic states the RWF_ATOMIC rules every implementation applies: a
 // power-of-two length within the limits at an offset that is a multiple of
 // the length. A write that breaks a rule fails with an error wrapping
@@ -16,6 +17,15 @@
 // it had FUA. After a power cut any subset of the volatile writes has
 // survived, applied in issue order; a plain write survives block by block
 // (it can tear at BlockSize), an Atomic write whole or not at all.
+//
+// # Space
+//
+// Two optional interfaces (space.go) serve growable containers: a
+// Discarder gives a range back (it then reads as zeros; crash model of a
+// plain write of zeros), a Resizer changes the capacity and reserves disk
+// space. File is both (Resize only on a regular file), Mem is a Discarder,
+// FaultDevice passes both through. AllocatedBytes tells what a File
+// occupies on disk.
 //
 // # Implementations
 //

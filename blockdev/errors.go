@@ -32,6 +32,12 @@ var (
 	// writers would corrupt it.
 	ErrLocked = errors.New("blockdev: file is locked by another open")
 
+	// ErrNotSupported: the device does not offer the operation (Discard,
+	// Resize or Allocate on a FaultDevice over a device without it, Resize
+	// on a block device, Allocate on a file system without fallocate).
+	// Nothing was done.
+	ErrNotSupported = errors.New("blockdev: operation not supported by the device")
+
 	// ErrInjected marks an error produced by a fault Injector; it is always
 	// joined with the errno it simulates (syscall.EIO, syscall.ENOSPC).
 	ErrInjected = errors.New("blockdev: injected fault")

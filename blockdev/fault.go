@@ -13,7 +13,7 @@ type OpKind uint8
 
 const (
 	OpRead        OpKind = iota // ReadAt
-	OpWrite                     // WriteAt without Atomic
+	OpWrite                     // WriteAt without Atomic; also Discard, Resize and Allocate
 	OpAtomicWrite               // WriteAt with Atomic
 	OpFlush                     // Flush
 )

@@ -3,8 +3,8 @@ package blockdev
 import (
 	"errors"
 	"fmt"
-
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 )
@@ -26,19 +26,30 @@ type FileOptions struct {
 // Flush to fdatasync. Its Limits come from statx(STATX_WRITE_ATOMIC |
 // STATX_DIOALIGN) and, for block devices, from sysfs queue attributes.
 //
-// Lock order: closeMu only; it is held shared by every I/O and exclusively
-// by Close, so no I/O ever runs on a closed (possibly reused) descriptor.
+// A File is also a Discarder and a Resizer (see space.go): Discard punches
+// holes, Resize truncates or extends a regular file, Allocate reserves disk
+// space with fallocate.
+//
+// Lock order: closeMu only; it is held shared by every I/O (which checks its
+// range against size under it) and exclusively by Close and Resize, so no
+// I/O ever runs on a closed (possibly reused) descriptor and none runs, or
+// passed its range check, while the size changes.
 type File struct {
-	path   string
-	size   int64
-	limits Limits
+	path     string
+	limits   Limits
+	blockDev bool         // a block device: fixed size
+	size     atomic.Int64 // read without a lock; written under closeMu held exclusively
 
-	closeMu sync.RWMutex // guards fd and closed
+	closeMu sync.RWMutex // guards fd and closed; serializes size changes against I/O
 	fd      int
 	closed  bool
 }
 
-var _ Device = (*File)(nil)
+var (
+	_ Device    = (*File)(nil)
+	_ Discarder = (*File)(nil)
+	_ Resizer   = (*File)(nil)
+)
 
 // OpenFile opens path with O_DIRECT as a Device and locks it (flock:
 // exclusive, or shared with ReadOnly); a path already open for writing
@@ -113,36 +124,38 @@ func (f *File) init(opts FileOptions) error {
 	if err != nil {
 		return &OpError{Op: "statx", Path: f.path, Off: -1, Err: err}
 	}
+	var size int64
 	switch info.Mode & unix.S_IFMT {
 	case unix.S_IFREG:
 		f.limits = info.limits()
-		size := int64(info.Size)
+		size = int64(info.Size)
 		if opts.Size > size && !opts.ReadOnly {
 			if err := unix.Ftruncate(f.fd, opts.Size); err != nil {
 				return &OpError{Op: "truncate", Path: f.path, Off: opts.Size, Err: err}
 			}
 			size = opts.Size
 		}
-		f.size = size
 	case unix.S_IFBLK:
 		f.limits = blockDeviceLimits(info)
+		f.blockDev = true
 		end, err := unix.Seek(f.fd, 0, 2)
 		if err != nil {
 			return &OpError{Op: "seek", Path: f.path, Off: -1, Err: err}
 		}
-		f.size = end
+		size = end
 	default:
 		return &OpError{Op: "open", Path: f.path, Off: -1, Err: fmt.Errorf("%w: not a regular file or block device", unix.EINVAL)}
 	}
-	f.size -= f.size % int64(f.limits.BlockSize)
+	f.size.Store(size - size%int64(f.limits.BlockSize))
 	return nil
 }
 
 // Path returns the path the File was opened with.
 func (f *File) Path() string { return f.path }
 
-// Size returns the capacity in bytes (a multiple of BlockSize), fixed at open.
-func (f *File) Size() int64 { return f.size }
+// Size returns the capacity in bytes (a multiple of BlockSize): the size at
+// open, or the size the last completed Resize set.
+func (f *File) Size() int64 { return f.size.Load() }
 
 // Limits returns the limits read from statx and sysfs at open.
 func (f *File) Limits() Limits { return f.limits }
@@ -150,11 +163,11 @@ func (f *File) Limits() Limits { return f.limits }
 // ReadAt reads len(p) bytes at off. It returns a short count only with an
 // error; reading a sparse hole returns zeros.
 func (f *File) ReadAt(p []byte, off int64) (int, error) {
-	if err := CheckIO(f.limits, f.size, p, off, 0); err != nil {
-		return 0, &OpError{Op: "read", Path: f.path, Off: off, Len: len(p), Err: err}
-	}
 	f.closeMu.RLock()
 	defer f.closeMu.RUnlock()
+	if err := CheckIO(f.limits, f.size.Load(), p, off, 0); err != nil {
+		return 0, &OpError{Op: "read", Path: f.path, Off: off, Len: len(p), Err: err}
+	}
 	if f.closed {
 		return 0, &OpError{Op: "read", Path: f.path, Off: off, Len: len(p), Err: ErrClosed}
 	}
@@ -180,11 +193,11 @@ func (f *File) ReadAt(p []byte, off int64) (int, error) {
 // the rest; a short Atomic write fails with ErrShortWrite.
 func (f *File) WriteAt(p []byte, off int64, flags Flags) (int, error) {
 	op := opName(flags, true)
-	if err := CheckIO(f.limits, f.size, p, off, flags); err != nil {
-		return 0, &OpError{Op: op, Path: f.path, Off: off, Len: len(p), Err: err}
-	}
 	f.closeMu.RLock()
 	defer f.closeMu.RUnlock()
+	if err := CheckIO(f.limits, f.size.Load(), p, off, flags); err != nil {
+		return 0, &OpError{Op: op, Path: f.path, Off: off, Len: len(p), Err: err}
+	}
 	if f.closed {
 		return 0, &OpError{Op: op, Path: f.path, Off: off, Len: len(p), Err: ErrClosed}
 	}

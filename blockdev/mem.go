@@ -42,7 +42,10 @@ type Mem struct {
 	reads, bytesRead atomic.Int64 // read counters, updated under mu held shared
 }
 
-var _ Device = (*Mem)(nil)
+var (
+	_ Device    = (*Mem)(nil)
+	_ Discarder = (*Mem)(nil)
+)
 
 // memWrite is one write since the last Flush.
 type memWrite struct {
@@ -51,10 +54,12 @@ type memWrite struct {
 	flags Flags
 }
 
-// MemStats counts what a Mem was asked to do.
+// MemStats counts what a Mem was asked to do. Discards are counted apart
+// from Writes and BytesWritten.
 type MemStats struct {
 	Reads, Writes, AtomicWrites, FUAWrites, Flushes int64
 	BytesRead, BytesWritten                         int64
+	Discards                                        int64
 }
 
 // NewMem returns a zeroed Mem of size bytes with limits l (for example
@@ -142,6 +147,29 @@ func (m *Mem) WriteAt(p []byte, off int64, flags Flags) (int, error) {
 		m.stats.FUAWrites++
 	}
 	return len(p), nil
+}
+
+// Discard zeros [off, off+n) in what reads see and records it as a
+// volatile plain write of zeros: until the next Flush, CrashClone keeps any
+// subset of its blocks, as for any plain write. Mem has no holes; its memory
+// use does not change.
+func (m *Mem) Discard(off, n int64) error {
+	if err := checkRange(m.limits, m.size, off, n); err != nil {
+		return &OpError{Op: "discard", Off: off, Len: int(n), Err: err}
+	}
+	zeros := make([]byte, n)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return &OpError{Op: "discard", Off: off, Len: int(n), Err: ErrClosed}
+	}
+	m.stats.Discards++
+	if n == 0 {
+		return nil
+	}
+	copy(m.cur[off:], zeros)
+	m.log = append(m.log, memWrite{off: off, data: zeros})
+	return nil
 }
 
 // Flush makes every completed write durable.

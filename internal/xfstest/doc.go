@@ -7,5 +7,6 @@
 // unless the environment sets UNTORN_REQUIRE_XFS=1 (as CI does), where it
 // fails instead. Everything Mount sets up is torn down by t.Cleanup, also
 // when the test fails: unmount, then detach the loop device, then the
-// temporary directory with the image goes.
+// temporary directory with the image goes. LoopDevice gives a bare loop
+// device the same way, for tests of a device that is no regular file.
 package xfstest

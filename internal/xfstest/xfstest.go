@@ -55,6 +55,32 @@ func Mount(t testing.TB) string {
 	return mnt
 }
 
+// LoopDevice makes a sparse image of size bytes in t.TempDir() and
+// attaches it to a loop device with direct I/O, for tests of a device that
+// is no regular file. It returns the device path; t.Cleanup detaches it. It
+// skips or fails like Mount where loop devices are unavailable.
+func LoopDevice(t testing.TB, size int64) string {
+	t.Helper()
+	if reason := unavailable(); reason != "" {
+		skipOrFail(t, reason)
+		return ""
+	}
+	img := filepath.Join(t.TempDir(), "loop.img")
+	if err := os.WriteFile(img, nil, 0o600); err != nil {
+		t.Fatalf("xfstest: create image: %v", err)
+	}
+	if err := os.Truncate(img, size); err != nil {
+		t.Fatalf("xfstest: size image: %v", err)
+	}
+	dev, err := attach(img)
+	if err != nil {
+		skipOrFail(t, fmt.Sprintf("losetup: %v", err))
+		return ""
+	}
+	t.Cleanup(func() { detach(t, dev) })
+	return dev
+}
+
 // Required reports whether the environment demands the real XFS tests.
 func Required() bool { return os.Getenv(RequireEnv) == "1" }
 
