@@ -24,3 +24,22 @@ type BatchDevice interface {
 	// MaxBatch is the largest total length one CommitBatch accepts.
 	MaxBatch() int64
 }
+
+// SizedDevice is a BatchDevice that keeps a file size with its data, so
+// that a size change commits atomically with the writes beside it (the COW
+// container implements it).
+type SizedDevice interface {
+	BatchDevice
+	// FileSize is the size the last committed transaction left: bytes
+	// beyond it read as zeros.
+	FileSize() int64
+	// CommitSized commits one transaction: the file is cut to cut bytes
+	// (blocks from cut rounded up to a block on are unmapped; cut =
+	// FileSize() cuts nothing), then the pieces are written (below size
+	// rounded up to a block), then the size becomes size. After a crash
+	// all of it happened or none. Unlike CommitBatch it takes more than
+	// MaxBatch bytes when the device has the room (MaxBatch is what it
+	// guarantees), so that a group that grew past it can still commit
+	// whole.
+	CommitSized(pieces []Piece, cut, size int64, flags Flags) error
+}

@@ -2,6 +2,7 @@ package writeback
 
 import (
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -65,6 +66,7 @@ type Engine struct {
 	cache   *pagecache.Cache
 	dev     blockdev.Device
 	batch   blockdev.BatchDevice // nil in native mode
+	sized   blockdev.SizedDevice // the device keeps the file size (COW); nil otherwise
 	lim     blockdev.Limits
 	minUnit int64 // native: smallest unit (AtomicMin, at least a page)
 	maxUnit int64 // largest unit the device path writes untorn
@@ -76,8 +78,19 @@ type Engine struct {
 
 	passMu sync.Mutex // serialises passes: each ends with a device Flush before the next starts
 
-	mu     sync.Mutex  // guards ranges and snapGen, and orders commits against pass snapshots
+	mu     sync.Mutex  // guards ranges, snapGen, size and batches, and orders commits against pass snapshots
 	ranges *extent.Set // dirty untorn units, disjoint
+	// size is the file size: what the device's size will be once
+	// everything is written back.
+	size int64
+	// batches are the batches committed to the cache and not yet written
+	// back, in commit order (COW mode; see batch.go).
+	batches []*pendingBatch
+	// staleFrom: the device's content at and beyond this offset is stale
+	// (a cut is in the cache, not yet on the device): reads of the device
+	// there give zeros. math.MaxInt64 when no cut is pending. Written
+	// under mu.
+	staleFrom atomic.Int64
 	// snapGen is the largest generation of a unit in the latest pass's
 	// snapshot. A unit with a larger one is in no pass's snapshot, so a
 	// write inside it needs no new generation: the next pass takes it as
@@ -117,8 +130,13 @@ func New(cfg Config) (*Engine, error) {
 	if e.ticker == 0 {
 		e.ticker = DefaultFlushInterval
 	}
+	e.size = cfg.Device.Size()
+	e.staleFrom.Store(math.MaxInt64)
 	if b, ok := cfg.Device.(blockdev.BatchDevice); ok && !cfg.Native {
 		e.batch = b
+		if sd, ok := b.(blockdev.SizedDevice); ok {
+			e.sized, e.size = sd, sd.FileSize()
+		}
 		// A unit goes in one batch; data outside units may be split.
 		e.maxUnit = b.MaxBatch()
 		if e.maxUnit < pagecache.PageSize {
@@ -150,6 +168,28 @@ func New(cfg Config) (*Engine, error) {
 
 // MaxUnit is the largest unit an untorn write may need.
 func (e *Engine) MaxUnit() int64 { return e.maxUnit }
+
+// Size returns the file size: on a blockdev.SizedDevice what its FileSize
+// will be once everything is written back (writes extend it, Commit sets
+// it); on another device the size SetSize gave, at first the device's.
+func (e *Engine) Size() int64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.size
+}
+
+// SetSize sets the file size of an engine over a device that keeps none
+// (native mode, where the caller resizes the file itself). It refuses on a
+// blockdev.SizedDevice, whose size changes through Commit.
+func (e *Engine) SetSize(size int64) error {
+	if e.sized != nil || size < 0 {
+		return fmt.Errorf("%w: SetSize(%d) on this device", ErrInvalid, size)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.size = size
+	return nil
+}
 
 // Close stops the background flusher and waits for it and for a pass in
 // progress. It does not write anything back: Sync first. Later calls fail

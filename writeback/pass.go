@@ -3,6 +3,7 @@ package writeback
 import (
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 
@@ -45,7 +46,16 @@ func (e *Engine) pass() (passResult, error) {
 
 	e.mu.Lock()
 	groups := e.collectGroupsLocked()
-	var ready []*group
+	sp := sizedPass{clip: math.MaxInt64}
+	if e.sized != nil {
+		var ok bool
+		if sp, groups, ok = e.planSizedLocked(groups); !ok {
+			e.mu.Unlock()
+			e.stats.skipped.Add(1)
+			return passResult{skipped: 1}, nil
+		}
+	}
+	ready := sp.started
 	var res passResult
 	for _, g := range groups {
 		if e.startLocked(g) {
@@ -57,8 +67,8 @@ func (e *Engine) pass() (passResult, error) {
 	var writes []deviceWrite
 	var batches []batch
 	if e.batch != nil {
-		batches = e.planBatchesLocked(ready)
-		res.written = len(batches) > 0
+		batches = e.planBatchesLocked(ready[len(sp.started):], sp.clip)
+		res.written = len(batches) > 0 || len(sp.supers) > 0 || sp.size != sp.devSize
 	} else {
 		writes = e.planNativeLocked(ready)
 		res.written = len(writes) > 0
@@ -66,9 +76,12 @@ func (e *Engine) pass() (passResult, error) {
 	e.mu.Unlock()
 	e.stats.skipped.Add(int64(res.skipped))
 
-	if e.batch != nil {
+	switch {
+	case e.sized != nil:
+		e.commitSized(&sp, batches)
+	case e.batch != nil:
 		e.commitBatches(batches)
-	} else {
+	default:
 		e.writeParallel(writes)
 		for _, g := range ready {
 			e.putBufs(g)
@@ -106,6 +119,9 @@ func (e *Engine) pass() (passResult, error) {
 		} else if first == nil {
 			first = gerr
 		}
+	}
+	if err == nil {
+		e.batchesWrittenLocked(&sp)
 	}
 	e.mu.Unlock()
 	e.stats.deferred.Add(int64(res.deferred))
@@ -218,7 +234,7 @@ type atom struct {
 // never split; dirty data outside units may be. A group whose atoms cannot
 // be built gets the error in g.err and no pieces.
 // REQUIRES: e.mu held.
-func (e *Engine) planBatchesLocked(groups []*group) []batch {
+func (e *Engine) planBatchesLocked(groups []*group, clip int64) []batch {
 	limit := e.batch.MaxBatch()
 	var batches []batch
 	cur := batch{}
@@ -234,7 +250,7 @@ func (e *Engine) planBatchesLocked(groups []*group) []batch {
 		}
 	}
 	for _, g := range groups {
-		atoms, err := e.groupAtomsLocked(g, limit)
+		atoms, err := e.groupAtomsLocked(g, limit, clip)
 		if err != nil {
 			g.err = err
 			continue
@@ -251,7 +267,9 @@ func (e *Engine) planBatchesLocked(groups []*group) []batch {
 
 // groupAtomsLocked splits a group into atoms: for each unit, the parts of
 // the stable views inside it; then the parts of the views outside every
-// unit, cut to at most limit bytes each.
+// unit, cut to at most limit bytes each. Nothing at or beyond clip (the
+// file size rounded up to a page) goes out: past the size a folio holds
+// zeros.
 //
 // The parts of a unit that no view covers are left out of its commit, not
 // read: no dirty folio covers them, so the cache holds them clean or not
@@ -262,14 +280,14 @@ func (e *Engine) planBatchesLocked(groups []*group) []batch {
 // exist when a unit was rewritten while a pass was writing it: the unit
 // stays dirty, the folios the rewrite left alone became clean.)
 // REQUIRES: e.mu held.
-func (e *Engine) groupAtomsLocked(g *group, limit int64) ([]atom, error) {
+func (e *Engine) groupAtomsLocked(g *group, limit, clip int64) ([]atom, error) {
 	var atoms []atom
 	for _, u := range g.units {
 		if u.Len() > limit {
 			return nil, fmt.Errorf("%w: unit [%d, %d) exceeds a batch of %d", ErrTooLarge, u.Off, u.End, limit)
 		}
 		a := atom{g: g, size: u.Len()}
-		_ = g.eachPart(u.Off, u.End,
+		_ = g.eachPart(u.Off, min(u.End, clip),
 			func(pos int64, data []byte) { a.pieces = append(a.pieces, blockdev.Piece{Off: pos, Data: data}) },
 			func(pos, end int64) error { return nil })
 		if len(a.pieces) > 0 {
@@ -277,7 +295,7 @@ func (e *Engine) groupAtomsLocked(g *group, limit int64) ([]atom, error) {
 		}
 	}
 	for _, wb := range g.wbs {
-		for _, part := range outsideUnits(wb.Off, wb.Off+int64(len(wb.Data)), g.units) {
+		for _, part := range outsideUnits(wb.Off, min(wb.Off+int64(len(wb.Data)), clip), g.units) {
 			for lo := part[0]; lo < part[1]; lo += limit {
 				hi := min(part[1], lo+limit)
 				atoms = append(atoms, atom{g: g, size: hi - lo,

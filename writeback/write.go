@@ -3,6 +3,8 @@ package writeback
 import (
 	"context"
 	"fmt"
+
+	"github.com/untorn/untorn/pagecache"
 )
 
 // Write copies p into the cache at off, all of it or nothing, and marks it
@@ -34,6 +36,17 @@ func (e *Engine) Write(ctx context.Context, p []byte, off int64, untorn bool) er
 			return err
 		}
 		e.mu.Lock()
+		if len(e.batches) > 0 && e.pendingOverlapLocked(floorTo(off, pagecache.PageSize), max(ceilTo(end, pagecache.PageSize), hi)) {
+			// A batch not yet written back is under this write: it goes
+			// first, alone (see Commit).
+			e.mu.Unlock()
+			r.Release()
+			if err := e.writeAll(); err != nil {
+				return err
+			}
+			continue
+		}
+		e.size = max(e.size, end)
 		if !untorn {
 			err = r.Commit(p)
 			e.mu.Unlock()
@@ -88,7 +101,7 @@ func (e *Engine) fill(off int64, buf []byte) error {
 		clear(buf)
 		return nil
 	}
-	if _, err := e.dev.ReadAt(buf[:n], off); err != nil {
+	if err := e.ReadDevice(buf[:n], off); err != nil {
 		return fmt.Errorf("writeback: read for a partial write: %w", err)
 	}
 	clear(buf[n:])
@@ -97,9 +110,18 @@ func (e *Engine) fill(off int64, buf []byte) error {
 
 // ReadDevice reads [off, off+len(buf)) from the device into buf, which
 // must be aligned for the device; off and len(buf) are multiples of the
-// device's block size.
+// device's block size. What lies at or beyond a cut not yet written back
+// reads as zeros.
 func (e *Engine) ReadDevice(buf []byte, off int64) error {
+	stale := e.staleFrom.Load()
+	if off >= stale {
+		clear(buf)
+		return nil
+	}
 	_, err := e.dev.ReadAt(buf, off)
+	if end := off + int64(len(buf)); err == nil && end > stale {
+		clear(buf[stale-off:])
+	}
 	return err
 }
 

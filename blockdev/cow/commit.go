@@ -83,7 +83,9 @@ func (d *Device) CommitBatch(pieces []blockdev.Piece, flags blockdev.Flags) erro
 // After a crash either all of it happened or none. cut = FileSize() cuts
 // nothing. Pieces must lie below size rounded up to a block, size and cut
 // at most Size(); otherwise nothing is written (ErrOutOfRange). A
-// transaction with no pieces changes the size only.
+// transaction with no pieces changes the size only. It takes more than
+// MaxBatch bytes when the free segments allow it (MaxBatch is what the
+// layout guarantees room for), else fails with ErrNoSpace.
 func (d *Device) CommitSized(pieces []blockdev.Piece, cut, size int64, flags blockdev.Flags) error {
 	if cut < 0 || size < 0 || cut > d.Size() || size > d.Size() {
 		return &blockdev.OpError{Op: "commit batch", Off: -1,
@@ -95,7 +97,11 @@ func (d *Device) CommitSized(pieces []blockdev.Piece, cut, size int64, flags blo
 // commitSized commits pieces with cut and size (-1: no cut, the size grows
 // to cover the pieces).
 func (d *Device) commitSized(pieces []blockdev.Piece, cut, size int64, flags blockdev.Flags) error {
-	runs, blocks, err := d.checkBatch(pieces)
+	limit := d.g.maxBatch
+	if cut >= 0 {
+		limit = d.Size()
+	}
+	runs, blocks, err := d.checkBatch(pieces, limit)
 	if err != nil {
 		return &blockdev.OpError{Op: "commit batch", Off: -1, Err: err}
 	}
@@ -128,9 +134,9 @@ func (d *Device) commitSized(pieces []blockdev.Piece, cut, size int64, flags blo
 	return nil
 }
 
-// checkBatch validates pieces and returns them as runs sorted by logical
-// block, with their total length in blocks.
-func (d *Device) checkBatch(pieces []blockdev.Piece) ([]run, int64, error) {
+// checkBatch validates pieces (at most limit bytes in all) and returns them
+// as runs sorted by logical block, with their total length in blocks.
+func (d *Device) checkBatch(pieces []blockdev.Piece, limit int64) ([]run, int64, error) {
 	bs, size := d.g.bs, d.Size()
 	runs := make([]run, 0, len(pieces))
 	var total int64
@@ -147,8 +153,8 @@ func (d *Device) checkBatch(pieces []blockdev.Piece) ([]run, int64, error) {
 		total += n
 		runs = append(runs, run{lblock: pc.Off / bs, data: pc.Data})
 	}
-	if total > d.g.maxBatch {
-		return nil, 0, fmt.Errorf("%w: batch of %d bytes exceeds MaxBatch %d", blockdev.ErrAtomicInvalid, total, d.g.maxBatch)
+	if total > limit {
+		return nil, 0, fmt.Errorf("%w: batch of %d bytes exceeds MaxBatch %d", blockdev.ErrAtomicInvalid, total, limit)
 	}
 	slices.SortFunc(runs, func(a, b run) int { return cmp.Compare(a.lblock, b.lblock) })
 	for i := 1; i < len(runs); i++ {

@@ -63,7 +63,7 @@ type Device struct {
 	stats   Stats
 }
 
-var _ blockdev.BatchDevice = (*Device)(nil)
+var _ blockdev.SizedDevice = (*Device)(nil)
 
 type segState uint8
 
