@@ -1,6 +1,7 @@
 package atomicio
 
 import (
+	"cmp"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -181,9 +182,6 @@ func build(dirfd int, path string, opts Options, perm int) (*built, error) {
 	fail := func(err error) (*built, error) {
 		return nil, fmt.Errorf("atomicio: create %s: %w", path, err)
 	}
-	if opts.Size <= 0 {
-		return nil, fmt.Errorf("%w: Options.Size is needed to create %s", ErrInvalid, path)
-	}
 	mode := opts.Mode
 	if mode == ModeAuto {
 		mode = ModeCOW
@@ -196,9 +194,13 @@ func build(dirfd int, path string, opts Options, perm int) (*built, error) {
 	if info.DIOReported && info.DIOOffsetAlign > 0 {
 		bs = max(bs, int(info.DIOOffsetAlign))
 	}
-	size := opts.Size
+	// Native: the file starts at its initial size (whole blocks). COW: a
+	// sparse file with room for the largest size; the container takes
+	// disk space as data comes.
+	size := ceilTo(opts.Size, int64(bs))
+	capacity := ceilTo(cmp.Or(opts.MaxSize, max(DefaultMaxSize, opts.Size)), int64(bs))
 	if mode == ModeCOW {
-		size, err = cowPhysicalSize(bs, opts, ceilTo(opts.Size, int64(bs)))
+		size, err = cowPhysicalSize(bs, opts, capacity)
 		if err != nil {
 			return nil, err
 		}
@@ -214,7 +216,12 @@ func build(dirfd int, path string, opts Options, perm int) (*built, error) {
 		if err := step("preallocate"); err != nil {
 			return b.fail(fmt.Errorf("preallocate: %w", err))
 		}
-		if err := preallocate(b.dev); err != nil {
+		if mode == ModeCOW {
+			err = preallocateCOW(b.dev, bs, opts, capacity)
+		} else {
+			err = preallocate(b.dev)
+		}
+		if err != nil {
 			return b.fail(err)
 		}
 	}
@@ -223,11 +230,15 @@ func build(dirfd int, path string, opts Options, perm int) (*built, error) {
 	}
 	var target blockdev.Device = b.dev
 	if mode == ModeCOW {
-		c, err := formatCOW(b.dev, opts, ceilTo(opts.Size, int64(bs)))
+		c, err := formatCOW(b.dev, opts, capacity)
 		if err != nil {
 			return b.fail(err)
 		}
 		target = c
+		if err := initialSize(c, opts.Size); err != nil {
+			_ = c.Close()
+			return b.fail(err)
+		}
 	} else if !b.dev.Limits().HasAtomic() {
 		return b.fail(fmt.Errorf("%w: native mode needs RWF_ATOMIC: %w", ErrNoUntornWrites, blockdev.ErrAtomicUnsupported))
 	}

@@ -15,8 +15,15 @@ var (
 	// device path cannot write untorn (native mode: see Mode). Nothing was
 	// written.
 	ErrTooLarge = errors.New("atomicio: untorn write too large")
-	// ErrOutOfRange: an access outside [0, Size()). Nothing was written.
+	// ErrOutOfRange: a write or size past the largest size the file can
+	// have (MaxSize: Options.MaxSize of a COW container, the device's size
+	// for a device in native mode). Nothing was written.
 	ErrOutOfRange = errors.New("atomicio: offset out of range")
+	// ErrNotSupported: the mode cannot do what was asked: in native mode a
+	// batch that changes the size or spans more than one untorn unit, a
+	// size that is not a multiple of the block size, growing a device.
+	// Nothing was written.
+	ErrNotSupported = errors.New("atomicio: not supported in this mode")
 	// ErrInvalid: a bad argument or option (negative offset, nil File, ...).
 	ErrInvalid = errors.New("atomicio: invalid argument")
 	// ErrNoMemory: the cache could not get the memory a write needs within

@@ -3,6 +3,7 @@ package atomicio
 import (
 	"errors"
 	"fmt"
+	"math"
 	"math/bits"
 	"sync"
 
@@ -16,18 +17,25 @@ import (
 // writes (the package function WriteAt) reach stable storage whole or not
 // at all. Its methods are safe for concurrent use.
 //
-// Lock order: closeMu, then raMu; the engine's and the cache's locks are
-// below both.
+// Lock order: closeMu, then sizeMu, then raMu; the engine's and the
+// cache's locks are below them.
 type File struct {
-	dev   blockdev.Device // what the engine writes: the raw device or the COW container
-	cache *pagecache.Cache
-	eng   *writeback.Engine
-	opts  Options
-	mode  Mode
-	size  int64
+	dev     blockdev.Device // what the engine writes: the raw device or the COW container
+	cache   *pagecache.Cache
+	eng     *writeback.Engine // keeps the file size (Size)
+	opts    Options
+	mode    Mode
+	maxSize int64            // the largest size (MaxSize)
+	resizer blockdev.Resizer // native mode on a regular file: grows and shrinks it; nil otherwise
 
 	closeMu sync.RWMutex // held shared by every operation, exclusively by Close
 	closed  bool
+
+	// sizeMu is held shared by reads, writes and batches that do not cut
+	// the file, exclusively by whatever cuts it (Truncate, a batch with a
+	// Truncate) and by native growth: a cut drops cached pages that no
+	// reader or writer may be using.
+	sizeMu sync.RWMutex
 
 	raMu sync.Mutex // guards ra
 	ra   pagecache.Readahead
@@ -97,8 +105,18 @@ func pow2Floor(v int64) int64 { return 1 << (bits.Len64(uint64(v)) - 1) }
 // the unit buffers bound the largest unit (MaxUnit), so a small CacheSize
 // refuses untorn writes whose unit exceeds CacheSize/4 with ErrTooLarge.
 func newFile(dev blockdev.Device, mode Mode, opts Options) (*File, error) {
-	size := dev.Size() - dev.Size()%pagecache.PageSize
-	if size <= 0 {
+	maxSize := dev.Size() - dev.Size()%pagecache.PageSize
+	resizer, _ := dev.(blockdev.Resizer)
+	if mode == ModeNative && resizer != nil {
+		if _, regular := blockdev.AllocatedBytes(dev); regular {
+			maxSize = math.MaxInt64 // grows with its file system
+		} else {
+			resizer = nil
+		}
+	} else {
+		resizer = nil
+	}
+	if maxSize <= 0 {
 		return nil, fmt.Errorf("%w: device of %d bytes", ErrInvalid, dev.Size())
 	}
 	readBytes := min(max(pow2Floor(max(opts.CacheSize/readBufferShare, 1)), readBufferMin), readBufferMax)
@@ -112,7 +130,7 @@ func newFile(dev blockdev.Device, mode Mode, opts Options) (*File, error) {
 	}
 	budget = max(budget, min(opts.CacheSize, int64(opts.MaxAtomic)))
 
-	f := &File{dev: dev, opts: opts, mode: mode, size: size}
+	f := &File{dev: dev, opts: opts, mode: mode, maxSize: maxSize, resizer: resizer}
 	var err error
 	if f.readBufs, err = pagecache.NewScratch(readBytes, true); err != nil {
 		return nil, fmt.Errorf("%w: read buffers: %w", ErrInvalid, err)
@@ -158,8 +176,16 @@ func newFile(dev blockdev.Device, mode Mode, opts Options) (*File, error) {
 	return f, nil
 }
 
-// Size returns the capacity in bytes: writes must end at or below it.
-func (f *File) Size() int64 { return f.size }
+// Size returns the file size in bytes, as an os.File's: reads stop there
+// (io.EOF), a write past it extends it (the gap reads as zeros), Truncate
+// and batches change it. A size change is durable with the next Sync, in
+// COW mode atomic with the data around it (see Truncate).
+func (f *File) Size() int64 { return f.eng.Size() }
+
+// MaxSize returns the largest size the file can have (see
+// Options.MaxSize); a native regular file has no limit of its own
+// (math.MaxInt64).
+func (f *File) MaxSize() int64 { return f.maxSize }
 
 // Mode returns the mode the File runs in (never ModeAuto).
 func (f *File) Mode() Mode { return f.mode }

@@ -1,6 +1,7 @@
 package atomicio
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 
@@ -64,9 +65,15 @@ func resolveMode(dev blockdev.Device, opts Options, existingFile bool) (blockdev
 		if !blank {
 			return nil, 0, fmt.Errorf("%w: refusing to format a COW container over it", ErrNotContainer)
 		}
-		c, err := formatCOW(dev, opts, 0)
+		c, err := formatCOW(dev, opts, ceilTo(opts.MaxSize, int64(max(l.BlockSize, 4096))))
 		if err != nil {
 			return nil, 0, fmt.Errorf("atomicio: format COW container: %w", err)
+		}
+		// A device starts as large as it is (Options.Size, when set, is
+		// the initial size instead); Truncate makes it smaller.
+		if err := initialSize(c, cmp.Or(opts.Size, c.Size())); err != nil {
+			_ = c.Close()
+			return nil, 0, err
 		}
 		return c, ModeCOW, nil
 	}

@@ -41,3 +41,35 @@ func cowPhysicalSize(blockSize int, opts Options, logical int64) (int64, error) 
 	}
 	return n, nil
 }
+
+// initialSize gives a new container's file its initial size (Options.Size),
+// durably.
+func initialSize(c *cow.Device, size int64) error {
+	if size == 0 {
+		return nil
+	}
+	if size > c.Size() {
+		return fmt.Errorf("%w: Options.Size %d is past the container's largest size %d", ErrOutOfRange, size, c.Size())
+	}
+	if err := c.CommitSized(nil, 0, size, blockdev.FUA); err != nil {
+		return fmt.Errorf("atomicio: initial size: %w", err)
+	}
+	return nil
+}
+
+// preallocateCOW allocates (without writing) the container's first
+// Options.Size bytes of segments, where the log will put the first data.
+func preallocateCOW(dev *blockdev.File, blockSize int, opts Options, capacity int64) error {
+	if opts.Size == 0 {
+		return nil
+	}
+	off, err := cow.DataOffset(blockSize, cowOptions(opts, capacity))
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	n := min(ceilTo(opts.Size, int64(blockSize)), dev.Size()-off)
+	if err := dev.Allocate(off, n); err != nil {
+		return fmt.Errorf("preallocate: %w", err)
+	}
+	return nil
+}

@@ -42,6 +42,10 @@ const (
 	DefaultCacheSize    = 64 << 20
 	DefaultMaxAtomic    = 1 << 20
 	DefaultWriteTimeout = 30 * time.Second
+	// DefaultMaxSize is the largest size a new COW file can grow to. It
+	// costs no disk space up front: the container grows as data is
+	// written (see Options.MaxSize).
+	DefaultMaxSize = 1 << 40
 	// DefaultCOWSparePercent: a new container is about 2x Size on disk.
 	// Random overwrites of a full container make the cleaner copy live
 	// data, and the headroom sets how much. With examples/bench on ext4
@@ -71,10 +75,24 @@ type Options struct {
 	MaxAtomic int
 	// Mode picks native RWF_ATOMIC or the COW container (ModeAuto).
 	Mode Mode
-	// Size is the capacity of a file that Open creates (or extends), and
-	// of the logical device inside a new COW container. Required for a new
-	// file; ignored for an existing one.
+	// Size is the size a new file starts with (it reads as zeros up to
+	// it), as if Truncate(Size) followed its creation; 0, the default, is
+	// an empty file for Open, and for OpenDevice a file as large as the
+	// device (MaxSize), as a block device has. Writes past the end and
+	// Truncate change the size later. Ignored when the file or container
+	// exists.
 	Size int64
+	// MaxSize is the largest size a new COW file (or the container
+	// OpenDevice formats) can grow to (DefaultMaxSize for a file; as much
+	// as the device holds for a device): writes past it fail with
+	// ErrOutOfRange. It is a limit, not an allocation: a COW container
+	// holds on disk about its live data plus COWSparePercent of it, and
+	// its file's apparent size (ls -l, not du) is about twice MaxSize
+	// (sparse). In memory a COW file takes 8 bytes per 4 KiB of its size
+	// plus 4 per 4 KiB of container in use. A native file grows with its
+	// file system and has no limit of its own. Ignored for an existing
+	// file.
+	MaxSize int64
 	// WriteThrough makes every WriteAt durable before it returns (it runs
 	// a Sync). Slower; for callers that want no window at all.
 	WriteThrough bool
@@ -91,12 +109,13 @@ type Options struct {
 	// WriteTimeout bounds how long WriteAt waits for cache memory before
 	// failing with ErrNoMemory (DefaultWriteTimeout).
 	WriteTimeout time.Duration
-	// Preallocate writes a new file whole once when Open creates it, so
-	// that the file system allocates every block up front instead of on
-	// the first write into each (which costs a journal commit in the
-	// flush). On ext4 this made a group commit of 64 pages about 20%
-	// faster until the container had cycled through all its space; it
-	// costs one sequential write of the file at creation.
+	// Preallocate allocates a new file's space for its initial Size up
+	// front: in native mode by writing the file whole once, so that the
+	// file system allocates every block at creation instead of on the
+	// first write into each (which costs a journal commit in the flush;
+	// on ext4 this made a group commit of 64 pages about 20% faster); in
+	// COW mode by allocating (fallocate) the container's first Size bytes
+	// of segments, where the log writes first.
 	Preallocate bool
 	// COWSparePercent is the cleaning headroom of a new COW container, as a
 	// percentage of Size (DefaultCOWSparePercent): more disk space, less
@@ -115,7 +134,7 @@ type Options struct {
 }
 
 func (o Options) withDefaults() (Options, error) {
-	if o.CacheSize < 0 || o.MaxAtomic < 0 || o.Size < 0 || o.BackgroundDirty < 0 || o.HardDirty < 0 ||
+	if o.CacheSize < 0 || o.MaxAtomic < 0 || o.Size < 0 || o.MaxSize < 0 || o.MaxSize > 0 && o.Size > o.MaxSize || o.BackgroundDirty < 0 || o.HardDirty < 0 ||
 		o.QueueDepth < 0 || o.WriteTimeout < 0 || o.COWSparePercent < 0 || o.Mode < ModeAuto || o.Mode > ModeCOW {
 		return o, fmt.Errorf("%w: options %+v", ErrInvalid, o)
 	}

@@ -14,20 +14,24 @@ import (
 func (f *File) ReadAt(p []byte, off int64) (int, error) {
 	f.closeMu.RLock()
 	defer f.closeMu.RUnlock()
-	switch {
-	case f.closed:
+	if f.closed {
 		return 0, ErrClosed
+	}
+	f.sizeMu.RLock()
+	defer f.sizeMu.RUnlock()
+	size := f.eng.Size()
+	switch {
 	case off < 0:
 		return 0, fmt.Errorf("%w: negative offset %d", ErrInvalid, off)
-	case off >= f.size:
+	case off >= size:
 		if len(p) == 0 {
 			return 0, nil
 		}
 		return 0, io.EOF
 	}
 	want := p
-	if int64(len(p)) > f.size-off {
-		want = p[:f.size-off]
+	if int64(len(p)) > size-off {
+		want = p[:size-off]
 	}
 	done := 0
 	for done < len(want) {
@@ -39,7 +43,7 @@ func (f *File) ReadAt(p []byte, off int64) (int, error) {
 		if done == len(want) {
 			break
 		}
-		n, err = f.readMiss(want[done:], off+int64(done), gap)
+		n, err = f.readMiss(want[done:], off+int64(done), gap, size)
 		done += n
 		if err != nil {
 			return done, err
@@ -55,13 +59,13 @@ func (f *File) ReadAt(p []byte, off int64) (int, error) {
 // starts at pos rounded down to a page), copies what p needs, and caches
 // what it read. Its buffer comes from the File's read buffers, carved out
 // of CacheSize: when they are all in use it waits for one.
-func (f *File) readMiss(p []byte, pos int64, gap pagecache.Extent) (int, error) {
+func (f *File) readMiss(p []byte, pos int64, gap pagecache.Extent, size int64) (int, error) {
 	f.raMu.Lock()
 	ext := f.ra.OnMiss(pos, len(p))
 	f.raMu.Unlock()
 	// Read at least the gap's first page and at most maxRead, within the device.
 	lo := ext.Off
-	hi := min(ext.Off+ext.Len, lo+f.maxRead, f.size)
+	hi := min(ext.Off+ext.Len, lo+f.maxRead, ceilTo(size, pagecache.PageSize), f.dev.Size())
 	b, err := f.readBufs.Get(context.Background(), int(hi-lo))
 	if err != nil {
 		return 0, fmt.Errorf("atomicio: read buffer: %w", err)

@@ -43,11 +43,15 @@ func (f *File) write(p []byte, off int64, untorn bool) (int, error) {
 		return 0, fmt.Errorf("%w: negative offset %d", ErrInvalid, off)
 	case len(p) == 0:
 		return 0, nil
-	case off > f.size || int64(len(p)) > f.size-off:
-		return 0, fmt.Errorf("%w: [%d, %d) past the size %d", ErrOutOfRange, off, off+int64(len(p)), f.size)
+	case off > f.maxSize || int64(len(p)) > f.maxSize-off:
+		return 0, fmt.Errorf("%w: [%d, %d) past the largest size %d", ErrOutOfRange, off, off+int64(len(p)), f.maxSize)
 	case untorn && len(p) > f.opts.MaxAtomic:
 		return 0, fmt.Errorf("%w: %d bytes, the limit is %d (Options.MaxAtomic)", ErrTooLarge, len(p), f.opts.MaxAtomic)
 	}
+	if err := f.lockForWrite(off, off+int64(len(p)), untorn); err != nil {
+		return 0, err
+	}
+	defer f.sizeMu.RUnlock()
 	w := f.waits.Get().(*writeWait)
 	err := f.eng.Write(w, p, off, untorn)
 	w.reset()

@@ -3,6 +3,7 @@ package blockdev
 import (
 	"errors"
 	"fmt"
+	"math"
 
 	"golang.org/x/sys/unix"
 )
@@ -109,7 +110,12 @@ func (f *File) Resize(size int64) error {
 func (f *File) Allocate(off, n int64) error {
 	f.closeMu.RLock()
 	defer f.closeMu.RUnlock()
-	if err := checkRange(f.limits, f.size.Load(), off, n); err != nil {
+	// Past the size too (that is what KEEP_SIZE is for), on a regular file.
+	limit := f.size.Load()
+	if !f.blockDev {
+		limit = math.MaxInt64
+	}
+	if err := checkRange(f.limits, limit, off, n); err != nil {
 		return f.spaceErr("allocate", off, n, err)
 	}
 	if f.closed {

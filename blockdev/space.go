@@ -36,8 +36,9 @@ type Resizer interface {
 	Resize(size int64) error
 	// Allocate reserves disk space for [off, off+n) without changing the
 	// size or the content (fallocate with FALLOC_FL_KEEP_SIZE), so that
-	// later writes there do not allocate. The range must lie within
-	// [0, Size()) and be block-aligned, as for Discard. ENOSPC is reported
+	// later writes there do not allocate. The range must be block-aligned;
+	// on a regular file it may lie past Size() (space for growth ahead),
+	// on a block device it must lie within it. ENOSPC is reported
 	// wrapped like any write error.
 	Allocate(off, n int64) error
 }

@@ -42,7 +42,9 @@ func (e *Engine) pendingOverlapLocked(lo, hi int64) bool {
 
 // Commit puts a batch in the cache: pieces (disjoint, in ascending order,
 // any alignment) after the file was cut to cut bytes (cut < 0: no cut),
-// leaving the file size at size. The pieces must lie below size; a cut
+// leaving the file size at size (without a cut the size only grows: a
+// concurrent write past it keeps its extension). The pieces must lie below
+// size rounded up to a page (the zeros past a cut inside a page); a cut
 // must be at most the current size.
 //
 // In COW mode (a blockdev.SizedDevice) the next pass writes the batch,
@@ -66,6 +68,13 @@ func (e *Engine) Commit(ctx context.Context, pieces []blockdev.Piece, cut, size 
 	ranges, bytes, err := e.checkBatch(pieces, cut, size)
 	if err != nil {
 		return err
+	}
+	if len(ranges) == 0 && cut < 0 && e.sized != nil {
+		// A size that only grows: the pass's last transaction sets it.
+		e.mu.Lock()
+		e.size = max(e.size, size)
+		e.mu.Unlock()
+		return nil
 	}
 	if e.batch == nil {
 		return e.commitNative(ctx, pieces, ranges)
@@ -123,7 +132,7 @@ func (e *Engine) checkBatch(pieces []blockdev.Piece, cut, size int64) ([][2]int6
 			continue
 		}
 		pend := p.Off + int64(len(p.Data))
-		if p.Off < 0 || p.Off < end || pend > size {
+		if p.Off < 0 || p.Off < end || pend > ceilTo(size, pagecache.PageSize) {
 			return nil, 0, fmt.Errorf("%w: piece [%d, %d) out of order or past the size %d", ErrInvalid, p.Off, pend, size)
 		}
 		end = pend
@@ -218,6 +227,9 @@ func (e *Engine) applyLocked(rs []*pagecache.Reservation, pieces []blockdev.Piec
 		}
 		i++
 	}
+	if cut < 0 {
+		size = max(e.size, size)
+	}
 	e.batches = append(e.batches, &pendingBatch{ranges: ranges, cut: cut, size: size})
 	e.size = size
 	e.stats.batchCommits.Add(1)
@@ -275,4 +287,28 @@ func nonEmpty(pieces []blockdev.Piece) []blockdev.Piece {
 		}
 	}
 	return out
+}
+
+// Cut drops the cache and the side-car at and beyond from (rounded up to a
+// page) and sets the size to from, with no pass running: native mode,
+// where the caller then cuts the file itself (ftruncate). The caller
+// excludes reads and writes of what it drops.
+func (e *Engine) Cut(from int64) error {
+	if e.sized != nil || from < 0 {
+		return fmt.Errorf("%w: Cut(%d) on this device", ErrInvalid, from)
+	}
+	e.passMu.Lock()
+	defer e.passMu.Unlock()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	page := ceilTo(from, pagecache.PageSize)
+	if _, err := e.cache.Truncate(page); err != nil {
+		return err
+	}
+	if err := e.ranges.Truncate(page); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	e.ends++
+	e.size = from
+	return nil
 }

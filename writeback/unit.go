@@ -22,6 +22,10 @@ func (e *Engine) unitOf(off, end int64) (int64, int64) {
 	return pow2Cover(off, end, e.minUnit)
 }
 
+// UnitOf returns the unit [lo, hi) an untorn write of [off, end) is
+// written back in (see unitOf).
+func (e *Engine) UnitOf(off, end int64) (int64, int64) { return e.unitOf(off, end) }
+
 // pow2Cover returns the smallest naturally aligned power-of-two interval of
 // at least minLen (a power of two) bytes that covers [off, end).
 func pow2Cover(off, end, minLen int64) (int64, int64) {

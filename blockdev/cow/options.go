@@ -83,7 +83,6 @@ type geometry struct {
 
 const sbBlocks = 2 // superblock copies at blocks 0 and 1
 
-
 func (g geometry) ckptSlot(i int) int64 { return sbBlocks + int64(i)*g.ckptBlocks }
 func (g geometry) dataStart() int64     { return sbBlocks + 2*g.ckptBlocks }
 func (g geometry) innerBlocks() int64   { return g.dataStart() + g.nSegs*g.segBlocks }
@@ -219,3 +218,20 @@ func RequiredSize(blockSize int, opts Options) (int64, error) {
 // mapBlockSize is the block size of a COW device over an inner device of
 // block size bs: 4 KiB, or bs if larger.
 func mapBlockSize(bs int) int64 { return max(int64(bs), 4096) }
+
+// DataOffset returns the byte offset of the data area (the segments) of a
+// device formatted with opts (opts.LogicalSize must be set) over an inner
+// device of the given block size: what precedes it is the superblocks and
+// the checkpoint slots. The log takes the segments from there on, in order,
+// so a caller that wants the first n bytes of data allocated up front
+// allocates [DataOffset, DataOffset+n) of the inner device.
+func DataOffset(blockSize int, opts Options) (int64, error) {
+	if opts.LogicalSize <= 0 {
+		return 0, fmt.Errorf("%w: DataOffset needs LogicalSize", ErrInvalidOptions)
+	}
+	g, err := newGeometry(mapBlockSize(blockSize), 0, opts)
+	if err != nil {
+		return 0, err
+	}
+	return g.dataStart() * g.bs, nil
+}

@@ -49,9 +49,9 @@ type recordHeader struct {
 	// cut bytes (logical blocks from ceil(cut/bs) on are unmapped), then
 	// the extents are applied, then the file size becomes size. A
 	// transaction that changes no size has cut = size = the size before.
-	cut, size  int64
-	extents    []extent
-	sums       []uint32 // CRC-32C of each data block's content, in order
+	cut, size int64
+	extents   []extent
+	sums      []uint32 // CRC-32C of each data block's content, in order
 }
 
 // headerBlocksFor is the number of blocks a header with n extents over
