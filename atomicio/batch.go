@@ -138,6 +138,9 @@ func (b *Batch) Commit() error {
 	}
 	old := f.eng.Size()
 	pieces, cut, size := b.plan(old)
+	if n := len(pieces); n > 0 && pieces[n-1].Off+int64(len(pieces[n-1].Data)) > f.maxSize || size > f.maxSize {
+		return fmt.Errorf("%w: the batch reaches past the largest size %d", ErrOutOfRange, f.maxSize)
+	}
 	if f.mode == ModeNative {
 		if err := f.commitNative(pieces, cut, size, old); err != nil {
 			return err
@@ -164,6 +167,12 @@ func (b *Batch) Commit() error {
 // batch, which could not land with them), then the writes as one unit.
 // REQUIRES: sizeMu held (exclusively when the batch truncates).
 func (f *File) commitNative(pieces []blockdev.Piece, cut, size, old int64) error {
+	if size < 0 { // no Truncate: the writes' end decides
+		size = old
+		if n := len(pieces); n > 0 {
+			size = max(old, pieces[n-1].Off+int64(len(pieces[n-1].Data)))
+		}
+	}
 	switch {
 	case size != old && len(pieces) > 0:
 		return fmt.Errorf("%w: native mode: a batch that writes cannot also change the size", ErrNotSupported)
@@ -182,8 +191,9 @@ func (f *File) commitNative(pieces []blockdev.Piece, cut, size, old int64) error
 
 // plan turns the batch's operations, applied in order to a file of size
 // old, into what the engine commits: disjoint pieces in ascending order,
-// the lowest size a Truncate cut the file to (-1: none) and the final
-// size. A cut inside a page adds zeros from the cut to the page's end
+// the lowest size a Truncate cut the file to (-1: none) and the size the
+// batch leaves (-1 when it has no Truncate: its writes only grow the file
+// to cover them, as plain writes do). A cut inside a page adds zeros from the cut to the page's end
 // (under later writes), so that the bytes past the size read as zeros if
 // the file grows again.
 func (b *Batch) plan(old int64) ([]blockdev.Piece, int64, int64) {
@@ -212,6 +222,9 @@ func (b *Batch) plan(old int64) ([]blockdev.Piece, int64, int64) {
 			i, _ := slices.BinarySearchFunc(pieces, gap[0], func(p blockdev.Piece, off int64) int { return cmpInt(p.Off, off) })
 			pieces = slices.Insert(pieces, i, blockdev.Piece{Off: gap[0], Data: zeros.Data[:gap[1]-gap[0]]})
 		}
+	}
+	if !slices.ContainsFunc(b.ops, func(o batchOp) bool { return o.data == nil }) {
+		size = -1
 	}
 	return pieces, cut, size
 }

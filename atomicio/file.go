@@ -165,6 +165,7 @@ func newFile(dev blockdev.Device, mode Mode, opts Options) (*File, error) {
 		QueueDepth:    opts.QueueDepth,
 		FlushInterval: opts.FlushInterval,
 		PlainUntorn:   opts.plainUntorn,
+		SplitBatches:  opts.splitBatches,
 		Scratch:       f.unitBufs,
 	})
 	if err != nil {

@@ -125,6 +125,9 @@ type Options struct {
 	// plainUntorn breaks the guarantee on purpose: the negative control
 	// of the crash oracle (tests of this package only).
 	plainUntorn bool
+	// splitBatches commits a batch's pieces in separate transactions: the
+	// negative control of the batch oracle (tests of this package only).
+	splitBatches bool
 	// Salvage opens a COW container whose log is damaged in the middle
 	// (Open would fail with ErrCorrupt): it keeps what precedes the damage
 	// and drops every transaction after it, even synced ones, and makes

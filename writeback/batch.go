@@ -15,7 +15,7 @@ import (
 type pendingBatch struct {
 	ranges [][2]int64 // its pieces rounded out to pages, ascending, disjoint
 	cut    int64      // the file was cut here first (-1: not cut)
-	size   int64      // the file size right after it
+	size   int64      // the size it set (-1: it only grows the file to cover its pieces)
 }
 
 // overlaps reports whether [lo, hi) shares a byte with one of b's ranges.
@@ -42,10 +42,11 @@ func (e *Engine) pendingOverlapLocked(lo, hi int64) bool {
 
 // Commit puts a batch in the cache: pieces (disjoint, in ascending order,
 // any alignment) after the file was cut to cut bytes (cut < 0: no cut),
-// leaving the file size at size (without a cut the size only grows: a
-// concurrent write past it keeps its extension). The pieces must lie below
-// size rounded up to a page (the zeros past a cut inside a page); a cut
-// must be at most the current size.
+// leaving the file size at size (size < 0: the size only grows to cover
+// the pieces, as with writes; without a cut a size never shrinks the file:
+// a concurrent write past it keeps its extension). With a size the pieces
+// must lie below it rounded up to a page (the zeros past a cut inside a
+// page); a cut is at most size.
 //
 // In COW mode (a blockdev.SizedDevice) the next pass writes the batch,
 // together with everything dirty that overlaps it, as one transaction, so
@@ -75,6 +76,9 @@ func (e *Engine) Commit(ctx context.Context, pieces []blockdev.Piece, cut, size 
 		e.size = max(e.size, size)
 		e.mu.Unlock()
 		return nil
+	}
+	if cut >= 0 && size < 0 {
+		return fmt.Errorf("%w: a cut needs a size", ErrInvalid)
 	}
 	if e.batch == nil {
 		return e.commitNative(ctx, pieces, ranges)
@@ -121,7 +125,7 @@ func (e *Engine) Commit(ctx context.Context, pieces []blockdev.Piece, cut, size 
 
 // checkBatch validates a batch and returns its page ranges and their bytes.
 func (e *Engine) checkBatch(pieces []blockdev.Piece, cut, size int64) ([][2]int64, int64, error) {
-	if size < 0 || size > e.dev.Size() || cut > e.Size() {
+	if size > e.dev.Size() || cut > size {
 		return nil, 0, fmt.Errorf("%w: cut %d, size %d on a device of %d bytes", ErrInvalid, cut, size, e.dev.Size())
 	}
 	var ranges [][2]int64
@@ -132,7 +136,7 @@ func (e *Engine) checkBatch(pieces []blockdev.Piece, cut, size int64) ([][2]int6
 			continue
 		}
 		pend := p.Off + int64(len(p.Data))
-		if p.Off < 0 || p.Off < end || pend > ceilTo(size, pagecache.PageSize) {
+		if p.Off < 0 || p.Off < end || pend > e.dev.Size() || size >= 0 && pend > ceilTo(size, pagecache.PageSize) {
 			return nil, 0, fmt.Errorf("%w: piece [%d, %d) out of order or past the size %d", ErrInvalid, p.Off, pend, size)
 		}
 		end = pend
@@ -213,6 +217,11 @@ func (e *Engine) applyLocked(rs []*pagecache.Reservation, pieces []blockdev.Piec
 			releaseAll(rs)
 			return fmt.Errorf("%w: %w", ErrInvalid, err)
 		}
+		for end := range e.writeEnds {
+			if end > cut {
+				delete(e.writeEnds, end) // their writes are cut away
+			}
+		}
 		e.staleFrom.Store(min(e.staleFrom.Load(), from))
 		e.ends++ // a read in flight from before must not fill the cache with what the cut dropped
 	}
@@ -226,12 +235,16 @@ func (e *Engine) applyLocked(rs []*pagecache.Reservation, pieces []blockdev.Piec
 			err = cerr
 		}
 		i++
-	}
-	if cut < 0 {
-		size = max(e.size, size)
+		if end := p.Off + int64(len(p.Data)); size < 0 || end <= size {
+			e.markEndLocked(end) // not the zeros past a cut inside a page
+		}
 	}
 	e.batches = append(e.batches, &pendingBatch{ranges: ranges, cut: cut, size: size})
-	e.size = size
+	if cut >= 0 {
+		e.size = size
+	} else if n := len(ranges); n > 0 {
+		e.size = max(e.size, size, pieces[len(pieces)-1].Off+int64(len(pieces[len(pieces)-1].Data)))
+	}
 	e.stats.batchCommits.Add(1)
 	return err
 }

@@ -40,6 +40,10 @@ type Config struct {
 	// PlainUntorn writes untorn units with plain writes. It exists only for
 	// the negative control of the crash oracle: it breaks the guarantee.
 	PlainUntorn bool
+	// SplitBatches commits each piece of a batch's super-group as a
+	// transaction of its own. It exists only for the negative control of
+	// the batch oracle: it breaks the guarantee.
+	SplitBatches bool
 	// Scratch holds, in native mode, the buffers of units whose bytes are
 	// not in one folio (the unit is assembled from several folios and the
 	// blocks around them): passes take them from it and give them back
@@ -72,6 +76,7 @@ type Engine struct {
 	maxUnit int64 // largest unit the device path writes untorn
 	depth   int
 	plain   bool
+	split   bool                              // Config.SplitBatches
 	fillFn  func(off int64, buf []byte) error // e.fill, made once: a method value allocates
 	scratch *pagecache.Scratch                // native: unit buffers; nil in COW mode
 	owned   bool                              // scratch was made by New: Close closes it
@@ -86,6 +91,11 @@ type Engine struct {
 	// batches are the batches committed to the cache and not yet written
 	// back, in commit order (COW mode; see batch.go).
 	batches []*pendingBatch
+	// writeEnds counts the exact ends of the writes not yet written back that
+	// end past the device's size (COW mode): a transaction that carries
+	// the page holding one grows the size to it (see sized.go).
+	writeEnds map[int64]int
+	devSize   int64 // the device's file size after the last pass (COW mode)
 	// staleFrom: the device's content at and beyond this offset is stale
 	// (a cut is in the cache, not yet on the device): reads of the device
 	// there give zeros. math.MaxInt64 when no cut is pending. Written
@@ -118,6 +128,7 @@ func New(cfg Config) (*Engine, error) {
 		lim:    cfg.Device.Limits(),
 		depth:  cfg.QueueDepth,
 		plain:  cfg.PlainUntorn,
+		split:  cfg.SplitBatches,
 		ranges: extent.New(),
 		stop:   make(chan struct{}),
 		done:   make(chan struct{}),
@@ -131,11 +142,13 @@ func New(cfg Config) (*Engine, error) {
 		e.ticker = DefaultFlushInterval
 	}
 	e.size = cfg.Device.Size()
+	e.writeEnds = map[int64]int{}
 	e.staleFrom.Store(math.MaxInt64)
 	if b, ok := cfg.Device.(blockdev.BatchDevice); ok && !cfg.Native {
 		e.batch = b
 		if sd, ok := b.(blockdev.SizedDevice); ok {
 			e.sized, e.size = sd, sd.FileSize()
+			e.devSize = e.size
 		}
 		// A unit goes in one batch; data outside units may be split.
 		e.maxUnit = b.MaxBatch()

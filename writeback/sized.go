@@ -31,7 +31,7 @@ type superGroup struct {
 	batches []*pendingBatch
 	groups  []*group
 	cut     int64 // the lowest cut of its batches, -1 for none
-	size    int64 // the size its last batch left
+	size    int64 // the size the last of its batches that set one set, -1 for none
 	pieces  []blockdev.Piece
 	end     int64 // the end of its last piece
 	err     error // building its pieces failed
@@ -44,6 +44,7 @@ type sizedPass struct {
 	size    int64    // the file size at the snapshot
 	devSize int64    // the device's file size at the snapshot
 	clip    int64    // size rounded up to a page: nothing beyond goes out
+	ends    []int64  // the write ends at the snapshot (see Engine.writeEnds), ascending
 	failed  bool     // a transaction failed: the batches stay pending
 }
 
@@ -57,6 +58,10 @@ func (e *Engine) planSizedLocked(groups []*group) (sizedPass, []*group, bool) {
 	if sp.size < math.MaxInt64-pagecache.PageSize {
 		sp.clip = ceilTo(sp.size, pagecache.PageSize)
 	}
+	for end := range e.writeEnds {
+		sp.ends = append(sp.ends, end)
+	}
+	slices.Sort(sp.ends)
 	if len(e.batches) == 0 {
 		return sp, groups, true
 	}
@@ -91,7 +96,7 @@ func (e *Engine) planSizedLocked(groups []*group) (sizedPass, []*group, bool) {
 		r := find(bi)
 		sg := byRoot[r]
 		if sg == nil {
-			sg = &superGroup{cut: -1}
+			sg = &superGroup{cut: -1, size: -1}
 			byRoot[r] = sg
 			sp.supers = append(sp.supers, sg)
 		}
@@ -99,7 +104,9 @@ func (e *Engine) planSizedLocked(groups []*group) (sizedPass, []*group, bool) {
 		if b.cut >= 0 && (sg.cut < 0 || b.cut < sg.cut) {
 			sg.cut = b.cut
 		}
-		sg.size = b.size
+		if b.size >= 0 {
+			sg.size = b.size
+		}
 	}
 	var rest []*group
 	for gi, g := range groups {
@@ -121,7 +128,7 @@ func (e *Engine) planSizedLocked(groups []*group) (sizedPass, []*group, bool) {
 	}
 	for _, sg := range sp.supers {
 		for _, g := range sg.groups {
-			atoms, err := e.groupAtomsLocked(g, math.MaxInt64, sp.clip)
+			atoms, err := e.groupAtomsLocked(g, math.MaxInt64/2, sp.clip) // a super-group is one transaction, however large
 			if err != nil {
 				sg.err = err
 				break
@@ -172,8 +179,14 @@ func (e *Engine) commitSized(sp *sizedPass, batches []batch) {
 		if cut < 0 {
 			cut = dev
 		}
-		size := max(sg.size, min(sp.size, sg.end))
-		if err := e.sized.CommitSized(sg.pieces, cut, size, 0); err != nil {
+		// The size the batch set, or the device's, grown to cover the
+		// data (never past the file size).
+		size := dev
+		if sg.size >= 0 {
+			size = sg.size
+		}
+		size = max(size, sp.endIn(sg.pieces))
+		if err := e.commitSuper(sg, cut, size); err != nil {
 			fail(fmt.Errorf("writeback: batch commit: %w", err), rest(i)...)
 			return
 		}
@@ -181,11 +194,7 @@ func (e *Engine) commitSized(sp *sizedPass, batches []batch) {
 		e.countCommit(sg.pieces)
 	}
 	for i, b := range batches {
-		var end int64
-		for _, p := range b.pieces {
-			end = max(end, p.Off+int64(len(p.Data)))
-		}
-		size := max(dev, min(sp.size, end))
+		size := max(dev, sp.endIn(b.pieces))
 		if err := e.sized.CommitSized(b.pieces, dev, size, 0); err != nil {
 			fail(fmt.Errorf("writeback: group commit: %w", err), rest(len(sp.supers))[i:]...)
 			return
@@ -202,6 +211,36 @@ func (e *Engine) commitSized(sp *sizedPass, batches []batch) {
 	}
 }
 
+// endIn is the size a transaction of pieces (in ascending order) grows
+// the file to: the furthest end of a write whose last byte it carries.
+// Sizes that writes set are exact, never rounded to the pages the pieces
+// are: after a crash the size is the one the writes that landed leave.
+func (sp *sizedPass) endIn(pieces []blockdev.Piece) int64 {
+	var size int64
+	for _, end := range sp.ends {
+		i, found := slices.BinarySearchFunc(pieces, end-1, func(p blockdev.Piece, off int64) int { return cmp.Compare(p.Off, off) })
+		if !found {
+			i--
+		}
+		if i >= 0 && end-1 < pieces[i].Off+int64(len(pieces[i].Data)) {
+			size = max(size, end)
+		}
+	}
+	return min(size, sp.size)
+}
+
+// markEndLocked records the end of a write (see Engine.writeEnds).
+// REQUIRES: e.mu held.
+func (e *Engine) markEndLocked(end int64) {
+	if e.sized != nil && end > e.devSizeLocked() {
+		e.writeEnds[end]++
+	}
+}
+
+// devSizeLocked is the device's file size as the last pass left it.
+// REQUIRES: e.mu held.
+func (e *Engine) devSizeLocked() int64 { return e.devSize }
+
 // countCommit counts one group commit of pieces.
 func (e *Engine) countCommit(pieces []blockdev.Piece) {
 	e.stats.batches.Add(1)
@@ -215,7 +254,16 @@ func (e *Engine) countCommit(pieces []blockdev.Piece) {
 // pending ones and recomputes where the device's content is stale.
 // REQUIRES: e.mu held.
 func (e *Engine) batchesWrittenLocked(sp *sizedPass) {
-	if sp.failed || len(sp.supers) == 0 {
+	if sp.failed {
+		return
+	}
+	e.devSize = sp.size
+	for _, end := range sp.ends {
+		if e.writeEnds[end]--; e.writeEnds[end] <= 0 {
+			delete(e.writeEnds, end)
+		}
+	}
+	if len(sp.supers) == 0 {
 		return
 	}
 	written := map[*pendingBatch]bool{}
@@ -238,4 +286,27 @@ func (e *Engine) batchesWrittenLocked(sp *sizedPass) {
 	clear(e.batches[len(kept):])
 	e.batches = kept
 	e.staleFrom.Store(stale)
+}
+
+// commitSuper sends one super-group as one transaction (or, with
+// Config.SplitBatches, the negative control, as one transaction per piece).
+func (e *Engine) commitSuper(sg *superGroup, cut, size int64) error {
+	if !e.split || len(sg.pieces) < 2 {
+		return e.sized.CommitSized(sg.pieces, cut, size, 0)
+	}
+	dev := e.sized.FileSize()
+	for i, p := range sg.pieces {
+		c, sz := dev, max(dev, min(size, p.Off+int64(len(p.Data))))
+		if i == 0 && cut >= 0 {
+			c = cut
+		}
+		if i == len(sg.pieces)-1 {
+			sz = size
+		}
+		if err := e.sized.CommitSized([]blockdev.Piece{p}, c, sz, 0); err != nil {
+			return err
+		}
+		dev = sz
+	}
+	return nil
 }

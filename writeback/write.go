@@ -47,6 +47,7 @@ func (e *Engine) Write(ctx context.Context, p []byte, off int64, untorn bool) er
 			continue
 		}
 		e.size = max(e.size, end)
+		e.markEndLocked(end)
 		if !untorn {
 			err = r.Commit(p)
 			e.mu.Unlock()

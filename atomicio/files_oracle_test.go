@@ -1,0 +1,457 @@
+package atomicio
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"pgregory.net/rapid"
+
+	"github.com/untorn/untorn/blockdev"
+	"github.com/untorn/untorn/blockdev/cow"
+	"github.com/untorn/untorn/blockdev/crashmodel"
+)
+
+// The files-and-batches oracle: a rapid state machine writes past the end,
+// truncates, commits batches, syncs, cuts the power and reopens a COW File
+// over a blockdev.Mem, and checks every crash image it can take (one at
+// every device operation) against a model.
+//
+// The model is the file as an endless array of zeros with a size. Every
+// write and every piece of a batch is stamped with its operation's id
+// (crashmodel.Fill), so the ids seen in a recovered image say which
+// operations landed. A recovered image must equal the model replayed with
+// every operation up to the last completed Sync, every operation whose id
+// it shows, and some subset of the others that leave no stamp (size
+// changes, writes overwritten since): each operation whole or absent,
+// batches across all their ranges, the size consistent with the data.
+
+// fileOp is one operation of the model: a write (one step), a batch (its
+// steps, applied in order) or a Truncate (one step without data).
+type fileOp struct {
+	id    uint64
+	steps []fileStep
+}
+
+// fileStep is a write of data at off, or (data == nil) a truncate to size.
+type fileStep struct {
+	off  int64
+	data []byte
+	size int64
+}
+
+// fileImage is the model's file: content (as long as the largest size
+// used) and size.
+type fileImage struct {
+	data []byte
+	size int64
+}
+
+func (im fileImage) clone() fileImage {
+	return fileImage{data: bytes.Clone(im.data), size: im.size}
+}
+
+// apply applies o to im in place.
+func (im *fileImage) apply(o fileOp) {
+	for _, s := range o.steps {
+		if s.data == nil {
+			if s.size < im.size {
+				clear(im.data[s.size:])
+			}
+			im.size = s.size
+			continue
+		}
+		copy(im.data[s.off:], s.data)
+		im.size = max(im.size, s.off+int64(len(s.data)))
+	}
+}
+
+// fileModel is the history since the last reopen: the image it started
+// from, the operations begun since (in order), and how many of them a
+// completed Sync made durable.
+type fileModel struct {
+	base    fileImage
+	ops     []fileOp
+	durable int // ops[:durable] were made durable by a Sync
+	started int // ops[:started] were begun (the last may be in flight)
+}
+
+// current returns the image after every operation begun.
+func (m *fileModel) current() fileImage {
+	im := m.base.clone()
+	for _, o := range m.ops[:m.started] {
+		im.apply(o)
+	}
+	return im
+}
+
+// idsIn returns the operation ids whose stamps show in data.
+func idsIn(data []byte) map[uint64]bool {
+	ids := map[uint64]bool{}
+	for i := 0; i+8 <= len(data); i += 8 {
+		if id := crashmodel.WordID(binary.LittleEndian.Uint64(data[i:])); id != 0 {
+			ids[id] = true
+		}
+	}
+	return ids
+}
+
+// maxHidden bounds the subsets of stampless operations match tries (2^n).
+const maxHidden = 10
+
+// match finds the replay that gives got: it returns an error describing the
+// mismatch when none does, and the image it matched otherwise.
+func (m *fileModel) match(got fileImage) (fileImage, error) {
+	seen := idsIn(got.data[:got.size])
+	var hidden []int // operations that may or may not have landed without a visible stamp
+	for i := m.durable; i < m.started; i++ {
+		if !seen[m.ops[i].id] {
+			hidden = append(hidden, i)
+		}
+	}
+	inBase := idsIn(m.base.data[:m.base.size])
+	for id := range seen {
+		if !m.known(id) && !inBase[id] {
+			return fileImage{}, fmt.Errorf("the image shows id %d, which no operation begun wrote", id)
+		}
+	}
+	if len(hidden) > maxHidden {
+		hidden = hidden[len(hidden)-maxHidden:] // the older ones are assumed landed
+	}
+	bit := map[int]int{} // operation index -> its bit in the mask
+	for b, i := range hidden {
+		bit[i] = b
+	}
+	for mask := 0; mask < 1<<len(hidden); mask++ {
+		im := m.base.clone()
+		for i, o := range m.ops[:m.started] {
+			b, maybe := bit[i]
+			if !maybe || mask&(1<<b) == 0 { // mask 0 first: everything landed
+				im.apply(o)
+			}
+		}
+		if im.size == got.size && bytes.Equal(im.data[:im.size], got.data[:got.size]) {
+			return im, nil
+		}
+	}
+	return fileImage{}, fmt.Errorf("no replay of the %d durable operations, the %d seen and a subset of %d stampless ones gives the image (size %d)",
+		m.durable, len(seen), len(hidden), got.size)
+}
+
+// known reports whether id is an operation begun.
+func (m *fileModel) known(id uint64) bool {
+	for _, o := range m.ops[:m.started] {
+		if o.id == id {
+			return true
+		}
+	}
+	return false
+}
+
+// drawer draws the machine's choices: from rapid, or from a seeded
+// generator (the negative control).
+type drawer interface {
+	Int64(lo, hi int64, label string) int64
+	Float(label string) float64
+}
+
+type rapidDrawer struct{ t *rapid.T }
+
+func (d rapidDrawer) Int64(lo, hi int64, label string) int64 {
+	return rapid.Int64Range(lo, hi).Draw(d.t, label)
+}
+func (d rapidDrawer) Float(label string) float64 { return rapid.Float64Range(0, 1).Draw(d.t, label) }
+
+type randDrawer struct{ rng *rand.Rand }
+
+func (d randDrawer) Int64(lo, hi int64, _ string) int64 { return lo + d.rng.Int64N(hi-lo+1) }
+func (d randDrawer) Float(string) float64               { return d.rng.Float64() }
+
+// filesRig is the device stack of one history.
+type filesRig struct {
+	t       require.TestingT
+	mem     *blockdev.Mem
+	f       *File
+	opts    Options
+	model   fileModel
+	nextID  uint64
+	checks  *int
+	limit   int64 // offsets and sizes stay below it
+	pointMu sync.Mutex // serialises crashPoint
+	checkAt bool       // take crash images during operations
+	failure error
+}
+
+const filesDevSize = 2 << 20
+
+func (r *filesRig) open(mem *blockdev.Mem) {
+	r.mem = mem
+	var err error
+	r.f, err = OpenDevice(blockdev.WithFaults(mem, blockdev.InjectorFunc(r.crashPoint)), r.opts)
+	require.NoError(r.t, err)
+}
+
+// crashPoint takes a crash image before every device write, discard and
+// flush (reads change nothing a crash could show) and checks it: the
+// volatile writes survive with a chance that rotates through 0, 1/2 and 1.
+func (r *filesRig) crashPoint(op blockdev.Op) error {
+	if op.Kind == blockdev.OpRead {
+		return nil
+	}
+	r.pointMu.Lock() // the device is used concurrently
+	defer r.pointMu.Unlock()
+	if !r.checkAt || r.failure != nil {
+		return nil
+	}
+	*r.checks++
+	survive := float64(*r.checks%3) / 2
+	if err := r.checkImage(r.mem.CrashClone(blockdev.CrashConfig{Seed: uint64(*r.checks), Survive: survive})); err != nil {
+		r.failure = err
+	}
+	return nil
+}
+
+// recover opens a crash image and reads the file it holds.
+func (r *filesRig) recover(img *blockdev.Mem) (*File, fileImage, error) {
+	g, err := OpenDevice(img, r.opts)
+	if err != nil {
+		return nil, fileImage{}, fmt.Errorf("open crash image: %w", err)
+	}
+	got := fileImage{data: make([]byte, r.limit), size: g.Size()}
+	if got.size > r.limit {
+		_ = g.Abandon()
+		return nil, fileImage{}, fmt.Errorf("crash image has size %d, past every size used (%d)", got.size, r.limit)
+	}
+	if _, err := g.ReadAt(got.data[:got.size], 0); err != nil && err != io.EOF {
+		_ = g.Abandon()
+		return nil, fileImage{}, fmt.Errorf("read crash image: %w", err)
+	}
+	return g, got, nil
+}
+
+// checkImage recovers a crash image with the container alone (what
+// OpenDevice does first, without the cost of a File's cache) and matches
+// the file it holds.
+func (r *filesRig) checkImage(img *blockdev.Mem) error {
+	c, err := cow.Open(img, cow.Options{})
+	if err != nil {
+		return fmt.Errorf("open crash image: %w", err)
+	}
+	defer func() { _ = c.Close() }()
+	got := fileImage{data: make([]byte, r.limit), size: c.FileSize()}
+	if got.size > r.limit {
+		return fmt.Errorf("crash image has size %d, past every size used (%d)", got.size, r.limit)
+	}
+	buf := blockdev.AlignedBuffer(int(ceilTo(got.size, 4096)), img.Limits().MemAlign)
+	if _, err := c.ReadAt(buf, 0); err != nil {
+		return fmt.Errorf("read crash image: %w", err)
+	}
+	copy(got.data, buf[:got.size])
+	_, err = r.model.match(got)
+	return err
+}
+
+// run applies o to the File through do, keeping the model's progress.
+func (r *filesRig) run(o fileOp, do func() error) {
+	r.model.ops = append(r.model.ops, o)
+	r.model.started++
+	err := do()
+	require.NoError(r.t, err)
+	require.NoError(r.t, r.failure)
+}
+
+func (r *filesRig) stamp(off int64, n int, id uint64) []byte {
+	p := make([]byte, n)
+	crashmodel.Fill(p, id, off)
+	return p
+}
+
+func (r *filesRig) genStep(d drawer, id uint64, write bool) fileStep {
+	if write {
+		n := d.Int64(1, 3<<10, "words") * 8 // stamps are words
+		off := d.Int64(0, (r.limit-n)/8, "word") * 8
+		return fileStep{off: off, data: r.stamp(off, int(n), id)}
+	}
+	return fileStep{size: d.Int64(0, r.limit, "size")}
+}
+
+func (r *filesRig) write(d drawer) {
+	r.nextID++
+	s := r.genStep(d, r.nextID, true)
+	r.run(fileOp{id: r.nextID, steps: []fileStep{s}}, func() error {
+		_, err := WriteAt(r.f, s.data, s.off)
+		return err
+	})
+}
+
+func (r *filesRig) truncate(d drawer) {
+	r.nextID++
+	s := r.genStep(d, r.nextID, false)
+	r.run(fileOp{id: r.nextID, steps: []fileStep{s}}, func() error { return r.f.Truncate(s.size) })
+}
+
+func (r *filesRig) batch(d drawer) {
+	r.nextID++
+	o := fileOp{id: r.nextID}
+	for i := range d.Int64(1, 5, "steps") {
+		o.steps = append(o.steps, r.genStep(d, r.nextID, i == 0 || d.Int64(0, 3, "kind") > 0))
+	}
+	r.run(o, func() error {
+		b := r.f.NewBatch()
+		for _, s := range o.steps {
+			if s.data == nil {
+				if err := b.Truncate(s.size); err != nil {
+					return err
+				}
+				continue
+			}
+			if _, err := b.WriteAt(s.data, s.off); err != nil {
+				return err
+			}
+		}
+		return b.Commit()
+	})
+}
+
+func (r *filesRig) sync(drawer) {
+	started := r.model.started
+	require.NoError(r.t, r.f.Sync())
+	require.NoError(r.t, r.failure)
+	r.model.durable = started
+}
+
+// crash cuts the power now, opens the image and goes on with it.
+func (r *filesRig) crash(d drawer) {
+	img := r.mem.CrashClone(blockdev.CrashConfig{Seed: uint64(r.nextID), Survive: d.Float("survive")})
+	_ = r.f.Abandon()
+	r.checkAt = false
+	g, got, err := r.recover(img.CrashClone(blockdev.CrashConfig{Survive: 1})) // img goes on below
+	require.NoError(r.t, err)
+	_ = g.Abandon()
+	*r.checks++
+	matched, err := r.model.match(got)
+	require.NoError(r.t, err, "after the crash")
+	r.model = fileModel{base: matched}
+	r.open(img)
+	r.checkAt = true
+}
+
+// check compares the File with the model: read-your-writes and the size.
+func (r *filesRig) check(drawer) {
+	want := r.model.current()
+	require.Equal(r.t, want.size, r.f.Size())
+	got := make([]byte, want.size+1)
+	n, err := r.f.ReadAt(got, 0)
+	require.ErrorIs(r.t, err, io.EOF)
+	require.EqualValues(r.t, want.size, n)
+	require.True(r.t, bytes.Equal(want.data[:want.size], got[:n]), "the File reads what the model says")
+}
+
+// newFilesRig opens a File over a new Mem, empty, with opts.
+func newFilesRig(t require.TestingT, opts Options, checks *int) *filesRig {
+	mem, err := blockdev.NewMem(filesDevSize, blockdev.LimitsNone)
+	require.NoError(t, err)
+	r := &filesRig{t: t, opts: opts, checks: checks, limit: 256 << 10}
+	r.open(mem)
+	require.NoError(t, r.f.Truncate(0)) // OpenDevice starts as large as the device
+	require.NoError(t, r.f.Sync())
+	r.model = fileModel{base: fileImage{data: make([]byte, r.limit)}}
+	r.checkAt = true
+	return r
+}
+
+// actions are the machine's actions, by name.
+func (r *filesRig) actions() map[string]func(drawer) {
+	return map[string]func(drawer){
+		"write": r.write, "truncate": r.truncate, "batch": r.batch, "sync": r.sync, "crash": r.crash,
+	}
+}
+
+// runFilesMachine runs one rapid history with opts and returns the checks it made.
+func runFilesMachine(t *rapid.T, opts Options) int {
+	checks := 0
+	r := newFilesRig(t, opts, &checks)
+	defer func() { _ = r.f.Abandon() }()
+	acts := map[string]func(*rapid.T){"": func(t *rapid.T) { r.check(rapidDrawer{t}) }}
+	for name, act := range r.actions() {
+		acts[name] = func(t *rapid.T) { act(rapidDrawer{t}) }
+	}
+	t.Repeat(acts)
+	return checks
+}
+
+// recordT is a require.TestingT that records the first failure and stops
+// the history (FailNow panics with errStopHistory).
+type recordT struct{ err error }
+
+var errStopHistory = fmt.Errorf("history stopped")
+
+func (r *recordT) Errorf(format string, args ...any) {
+	if r.err == nil {
+		r.err = fmt.Errorf(format, args...)
+	}
+}
+func (r *recordT) FailNow() { panic(errStopHistory) }
+
+// runRandomFiles runs one seeded history of steps actions with opts and
+// returns its first failure.
+func runRandomFiles(opts Options, seed uint64, steps int) (err error) {
+	rt := &recordT{}
+	defer func() {
+		if p := recover(); p != nil && p != errStopHistory {
+			panic(p)
+		}
+		err = rt.err
+	}()
+	checks := 0
+	r := newFilesRig(rt, opts, &checks)
+	defer func() { _ = r.f.Abandon() }()
+	d := randDrawer{rand.New(rand.NewPCG(seed, 11))}
+	names := []string{"write", "write", "batch", "batch", "truncate", "sync", "crash"}
+	acts := r.actions()
+	for range steps {
+		acts[names[d.rng.IntN(len(names))]](d)
+		r.check(d)
+	}
+	return nil
+}
+
+// filesOptions: a small cache and no background writeback, so that data
+// stays dirty between Syncs and the passes are the ones the machine asks
+// for (and those memory pressure forces).
+var filesOptions = Options{CacheSize: 1 << 20, MaxAtomic: 64 << 10, FlushInterval: -1}
+
+// TestFilesAndBatchesOracle runs the state machine and reports how many
+// crash images it checked.
+func TestFilesAndBatchesOracle(t *testing.T) {
+	total := 0
+	rapid.Check(t, func(t *rapid.T) {
+		total += runFilesMachine(t, filesOptions)
+	})
+	t.Logf("crash images checked: %d", total)
+	require.Positive(t, total)
+}
+
+// TestFilesOracleCatchesSplitBatches is the negative control: an engine
+// that commits the pieces of a batch in separate transactions must be
+// caught (a crash between them shows part of a batch), on the same
+// histories the honest engine passes.
+func TestFilesOracleCatchesSplitBatches(t *testing.T) {
+	broken := filesOptions
+	broken.splitBatches = true
+	const histories = 8
+	caught := 0
+	for seed := range uint64(histories) {
+		require.NoError(t, runRandomFiles(filesOptions, seed, 24), "the honest engine must pass (seed %d)", seed)
+		if err := runRandomFiles(broken, seed, 24); err != nil {
+			caught++
+		}
+	}
+	t.Logf("split-batch engine caught in %d of %d histories", caught, histories)
+	require.GreaterOrEqual(t, caught, histories/2, "the oracle must catch an engine that splits batches")
+}
