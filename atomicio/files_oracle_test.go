@@ -181,7 +181,7 @@ type filesRig struct {
 	model   fileModel
 	nextID  uint64
 	checks  *int
-	limit   int64 // offsets and sizes stay below it
+	limit   int64      // offsets and sizes stay below it
 	pointMu sync.Mutex // serialises crashPoint
 	checkAt bool       // take crash images during operations
 	failure error
