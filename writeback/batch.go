@@ -302,13 +302,18 @@ func nonEmpty(pieces []blockdev.Piece) []blockdev.Piece {
 	return out
 }
 
-// Cut drops the cache and the side-car at and beyond from (rounded up to a
-// page) and sets the size to from, with no pass running: native mode,
-// where the caller then cuts the file itself (ftruncate). The caller
-// excludes reads and writes of what it drops.
+// Cut writes everything dirty back, then drops the cache at and beyond
+// from (rounded up to a page) and sets the size to from, with no pass
+// running: native mode, where the caller then cuts the file itself
+// (ftruncate). Writing back first means no untorn unit is clipped (a
+// clipped unit would no longer be a power of two). The caller excludes
+// reads and writes while it runs.
 func (e *Engine) Cut(from int64) error {
 	if e.sized != nil || from < 0 {
 		return fmt.Errorf("%w: Cut(%d) on this device", ErrInvalid, from)
+	}
+	if err := e.writeAll(); err != nil {
+		return err
 	}
 	e.passMu.Lock()
 	defer e.passMu.Unlock()

@@ -15,8 +15,13 @@ import (
 // random device write or flush inside a Sync. Every time the store must
 // reopen, pass Check, and hold exactly what the last finished Sync
 // committed (for a cut inside a Sync: that, or what the Sync committed).
+// Half the histories run on a COW File, where a Sync is one untorn batch
+// (chains and meta page) and one File Sync; half in native mode, where
+// a batch spread over the file does not fit one RWF_ATOMIC unit and Sync
+// takes the shadow-paging path.
 func TestCrashAtRandomPoints(t *testing.T) {
 	crashes, inside := 0, 0
+	var commits Stats
 	for seed := range uint64(12) {
 		rng := rand.New(rand.NewPCG(seed, 99))
 		// With many buckets the heads fill the whole meta page, so a torn
@@ -25,7 +30,13 @@ func TestCrashAtRandomPoints(t *testing.T) {
 		if seed%2 == 1 {
 			buckets = MaxBuckets
 		}
-		r := openRig(t, newTestMem(t), Options{Buckets: buckets})
+		limits, size := blockdev.LimitsXFS, int64(testDevice) // native
+		if seed%4 < 2 {
+			limits, size = blockdev.LimitsNone, 8*testDevice // COW: room for the container's headroom
+		}
+		mem, err := blockdev.NewMem(size, limits)
+		require.NoError(t, err)
+		r := openRig(t, mem, Options{Buckets: buckets})
 		checkOnCleanup(t, &r)
 		model, synced := map[string]string{}, map[string]string{}
 		for step := range 160 {
@@ -45,6 +56,9 @@ func TestCrashAtRandomPoints(t *testing.T) {
 			default:
 				cfg := blockdev.CrashConfig{Seed: rng.Uint64(), Survive: []float64{0, 0.5, 1}[rng.IntN(3)]}
 				want := synced
+				st := r.store.Stats() // of the store about to crash
+				commits.BatchCommits += st.BatchCommits
+				commits.ShadowCommits += st.ShadowCommits
 				if op == 18 {
 					r = r.crash(t, cfg)
 				} else {
@@ -65,6 +79,9 @@ func TestCrashAtRandomPoints(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d crashes, %d of them inside a Sync", crashes, inside)
+	t.Logf("%d crashes, %d of them inside a Sync; commits by batch %d, by shadow paging %d",
+		crashes, inside, commits.BatchCommits, commits.ShadowCommits)
 	require.Positive(t, inside)
+	require.Positive(t, commits.BatchCommits, "COW histories commit with batches")
+	require.Positive(t, commits.ShadowCommits, "native histories take the fallback")
 }

@@ -13,12 +13,18 @@
 //
 // # Guarantees
 //
-// Put and Delete change memory only. Sync commits them with shadow paging:
-// the new contents of every changed bucket go to free pages (never to a
-// page the committed meta page points at), a File Sync makes them durable,
-// then the meta page is rewritten in place with one untorn write
-// (atomicio.WriteAt) pointing at them and a second File Sync makes that
-// durable. Only then are the bucket's old pages free for reuse.
+// Put and Delete change memory only. Sync commits them with shadow paging
+// and one untorn batch: the new contents of every changed bucket go to
+// free pages (never to a page the committed meta page points at), and the
+// meta page pointing at them is rewritten in place, all in one
+// atomicio.Batch, which a single File Sync makes durable: the chains and
+// the meta page land together or not at all, with one device flush per
+// commit. Only then are the bucket's old pages free for reuse. A commit
+// larger than the File's largest batch, or one native mode cannot write
+// untorn (its pages spread over more than one RWF_ATOMIC unit), goes the
+// long way: the chains, a File Sync, the meta page with one untorn write
+// (atomicio.WriteAt), a second File Sync. Stats says which path each Sync
+// took.
 //
 // After a crash at any moment the store reopens as it was after the last
 // Sync that returned (or, for a crash inside a Sync, possibly after that

@@ -3,6 +3,7 @@ package pagestore
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"sync"
 
 	"github.com/untorn/untorn/atomicio"
@@ -31,6 +32,8 @@ type Store struct {
 	failed    error              // sticky: an I/O error inside Sync
 	closed    bool
 	page      []byte // scratch page
+
+	batches, shadowCommits int // commits by batch, and by the two-Sync fallback (Stats)
 }
 
 // Open opens the store on f, creating it when f reads as zeros at page 0.
@@ -45,12 +48,17 @@ func Open(f *atomicio.File, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("%w: %d buckets (at most %d)", ErrInvalid, opts.Buckets, MaxBuckets)
 	}
 	s := &Store{f: f, dirty: map[uint32][]entry{}, page: make([]byte, PageSize)}
-	if n := f.Size() / PageSize; n < 2 || n > 1<<31 {
-		return nil, fmt.Errorf("%w: a File of %d bytes", ErrInvalid, f.Size())
+	// The File grows as pages are used, up to its largest size.
+	if n := f.MaxSize() / PageSize; n < 2 {
+		return nil, fmt.Errorf("%w: a File of at most %d bytes", ErrInvalid, f.MaxSize())
 	} else {
-		s.maxPages = uint32(n)
+		s.maxPages = uint32(min(n, 1<<31))
 	}
-	if _, err := f.ReadAt(s.page, 0); err != nil {
+	n, err := f.ReadAt(s.page, 0)
+	switch {
+	case err == io.EOF && n == 0: // a new, empty file
+		clear(s.page)
+	case err != nil && err != io.EOF:
 		return nil, fmt.Errorf("pagestore: read the meta page: %w", err)
 	}
 	if isZero(s.page) {
@@ -286,4 +294,17 @@ func isZero(p []byte) bool {
 		}
 	}
 	return true
+}
+
+// Stats count how the store committed.
+type Stats struct {
+	BatchCommits  int // Syncs that committed with one untorn batch and one File Sync
+	ShadowCommits int // Syncs too large for a batch: chains, Sync, meta page, Sync
+}
+
+// Stats returns the commit counters.
+func (s *Store) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return Stats{BatchCommits: s.batches, ShadowCommits: s.shadowCommits}
 }

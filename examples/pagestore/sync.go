@@ -1,6 +1,7 @@
 package pagestore
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 
@@ -8,9 +9,9 @@ import (
 )
 
 // Sync commits every Put and Delete that returned before it: it writes the
-// changed buckets to free pages, makes them durable, then rewrites the
-// meta page with one untorn write and makes that durable. With nothing
-// pending it does nothing. ErrFull leaves the changes pending; any other
+// changed buckets to free pages and the meta page that points at them as
+// one untorn batch, then makes it durable with one File Sync (see
+// commitLocked). With nothing pending it does nothing. ErrFull leaves the changes pending; any other
 // error fails the store (ErrFailed).
 func (s *Store) Sync() error {
 	s.mu.Lock()
@@ -42,31 +43,25 @@ func (s *Store) syncLocked() error {
 		return err
 	}
 	m := meta{gen: s.committed.gen + 1, count: uint64(s.count), pageCount: next, heads: slices.Clone(s.committed.heads)}
+	var pages []pageWrite
 	for _, c := range chains {
 		for i, g := range c.groups {
 			bp := bucketPage{number: c.pages[i], bucket: c.bucket, gen: m.gen, entries: g}
 			if i+1 < len(c.pages) {
 				bp.next = c.pages[i+1]
 			}
-			encodeBucketPage(s.page, bp)
-			if _, err := atomicio.WriteAt(s.f, s.page, int64(bp.number)*PageSize); err != nil {
-				return s.failLocked(fmt.Errorf("write page %d: %w", bp.number, err))
-			}
+			buf := make([]byte, PageSize)
+			encodeBucketPage(buf, bp)
+			pages = append(pages, pageWrite{number: bp.number, data: buf})
 		}
 		m.heads[c.bucket] = 0
 		if len(c.pages) > 0 {
 			m.heads[c.bucket] = c.pages[0]
 		}
 	}
-	// The chains must be durable before the meta page points at them.
-	if err := s.f.Sync(); err != nil {
-		return s.failLocked(err)
-	}
-	encodeMeta(s.page, m)
-	if _, err := atomicio.WriteAt(s.f, s.page, 0); err != nil {
-		return s.failLocked(fmt.Errorf("write the meta page: %w", err))
-	}
-	if err := s.f.Sync(); err != nil {
+	meta := make([]byte, PageSize)
+	encodeMeta(meta, m)
+	if err := s.commitLocked(pages, meta); err != nil {
 		return s.failLocked(err)
 	}
 	// Committed: the old chains are free now.
@@ -120,4 +115,54 @@ func (s *Store) allocateLocked() ([]chainWrite, uint32, error) {
 func (s *Store) failLocked(err error) error {
 	s.failed = fmt.Errorf("%w: sync: %w", ErrFailed, err)
 	return s.failed
+}
+
+// pageWrite is one page of a commit.
+type pageWrite struct {
+	number uint32
+	data   []byte
+}
+
+// commitLocked makes pages and the meta page durable together. The normal
+// path is one atomicio batch (the chain pages and the meta page land
+// together or not at all) and one File Sync: one device flush per commit.
+// A commit larger than the File's largest batch (or one the mode refuses)
+// takes the shadow-paging path instead: the chains, a Sync, then the meta
+// page with one untorn write, a Sync. Both are safe, because the chains go
+// to pages no committed meta page points at.
+// REQUIRES: mu held.
+func (s *Store) commitLocked(pages []pageWrite, meta []byte) error {
+	if int64(len(pages)+1)*PageSize <= s.f.MaxBatch() {
+		b := s.f.NewBatch()
+		for _, p := range pages {
+			if _, err := b.WriteAt(p.data, int64(p.number)*PageSize); err != nil {
+				return fmt.Errorf("batch page %d: %w", p.number, err)
+			}
+		}
+		if _, err := b.WriteAt(meta, 0); err != nil {
+			return fmt.Errorf("batch the meta page: %w", err)
+		}
+		err := b.Commit()
+		switch {
+		case err == nil:
+			s.batches++
+			return s.f.Sync()
+		case !errors.Is(err, atomicio.ErrTooLarge) && !errors.Is(err, atomicio.ErrNotSupported):
+			return fmt.Errorf("commit: %w", err)
+		}
+	}
+	s.shadowCommits++
+	for _, p := range pages {
+		if _, err := atomicio.WriteAt(s.f, p.data, int64(p.number)*PageSize); err != nil {
+			return fmt.Errorf("write page %d: %w", p.number, err)
+		}
+	}
+	// The chains must be durable before the meta page points at them.
+	if err := s.f.Sync(); err != nil {
+		return err
+	}
+	if _, err := atomicio.WriteAt(s.f, meta, 0); err != nil {
+		return fmt.Errorf("write the meta page: %w", err)
+	}
+	return s.f.Sync()
 }
