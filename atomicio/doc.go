@@ -3,10 +3,14 @@
 // when it reaches stable storage it arrives whole or not at all, even across
 // a power cut.
 //
-//	f, err := atomicio.Open("data.db", atomicio.Options{Size: 1 << 30})
+//	f, err := atomicio.Open("data.db", atomicio.Options{}) // a file that grows
 //	...
-//	atomicio.WriteAt(f, page, off) // untorn
+//	atomicio.WriteAt(f, page, off) // untorn; past the end it extends the file
 //	f.ReadAt(buf, off)             // sees the cache
+//	b := f.NewBatch()              // several ranges (and Truncate) that land together
+//	b.WriteAt(header, 0)
+//	b.WriteAt(page, off)
+//	b.Commit()
 //	f.Sync()                       // durable
 //
 // # What a caller is promised
@@ -27,6 +31,17 @@
 //  5. Errors stick. A writeback error is returned by the next Sync and
 //     every later one until the data is written; dirty data is never
 //     dropped because a write failed (Close refuses too; Abandon gives up).
+//  6. Batches are untorn as a whole (COW mode). After any crash either
+//     every range of a committed Batch, and the size it leaves, is there
+//     or none of it. Batches and untorn writes that overlap behave as if
+//     applied in commit order. Native mode can only write one naturally
+//     aligned unit untorn, and refuses larger batches (see Batch).
+//  7. Files behave like files. Size is the file size; a write past it
+//     extends it (the gap reads as zeros); Truncate shrinks or extends
+//     it. After a crash the size is one the writes and Truncates that
+//     landed leave, consistent with the data: a range cut off and then
+//     synced never reappears, and in COW mode a size change lands with
+//     the transaction that made it.
 //
 // # When things fail
 //
@@ -78,7 +93,8 @@
 //
 // # Caveats
 //
-// A File's capacity is fixed when it is created (Options.Size). Data is
+// A COW file grows up to Options.MaxSize (1 TiB by default), set when it
+// is created; a native file's size moves in whole 4 KiB blocks. Data is
 // durable only after Sync (or with Options.WriteThrough). The cache budget
 // bounds folio memory, not the Go heap. A COW container is read through
 // this package only.

@@ -57,38 +57,43 @@
 // (read-triggered defragmentation, like btrfs autodefrag), unless
 // Options.NoReadDefrag; the logical content does not change.
 //
-// # Space overhead
+// # Space: a container that follows its data
 //
-// For L logical bytes in segments of G bytes (4 MiB by default, smaller on
-// devices under 128 MiB) the inner device holds: L; a spare of
-// Options.SparePercent of L (10% by default) plus two segments, which is
-// the cleaner's headroom; a reserve of the segments
-// one MaxBatch can take (it still holds the data it replaces until it
-// commits) plus three (the log head and the cleaner's working space); two
-// checkpoint slots of 64 + 4*L/B bytes each; and two superblock blocks.
-// RequiredSize computes it: a 1 GiB device needs 1166 MiB (13.9%, of which
-// 0.2% is the map), 16 GiB need 10.4%. Under uniformly random overwrites
-// of a full device the greedy cleaner then moves about 3 live blocks for
-// every block written (a write amplification of about 4, see
-// TestSpaceUnderRandomOverwrites), and never runs out of space while the
-// logical data fits. The headroom is the knob: with SparePercent 25 the
-// cleaner moves about one block per block written, and a group commit of
-// random pages on a full device costs about half as much.
+// The layout has room for the logical capacity L plus Options.SparePercent
+// of it and a reserve (the segments one MaxBatch can take, plus three for
+// the log head and the cleaner), but a new container holds one segment:
+// the log takes segments in order, the lowest free one first and a new one
+// only when none in use is free, so over a sparse file the segments never
+// taken are holes. The cleaner keeps the segments in use within a budget
+// that follows the live data, not L: the live blocks plus SparePercent of
+// them, two segments of slack and the reserve. A segment a checkpoint
+// frees is given back to an inner blockdev.Discarder (a punched hole) one
+// checkpoint later, when no root can need what it holds; Open gives back
+// every free segment and the rest of the layout. RequiredSize is the
+// most a container can ever hold (1 GiB of capacity: 1166 MiB with the
+// default 10%). Under uniformly random overwrites the greedy cleaner moves
+// about 3 live blocks per block written at 10% headroom (see
+// TestSpaceUnderRandomOverwrites) and about one at 25%.
 //
-// # On-disk format (version 2)
+// The file size (FileSize) is kept with the data: every record carries
+// the size change its transaction makes (CommitSized: a cut, the data, a
+// size), and every checkpoint the size, with a map of ceil(size/B)
+// entries. WriteAt and CommitBatch grow the size to cover what they write.
+//
+// # On-disk format (version 3)
 //
 // All integers are little-endian; B is the block size (4096, or the inner
 // device's block size if larger); block numbers are physical, in units of
 // B. Checksums are CRC-32C (Castagnoli).
 //
 //	block 0, block 1          superblock copies 0 and 1 (the two roots)
-//	block 2 ...               checkpoint slot 0 (C blocks, C = ceil((64+8N)/B))
+//	block 2 ...               checkpoint slot 0 (C blocks, C = ceil((80+8N)/B), written only as far as the checkpoint reaches)
 //	block 2+C ...             checkpoint slot 1
 //	block 2+2C ...            data area: S segments of G blocks each
 //
 // Superblock (first 128 bytes of its block, rest zero):
 //
-//	0   u64 magic "TORNCOW1"    8   u32 version (2)     12  u32 block size B
+//	0   u64 magic "TORNCOW1"    8   u32 version (3)     12  u32 block size B
 //	16  u64 device id (random at Format; records and checkpoints repeat it)
 //	24  u32 flags (1: formatting, names no checkpoint)  28  u32 zero
 //	32  u64 epoch (bumped by every Open and recovery)
@@ -97,6 +102,7 @@
 //	72  u64 AtomicMax bytes     80  u64 MaxBatch bytes
 //	88  u32 zero                92  u32 the named checkpoint's header CRC
 //	96  u64 its generation g (copy k names only generations with g%2 = k)
+//	104 u32 cleaning headroom, percent of the live data (SparePercent)
 //	124 u32 CRC of bytes [0, 124)
 //
 // Format first writes a superblock with the formatting flag to both copies
@@ -107,14 +113,15 @@
 //
 // Checkpoint (at the start of its slot):
 //
-//	0   u64 magic "TRNCOWCK"    8   u32 version (2)     12  u32 zero
+//	0   u64 magic "TRNCOWCK"    8   u32 version (3)     12  u32 zero
 //	16  u64 device id           24  u64 generation
 //	32  u64 sequence number of the first record after it
 //	40  u64 physical block of that record (the log head when written)
-//	48  u64 N                   56  u32 CRC of the map and the sums
-//	60  u32 CRC of bytes [0, 60)
-//	64  N x u32 map: physical block of each logical block, 0 = never written
-//	64+4N  N x u32 sums: CRC-32C of each logical block's data
+//	48  u64 n = ceil(file size / B) 56  u32 CRC of the map and the sums
+//	64  u64 file size in bytes  72  4 bytes zero
+//	76  u32 CRC of bytes [0, 76)
+//	80  n x u32 map: physical block of each logical block, 0 = never written
+//	80+4n  n x u32 sums: CRC-32C of each logical block's data
 //
 // A checkpoint is written after a flush of the log (it refers to the log's
 // data), with its superblock copy, then flushed; it becomes current for
@@ -123,16 +130,21 @@
 // Record: one or more header blocks, then its data blocks, all in one
 // segment and written with one inner write:
 //
-//	0   u32 magic "UTRC"        4   u16 version (2)     6   u16 flags
-//	8   u32 header blocks H = ceil((80+8E+4D)/B)        12  u32 E extents
+//	0   u32 magic "UTRC"        4   u16 version (3)     6   u16 flags
+//	8   u32 header blocks H = ceil((96+8E+4D)/B)        12  u32 E extents
 //	16  u64 sequence number     24  u64 epoch           32  u64 device id
 //	40  u64 physical block of the next record
 //	48  u32 data blocks D       52  u32 CRC of the D data blocks as written
 //	56  u64 durable watermark: every record with a lower sequence number
 //	    had been flushed when this one was written
-//	64  12 bytes zero           76  u32 CRC of bytes [0, 76), the extents and the sums
-//	80  E x (u32 first logical block, u32 count), ascending, disjoint
-//	80+8E  D x u32: CRC-32C of each data block's content
+//	64  u64 cut: the file is first cut to this many bytes (blocks from
+//	    ceil(cut/B) on unmapped); the size before when nothing is cut
+//	72  u64 size: the file size after the transaction
+//	80  12 bytes zero           92  u32 CRC of bytes [0, 92), the extents and the sums
+//	96  E x (u32 first logical block, u32 count), ascending, disjoint
+//	96+8E  D x u32: CRC-32C of each data block's content
+//
+// A record with no extents and no data (E = D = 0) changes the size only.
 //
 // The data of the extents follows the header in order. Flag 1 ("more")
 // means the transaction continues in the next record (a transaction larger
@@ -157,7 +169,7 @@
 // was damaged since, and Open fails with ErrCorrupt naming it (without
 // writing), unless Options.Salvage.
 //
-// Versioning: each structure carries a version; this code reads version 2
+// Versioning: each structure carries a version; this code reads version 3
 // and refuses anything else with ErrVersion. Version 1 (one shared root,
 // no block sums) is not read: copy its data out with the release that
 // wrote it.

@@ -26,20 +26,11 @@ func Mount(t testing.TB) string {
 		skipOrFail(t, reason)
 		return ""
 	}
+	dev := LoopDevice(t, ImageSize)
+	if dev == "" {
+		return "" // skipped
+	}
 	base := t.TempDir()
-	img := filepath.Join(base, "xfs.img")
-	if err := os.WriteFile(img, nil, 0o600); err != nil {
-		t.Fatalf("xfstest: create image: %v", err)
-	}
-	if err := os.Truncate(img, ImageSize); err != nil {
-		t.Fatalf("xfstest: size image: %v", err)
-	}
-	dev, err := attach(img)
-	if err != nil {
-		skipOrFail(t, fmt.Sprintf("losetup: %v", err))
-		return ""
-	}
-	t.Cleanup(func() { detach(t, dev) })
 	if out, err := run("mkfs.xfs", "-q", "-f", "-m", "reflink=1", dev); err != nil {
 		t.Fatalf("xfstest: mkfs.xfs %s: %v: %s", dev, err, out)
 	}
