@@ -42,7 +42,9 @@ func (u *untorn) Open(cfg fileConfig) error {
 	fresh := errors.Is(err, fs.ErrNotExist)
 	// Preallocate: the other contenders' files are written whole by the fill, so the
 	// file system has allocated them; the container's spare space must be too.
-	f, err := atomicio.Open(path, atomicio.Options{Size: cfg.Size, CacheSize: cfg.CacheSize, Mode: u.mode, Preallocate: true,
+	// A container bounded at the file's size (MaxSize), as the other
+	// contenders' files are: the cleaner's headroom is COWSparePercent of it.
+	f, err := atomicio.Open(path, atomicio.Options{Size: cfg.Size, MaxSize: cfg.Size, CacheSize: cfg.CacheSize, Mode: u.mode, Preallocate: true,
 		COWSparePercent: cfg.COWSpare})
 	switch {
 	case errors.Is(err, atomicio.ErrNoUntornWrites), errors.Is(err, atomicio.ErrNotContainer):
