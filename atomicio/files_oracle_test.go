@@ -114,7 +114,9 @@ func (m *fileModel) match(got fileImage) (fileImage, error) {
 			hidden = append(hidden, i)
 		}
 	}
-	inBase := idsIn(m.base.data[:m.base.size])
+	// The whole base array: past its size the model holds zeros, but a
+	// stamp cut by a Truncate inside its word keeps its id byte.
+	inBase := idsIn(m.base.data)
 	for id := range seen {
 		if !m.known(id) && !inBase[id] {
 			return fileImage{}, fmt.Errorf("the image shows id %d, which no operation begun wrote", id)
