@@ -186,6 +186,10 @@ func (e *Engine) commitSized(sp *sizedPass, batches []batch) {
 			size = sg.size
 		}
 		size = max(size, sp.endIn(sg.pieces))
+		// Past the size a batch set, its pages hold the zeros of its cut
+		// (a write there since would have written the batch back first):
+		// the device reads them as zeros already.
+		sg.pieces = clipPieces(sg.pieces, ceilTo(size, pagecache.PageSize))
 		if err := e.commitSuper(sg, cut, size); err != nil {
 			fail(fmt.Errorf("writeback: batch commit: %w", err), rest(i)...)
 			return
@@ -309,4 +313,19 @@ func (e *Engine) commitSuper(sg *superGroup, cut, size int64) error {
 		dev = sz
 	}
 	return nil
+}
+
+// clipPieces cuts pieces (in ascending order) at end.
+func clipPieces(pieces []blockdev.Piece, end int64) []blockdev.Piece {
+	out := pieces[:0]
+	for _, p := range pieces {
+		if p.Off >= end {
+			break
+		}
+		if pend := p.Off + int64(len(p.Data)); pend > end {
+			p.Data = p.Data[:end-p.Off]
+		}
+		out = append(out, p)
+	}
+	return out
 }
