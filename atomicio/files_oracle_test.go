@@ -198,8 +198,8 @@ func (r *filesRig) open(mem *blockdev.Mem) {
 	require.NoError(r.t, err)
 }
 
-// crashPoint takes a crash image before every device write, discard and
-// flush (reads change nothing a crash could show) and checks it: the
+// crashPoint takes two crash images before every device write, discard
+// and flush (reads change nothing a crash could show) and checks them: the
 // volatile writes survive with a chance that rotates through 0, 1/2 and 1.
 func (r *filesRig) crashPoint(op blockdev.Op) error {
 	if op.Kind == blockdev.OpRead {
@@ -210,10 +210,13 @@ func (r *filesRig) crashPoint(op blockdev.Op) error {
 	if !r.checkAt || r.failure != nil {
 		return nil
 	}
-	*r.checks++
-	survive := float64(*r.checks%3) / 2
-	if err := r.checkImage(r.mem.CrashClone(blockdev.CrashConfig{Seed: uint64(*r.checks), Survive: survive})); err != nil {
-		r.failure = err
+	for range 2 {
+		*r.checks++
+		survive := float64(*r.checks%3) / 2
+		if err := r.checkImage(r.mem.CrashClone(blockdev.CrashConfig{Seed: uint64(*r.checks), Survive: survive})); err != nil {
+			r.failure = err
+			return nil
+		}
 	}
 	return nil
 }

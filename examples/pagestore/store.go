@@ -14,6 +14,10 @@ type Options struct {
 	// Buckets is the number of hash buckets of a new store
 	// (DefaultBuckets; at most MaxBuckets).
 	Buckets int
+
+	// shadowOnly makes every Sync take the two-Sync shadow-paging path
+	// (the benchmark's baseline; tests of this package only).
+	shadowOnly bool
 }
 
 // Store is a hashed key-value store over an atomicio.File.
@@ -33,7 +37,8 @@ type Store struct {
 	closed    bool
 	page      []byte // scratch page
 
-	batches, shadowCommits int // commits by batch, and by the two-Sync fallback (Stats)
+	batches, shadowCommits int  // commits by batch, and by the two-Sync fallback (Stats)
+	shadowOnly             bool // Options.shadowOnly
 }
 
 // Open opens the store on f, creating it when f reads as zeros at page 0.
@@ -47,7 +52,7 @@ func Open(f *atomicio.File, opts Options) (*Store, error) {
 	if opts.Buckets < 0 || opts.Buckets > MaxBuckets {
 		return nil, fmt.Errorf("%w: %d buckets (at most %d)", ErrInvalid, opts.Buckets, MaxBuckets)
 	}
-	s := &Store{f: f, dirty: map[uint32][]entry{}, page: make([]byte, PageSize)}
+	s := &Store{f: f, dirty: map[uint32][]entry{}, page: make([]byte, PageSize), shadowOnly: opts.shadowOnly}
 	// The File grows as pages are used, up to its largest size.
 	if n := f.MaxSize() / PageSize; n < 2 {
 		return nil, fmt.Errorf("%w: a File of at most %d bytes", ErrInvalid, f.MaxSize())

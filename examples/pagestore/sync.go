@@ -132,7 +132,7 @@ type pageWrite struct {
 // to pages no committed meta page points at.
 // REQUIRES: mu held.
 func (s *Store) commitLocked(pages []pageWrite, meta []byte) error {
-	if int64(len(pages)+1)*PageSize <= s.f.MaxBatch() {
+	if !s.shadowOnly && int64(len(pages)+1)*PageSize <= s.f.MaxBatch() {
 		b := s.f.NewBatch()
 		for _, p := range pages {
 			if _, err := b.WriteAt(p.data, int64(p.number)*PageSize); err != nil {
