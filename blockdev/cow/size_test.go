@@ -189,7 +189,6 @@ func cutRecovery(t *testing.T, img *blockdev.Mem, model *prefixModel, k int) int
 	}
 }
 
-
 // TestCutWithoutBatchIsCaught is the negative control of TestCrashWithSizes:
 // a cut committed as a transaction of its own, apart from the batch it
 // belongs to, must be seen by the model as a state no prefix shows.
