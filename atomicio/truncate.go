@@ -13,9 +13,12 @@ import (
 // transaction with the size, so after a crash the file shows the old size
 // and content or the new ones, and once a Sync has returned after it the
 // bytes cut off never come back. A size past MaxSize fails with
-// ErrOutOfRange; in native mode a size that is not a multiple of the block
-// size fails with ErrNotSupported (the file stays a plain file, resized
-// with ftruncate at once).
+// ErrOutOfRange. In native mode the file stays a plain file: Truncate
+// writes back what is dirty, then resizes it with ftruncate at once (a
+// size that is not a multiple of the block size fails with
+// ErrNotSupported); the new size is durable with the next Sync, and a
+// crash before it shows the old size or the new one, not tied to the
+// writes around it as in COW mode.
 func (f *File) Truncate(size int64) error {
 	b := f.NewBatch()
 	if err := b.Truncate(size); err != nil {
