@@ -315,6 +315,7 @@ func (d *Device) resizeLocked(size int64) {
 		if old := int64(d.m[l]); old != 0 {
 			d.rev[old-ds] = 0
 			d.segs[g.segOf(old)].live--
+			d.liveBlocks--
 		}
 	}
 	if n <= int64(len(d.m)) {
@@ -392,10 +393,12 @@ func (d *Device) applyLocked(pl placed) {
 		if old := int64(d.m[l]); old != 0 {
 			d.rev[old-ds] = 0
 			d.segs[g.segOf(old)].live--
+			d.liveBlocks--
 		}
 		d.m[l] = uint32(p)
 		d.sums[l] = pl.sums[i]
 		d.rev[p-ds] = uint32(l + 1)
 		d.segs[g.segOf(p)].live++
+		d.liveBlocks++
 	}
 }

@@ -34,9 +34,10 @@ type Device struct {
 	sums []uint32 // logical block -> CRC-32C of its data (valid where m is not 0)
 	// segs and rev cover the segments in use so far (see segments.go):
 	// the container grows on the inner device segment by segment.
-	rev  []uint32 // data-area block -> logical block + 1; 0: no live data
-	segs []segment
-	free []int64 // free segments among segs, in descending order: the lowest is taken first
+	rev        []uint32 // data-area block -> logical block + 1; 0: no live data
+	segs       []segment
+	liveBlocks int64   // the sum of the segments' live counts
+	free       []int64 // free segments among segs, in descending order: the lowest is taken first
 	// discards: segments freed by the last checkpoint, given back to the
 	// inner device (Discard) by the next one if still free.
 	discards []int64
@@ -321,6 +322,7 @@ func (d *Device) recoverLocked() error {
 // REQUIRES: mu held.
 func (d *Device) adoptLocked(n *Device) {
 	d.m, d.sums, d.rev, d.segs, d.free, d.size, d.discards = n.m, n.sums, n.rev, n.segs, n.free, n.size, n.discards
+	d.liveBlocks = n.liveBlocks
 	d.head, d.nextSeq, d.durableSeq, d.sb = n.head, n.nextSeq, n.durableSeq, n.sb
 	d.logLen, d.dirty, d.failed = n.logLen, n.dirty, nil
 	d.takes++ // a read from before must not be defragmented over the new state

@@ -60,6 +60,8 @@ func (d *Device) checkInvariants() error {
 		total += int(n)
 	}
 	switch {
+	case int64(total) != d.liveBlocks:
+		return fmt.Errorf("live blocks counted %d, segments hold %d", d.liveBlocks, total)
 	case mapped != total:
 		return fmt.Errorf("reverse map has %d entries, map %d", mapped, total)
 	case heads != 1 || d.segs[g.segOf(d.head)].state != segHead:

@@ -180,7 +180,7 @@ func (d *Device) loadRootLocked(sb superblock) error {
 // resetLocked empties the in-memory state before a root is loaded.
 // REQUIRES: mu held.
 func (d *Device) resetLocked() {
-	d.rev, d.segs, d.m, d.sums, d.size = d.rev[:0], d.segs[:0], nil, nil, 0
+	d.rev, d.segs, d.m, d.sums, d.size, d.liveBlocks = d.rev[:0], d.segs[:0], nil, nil, 0, 0
 	d.free, d.discards = d.free[:0], d.discards[:0]
 	d.logLen = 0
 	d.dirty = false
@@ -206,6 +206,7 @@ func (d *Device) loadMapLocked(m, sums []uint32, size int64) error {
 		}
 		d.rev[int64(p)-ds] = uint32(l + 1)
 		d.segs[g.segOf(int64(p))].live++
+		d.liveBlocks++
 	}
 	d.m, d.sums, d.size = m, sums, size
 	return nil

@@ -88,12 +88,8 @@ func (d *Device) addFreeLocked(s int64) {
 // segments of packing slack, and the reserve (see reserveSegments).
 // REQUIRES: mu held.
 func (d *Device) budgetSegsLocked() int64 {
-	var live int64
-	for _, sg := range d.segs {
-		live += int64(sg.live)
-	}
 	g := d.g
-	return min(g.nSegs, ceilDiv(live*(100+g.spare), 100*g.segBlocks)+2+g.reserveSegments())
+	return min(g.nSegs, ceilDiv(d.liveBlocks*(100+g.spare), 100*g.segBlocks)+2+g.reserveSegments())
 }
 
 // spaceLocked is how many more segments the log may take before the
