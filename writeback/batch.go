@@ -73,7 +73,7 @@ func (e *Engine) Commit(ctx context.Context, pieces []blockdev.Piece, cut, size 
 	if len(ranges) == 0 && cut < 0 && e.sized != nil {
 		// A size that only grows: the pass's last transaction sets it.
 		e.mu.Lock()
-		e.size = max(e.size, size)
+		e.size.Store(max(e.size.Load(), size))
 		e.mu.Unlock()
 		return nil
 	}
@@ -241,9 +241,9 @@ func (e *Engine) applyLocked(rs []*pagecache.Reservation, pieces []blockdev.Piec
 	}
 	e.batches = append(e.batches, &pendingBatch{ranges: ranges, cut: cut, size: size})
 	if cut >= 0 {
-		e.size = size
+		e.size.Store(size)
 	} else if n := len(ranges); n > 0 {
-		e.size = max(e.size, size, pieces[len(pieces)-1].Off+int64(len(pieces[len(pieces)-1].Data)))
+		e.size.Store(max(e.size.Load(), size, pieces[len(pieces)-1].Off+int64(len(pieces[len(pieces)-1].Data))))
 	}
 	e.stats.batchCommits.Add(1)
 	return err
@@ -327,6 +327,6 @@ func (e *Engine) Cut(from int64) error {
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	e.ends++
-	e.size = from
+	e.size.Store(from)
 	return nil
 }

@@ -86,8 +86,8 @@ type Engine struct {
 	mu     sync.Mutex  // guards ranges, snapGen, size and batches, and orders commits against pass snapshots
 	ranges *extent.Set // dirty untorn units, disjoint
 	// size is the file size: what the device's size will be once
-	// everything is written back.
-	size int64
+	// everything is written back. Written under mu, read without it.
+	size atomic.Int64
 	// batches are the batches committed to the cache and not yet written
 	// back, in commit order (COW mode; see batch.go).
 	batches []*pendingBatch
@@ -141,14 +141,15 @@ func New(cfg Config) (*Engine, error) {
 	if e.ticker == 0 {
 		e.ticker = DefaultFlushInterval
 	}
-	e.size = cfg.Device.Size()
+	e.size.Store(cfg.Device.Size())
 	e.writeEnds = map[int64]int{}
 	e.staleFrom.Store(math.MaxInt64)
 	if b, ok := cfg.Device.(blockdev.BatchDevice); ok && !cfg.Native {
 		e.batch = b
 		if sd, ok := b.(blockdev.SizedDevice); ok {
-			e.sized, e.size = sd, sd.FileSize()
-			e.devSize = e.size
+			e.sized = sd
+			e.size.Store(sd.FileSize())
+			e.devSize = sd.FileSize()
 		}
 		// A unit goes in one batch; data outside units may be split.
 		e.maxUnit = b.MaxBatch()
@@ -185,11 +186,7 @@ func (e *Engine) MaxUnit() int64 { return e.maxUnit }
 // Size returns the file size: on a blockdev.SizedDevice what its FileSize
 // will be once everything is written back (writes extend it, Commit sets
 // it); on another device the size SetSize gave, at first the device's.
-func (e *Engine) Size() int64 {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.size
-}
+func (e *Engine) Size() int64 { return e.size.Load() }
 
 // SetSize sets the file size of an engine over a device that keeps none
 // (native mode, where the caller resizes the file itself). It refuses on a
@@ -200,7 +197,7 @@ func (e *Engine) SetSize(size int64) error {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.size = size
+	e.size.Store(size)
 	return nil
 }
 

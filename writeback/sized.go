@@ -54,7 +54,7 @@ type sizedPass struct {
 // of a super-group: a batch is never written in part, so the pass waits.
 // REQUIRES: e.mu held.
 func (e *Engine) planSizedLocked(groups []*group) (sizedPass, []*group, bool) {
-	sp := sizedPass{size: e.size, devSize: e.sized.FileSize(), clip: math.MaxInt64}
+	sp := sizedPass{size: e.size.Load(), devSize: e.sized.FileSize(), clip: math.MaxInt64}
 	if sp.size < math.MaxInt64-pagecache.PageSize {
 		sp.clip = ceilTo(sp.size, pagecache.PageSize)
 	}

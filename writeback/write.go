@@ -46,7 +46,9 @@ func (e *Engine) Write(ctx context.Context, p []byte, off int64, untorn bool) er
 			}
 			continue
 		}
-		e.size = max(e.size, end)
+		if end > e.size.Load() {
+			e.size.Store(end)
+		}
 		e.markEndLocked(end)
 		if !untorn {
 			err = r.Commit(p)
