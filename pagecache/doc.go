@@ -20,6 +20,8 @@
 //   - A folio under writeback is never modified in place: a writer gets a copy that replaces
 //     it in the index; the old memory is released by EndWriteback. Writers never wait for I/O.
 //   - Reclaim evicts only clean, unpinned folios, in S3-FIFO order (scan resistant).
+//   - Truncate is the one way dirty data leaves on purpose: it drops what lies past a cut
+//     of the file (and zeroes the rest of a folio the cut crosses).
 //
 // Scratch is the memory for I/O buffers that a budget holder carves out of its budget next to
 // a Cache: one mapping of a fixed size whose blocks are handed out and given back, never more
@@ -33,6 +35,8 @@
 //   - StartWriteback fails with ErrBusy on a folio a Reservation holds; the engine retries.
 //   - Memory is managed by a buddy allocator; fragmentation can make a large folio wait for
 //     reclaim even when enough small blocks are free.
+//   - Truncate must not run while a folio past the cut is under writeback or being read:
+//     the caller excludes both.
 //   - Close must not run concurrently with any other method, nor while Writeback views or
 //     Reservations are outstanding: it unmaps the memory they point into.
 //

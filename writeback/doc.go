@@ -18,7 +18,11 @@
 //     pass, which Sync runs at once).
 //   - COW mode (the device is a blockdev.BatchDevice): whole groups go out
 //     as group commits, many groups per commit, straight from the folios'
-//     memory: no buffer, no read (see groupAtomsLocked).
+//     memory: no buffer, no read (see groupAtomsLocked). Over a
+//     blockdev.SizedDevice the engine also keeps the file size, and the
+//     batches Commit put in the cache go first, each with everything dirty
+//     that overlaps it and its cut, as one transaction; every transaction
+//     carries the exact size the writes in it leave (see sized.go).
 //
 // The pass then flushes the device once and only then marks the folios
 // clean and drops the units. Passes are serialised, so a unit in flight is

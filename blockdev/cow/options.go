@@ -205,14 +205,21 @@ func (g *geometry) setLogical(n int64) {
 // size needs to hold a COW device formatted with opts (opts.LogicalSize
 // must be set): the logical size plus the documented overhead.
 func RequiredSize(blockSize int, opts Options) (int64, error) {
-	if opts.LogicalSize <= 0 {
-		return 0, fmt.Errorf("%w: RequiredSize needs LogicalSize", ErrInvalidOptions)
-	}
-	g, err := newGeometry(mapBlockSize(blockSize), 0, opts)
+	g, err := formatGeometry("RequiredSize", blockSize, opts)
 	if err != nil {
 		return 0, err
 	}
 	return g.innerBlocks() * g.bs, nil
+}
+
+// formatGeometry is the layout Format would give opts (LogicalSize set)
+// over an inner device of the given block size; caller names the API
+// asking, for the error.
+func formatGeometry(caller string, blockSize int, opts Options) (geometry, error) {
+	if opts.LogicalSize <= 0 {
+		return geometry{}, fmt.Errorf("%w: %s needs LogicalSize", ErrInvalidOptions, caller)
+	}
+	return newGeometry(mapBlockSize(blockSize), 0, opts)
 }
 
 // mapBlockSize is the block size of a COW device over an inner device of
@@ -226,10 +233,7 @@ func mapBlockSize(bs int) int64 { return max(int64(bs), 4096) }
 // so a caller that wants the first n bytes of data allocated up front
 // allocates [DataOffset, DataOffset+n) of the inner device.
 func DataOffset(blockSize int, opts Options) (int64, error) {
-	if opts.LogicalSize <= 0 {
-		return 0, fmt.Errorf("%w: DataOffset needs LogicalSize", ErrInvalidOptions)
-	}
-	g, err := newGeometry(mapBlockSize(blockSize), 0, opts)
+	g, err := formatGeometry("DataOffset", blockSize, opts)
 	if err != nil {
 		return 0, err
 	}
