@@ -34,13 +34,17 @@ import (
 // overlaps it, as one container transaction with the size it leaves; a
 // write that overlaps a batch not yet written back first writes it back.
 //
-// Limits: in COW mode a batch holds at most MaxBatch bytes of pages
-// (half the cache, since the batch sits in the cache until it is written
-// back: 28 MiB of the default 64 MiB CacheSize; a CacheSize of 160 MiB
-// takes a 64 MiB batch); more fails with ErrTooLarge. In native mode
-// RWF_ATOMIC writes one naturally aligned power-of-two unit untorn, so a
-// batch must fit one such unit of at most the device's largest untorn
-// write (2 MiB on XFS; ErrTooLarge beyond) and cannot change the size
+// Limits: in COW mode a batch of at most MaxBatch bytes of pages (half
+// the cache: 28 MiB of the default 64 MiB CacheSize) goes through the
+// cache as above. A larger one, up to 1 GiB (writeback.MaxThroughBatch;
+// ErrTooLarge beyond), is written through at Commit: everything dirty is
+// written back and flushed first, then the batch goes to the container
+// as one transaction (the parts of pages it does not cover read from the
+// device), durable with the next Sync like any write; it is staged in
+// memory whole while Commit runs. In native mode RWF_ATOMIC writes one
+// naturally aligned power-of-two unit untorn, so a batch must fit one such
+// unit of at most the device's largest untorn write (2 MiB on XFS;
+// ErrTooLarge beyond) and cannot change the size with its writes
 // (ErrNotSupported).
 //
 // A Batch is not safe for concurrent use; the File it belongs to is.
@@ -61,7 +65,9 @@ type batchOp struct {
 // NewBatch returns an empty batch of f.
 func (f *File) NewBatch() *Batch { return &Batch{f: f} }
 
-// MaxBatch returns the most bytes of pages one batch may hold (see Batch).
+// MaxBatch returns the most bytes of pages a batch may hold and still go
+// through the cache (see Batch: in COW mode a larger one is written
+// through at Commit, in native mode it is refused).
 func (f *File) MaxBatch() int64 {
 	if f.mode == ModeNative {
 		return f.eng.MaxUnit()
@@ -129,7 +135,10 @@ func (b *Batch) Commit() error {
 		return ErrClosed
 	}
 	truncates := slices.ContainsFunc(b.ops, func(o batchOp) bool { return o.data == nil })
-	if truncates {
+	// A batch that may not fit the cache is written through, excluding
+	// readers and writers like a cut (the bound counts every partial page).
+	mayBeLarge := f.mode == ModeCOW && b.bytes+2*pagecache.PageSize*int64(len(b.ops)) > f.MaxBatch()
+	if truncates || mayBeLarge {
 		f.sizeMu.Lock()
 		defer f.sizeMu.Unlock()
 	} else {
@@ -144,6 +153,10 @@ func (b *Batch) Commit() error {
 	if f.mode == ModeNative {
 		if err := f.commitNative(pieces, cut, size, old); err != nil {
 			return err
+		}
+	} else if mayBeLarge && pageBytes(pieces) > f.MaxBatch() {
+		if err := f.eng.CommitThrough(pieces, cut, size); err != nil {
+			return wrapWriteErr(err)
 		}
 	} else {
 		w := f.waits.Get().(*writeWait)
@@ -227,6 +240,20 @@ func (b *Batch) plan(old int64) ([]blockdev.Piece, int64, int64) {
 		size = -1
 	}
 	return pieces, cut, size
+}
+
+// pageBytes is the bytes of the pages pieces (disjoint, ascending) touch.
+func pageBytes(pieces []blockdev.Piece) int64 {
+	var n, last int64 = 0, -1 // last: end of the last page counted
+	for _, p := range pieces {
+		lo := max(p.Off&^(pagecache.PageSize-1), last)
+		hi := ceilTo(p.Off+int64(len(p.Data)), pagecache.PageSize)
+		if hi > lo {
+			n += hi - lo
+			last = hi
+		}
+	}
+	return n
 }
 
 func cmpInt(a, b int64) int {

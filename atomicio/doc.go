@@ -33,7 +33,8 @@
 //     dropped because a write failed (Close refuses too; Abandon gives up).
 //  6. Batches are untorn as a whole (COW mode). After any crash either
 //     every range of a committed Batch, and the size it leaves, is there
-//     or none of it. Batches and untorn writes that overlap behave as if
+//     or none of it, up to 1 GiB (larger than half the cache, it is
+//     written through at Commit). Batches and untorn writes that overlap behave as if
 //     applied in commit order. Native mode can only write one naturally
 //     aligned unit untorn, and refuses larger batches (see Batch).
 //  7. Files behave like files. Size is the file size; a write past it

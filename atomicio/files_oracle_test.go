@@ -183,6 +183,7 @@ type filesRig struct {
 	model   fileModel
 	nextID  uint64
 	checks  *int
+	through *int       // batches written through (too large for the cache)
 	limit   int64      // offsets and sizes stay below it
 	pointMu sync.Mutex // serialises crashPoint
 	checkAt bool       // take crash images during operations
@@ -276,9 +277,15 @@ func (r *filesRig) stamp(off int64, n int, id uint64) []byte {
 	return p
 }
 
-func (r *filesRig) genStep(d drawer, id uint64, write bool) fileStep {
+// genStep draws a write (or a truncate); a big one (in a batch) is 96 to
+// 128 KiB.
+func (r *filesRig) genStep(d drawer, id uint64, write, big bool) fileStep {
 	if write {
-		n := d.Int64(1, 3<<10, "words") * 8 // stamps are words
+		least, most := int64(1), int64(3<<10)
+		if big {
+			least, most = 12<<10, 16<<10
+		}
+		n := d.Int64(least, most, "words") * 8 // stamps are words
 		off := d.Int64(0, (r.limit-n)/8, "word") * 8
 		return fileStep{off: off, data: r.stamp(off, int(n), id)}
 	}
@@ -287,7 +294,7 @@ func (r *filesRig) genStep(d drawer, id uint64, write bool) fileStep {
 
 func (r *filesRig) write(d drawer) {
 	r.nextID++
-	s := r.genStep(d, r.nextID, true)
+	s := r.genStep(d, r.nextID, true, false)
 	r.run(fileOp{id: r.nextID, steps: []fileStep{s}}, func() error {
 		_, err := WriteAt(r.f, s.data, s.off)
 		return err
@@ -296,15 +303,22 @@ func (r *filesRig) write(d drawer) {
 
 func (r *filesRig) truncate(d drawer) {
 	r.nextID++
-	s := r.genStep(d, r.nextID, false)
+	s := r.genStep(d, r.nextID, false, false)
 	r.run(fileOp{id: r.nextID, steps: []fileStep{s}}, func() error { return r.f.Truncate(s.size) })
 }
 
 func (r *filesRig) batch(d drawer) {
 	r.nextID++
 	o := fileOp{id: r.nextID}
+	if d.Int64(0, 4, "large") == 0 {
+		// Three big writes: more than half the cache (filesOptions), so
+		// Commit writes the batch through.
+		for range 3 {
+			o.steps = append(o.steps, r.genStep(d, r.nextID, true, true))
+		}
+	}
 	for i := range d.Int64(1, 5, "steps") {
-		o.steps = append(o.steps, r.genStep(d, r.nextID, i == 0 || d.Int64(0, 3, "kind") > 0))
+		o.steps = append(o.steps, r.genStep(d, r.nextID, i == 0 || d.Int64(0, 3, "kind") > 0, false))
 	}
 	r.run(o, func() error {
 		b := r.f.NewBatch()
@@ -319,7 +333,12 @@ func (r *filesRig) batch(d drawer) {
 				return err
 			}
 		}
-		return b.Commit()
+		before := r.f.Stats().Writeback.ThroughCommits
+		err := b.Commit()
+		if r.through != nil {
+			*r.through += int(r.f.Stats().Writeback.ThroughCommits - before)
+		}
+		return err
 	})
 }
 
@@ -378,9 +397,10 @@ func (r *filesRig) actions() map[string]func(drawer) {
 }
 
 // runFilesMachine runs one rapid history with opts and returns the checks it made.
-func runFilesMachine(t *rapid.T, opts Options) int {
+func runFilesMachine(t *rapid.T, opts Options, through *int) int {
 	checks := 0
 	r := newFilesRig(t, opts, &checks)
+	r.through = through
 	defer func() { _ = r.f.Abandon() }()
 	acts := map[string]func(*rapid.T){"": func(t *rapid.T) { r.check(rapidDrawer{t}) }}
 	for name, act := range r.actions() {
@@ -428,18 +448,20 @@ func runRandomFiles(opts Options, seed uint64, steps int) (err error) {
 
 // filesOptions: a small cache and no background writeback, so that data
 // stays dirty between Syncs and the passes are the ones the machine asks
-// for (and those memory pressure forces).
-var filesOptions = Options{CacheSize: 1 << 20, MaxAtomic: 64 << 10, FlushInterval: -1}
+// for (and those memory pressure forces); batches larger than half the
+// cache are written through at Commit.
+var filesOptions = Options{CacheSize: 512 << 10, MaxAtomic: 64 << 10, FlushInterval: -1}
 
 // TestFilesAndBatchesOracle runs the state machine and reports how many
 // crash images it checked.
 func TestFilesAndBatchesOracle(t *testing.T) {
-	total := 0
+	total, through := 0, 0
 	rapid.Check(t, func(t *rapid.T) {
-		total += runFilesMachine(t, filesOptions)
+		total += runFilesMachine(t, filesOptions, &through)
 	})
-	t.Logf("crash images checked: %d", total)
+	t.Logf("crash images checked: %d; batches written through: %d", total, through)
 	require.Positive(t, total)
+	require.Positive(t, through, "some batches must outgrow the cache")
 }
 
 // TestFilesOracleCatchesSplitBatches is the negative control: an engine

@@ -50,13 +50,7 @@ func (c *Cache) Truncate(from int64) (int, error) {
 				keep = append(keep, id)
 				continue
 			}
-			if f.has(stateDirty) {
-				c.clearDirtyLocked(f)
-			}
-			s.setLocked(f, -1)
-			f.state.Store(0)
-			c.unqueueLocked(id)
-			c.freeFolioLocked(id)
+			c.dropLocked(s, id)
 			dropped++
 		}
 		s.mu.Unlock()
@@ -72,4 +66,68 @@ func (c *Cache) Truncate(from int64) (int, error) {
 		c.wakeLocked()
 	}
 	return dropped, nil
+}
+
+// dropLocked removes folio id from the index and frees it, dirty or not.
+// REQUIRES: memMu and the folio's shard.mu held for writing.
+func (c *Cache) dropLocked(s *shard, id int32) {
+	f := &c.folios[id]
+	if f.has(stateDirty) {
+		c.clearDirtyLocked(f)
+	}
+	s.setLocked(f, -1)
+	f.state.Store(0)
+	c.unqueueLocked(id)
+	c.freeFolioLocked(id)
+}
+
+// Drop removes every folio that overlaps [lo, hi) (page aligned), as
+// when the file's content there changed behind the cache. It fails with
+// ErrBusy, having dropped nothing, when one of them is dirty, under
+// writeback or in use (the caller writes back and excludes readers and
+// writers first).
+func (c *Cache) Drop(lo, hi int64) error {
+	if c.closed.Load() {
+		return ErrClosed
+	}
+	if lo < 0 || hi < lo || lo%PageSize != 0 || hi%PageSize != 0 {
+		return fmt.Errorf("drop [%d, %d): %w", lo, hi, ErrInvalid)
+	}
+	c.memMu.Lock()
+	defer c.memMu.Unlock()
+	type victim struct {
+		s  *shard
+		id int32
+	}
+	var victims []victim
+	for pos := lo; pos < hi; {
+		s := c.shardOf(pos)
+		s.mu.Lock()
+		id, ok := s.lookupLocked(pos)
+		next := pos + PageSize
+		if ok {
+			f := &c.folios[id]
+			if f.state.Load()&(stateDirty|stateWriteback) != 0 || f.writers > 0 || f.pins.Load() != 0 {
+				s.mu.Unlock()
+				return fmt.Errorf("drop [%d, %d): folio at %d: %w", lo, hi, f.off, ErrBusy)
+			}
+			if n := len(victims); n == 0 || victims[n-1].id != id {
+				victims = append(victims, victim{s, id})
+			}
+			next = f.end()
+		}
+		s.mu.Unlock()
+		pos = next
+	}
+	for _, v := range victims {
+		v.s.mu.Lock()
+		if c.folios[v.id].state.Load()&stateIndexed != 0 {
+			c.dropLocked(v.s, v.id)
+		}
+		v.s.mu.Unlock()
+	}
+	if len(victims) > 0 {
+		c.wakeLocked()
+	}
+	return nil
 }

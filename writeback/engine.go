@@ -96,6 +96,9 @@ type Engine struct {
 	// the page holding one grows the size to it (see sized.go).
 	writeEnds map[int64]int
 	devSize   int64 // the device's file size after the last pass (COW mode)
+	// needFlush: CommitThrough wrote the device; the next pass flushes
+	// even with nothing dirty.
+	needFlush bool
 	// staleFrom: the device's content at and beyond this offset is stale
 	// (a cut is in the cache, not yet on the device): reads of the device
 	// there give zeros. math.MaxInt64 when no cut is pending. Written

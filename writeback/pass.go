@@ -68,7 +68,8 @@ func (e *Engine) pass() (passResult, error) {
 	var batches []batch
 	if e.batch != nil {
 		batches = e.planBatchesLocked(ready[len(sp.started):], sp.clip)
-		res.written = len(batches) > 0 || len(sp.supers) > 0 || sp.size != sp.devSize
+		res.written = len(batches) > 0 || len(sp.supers) > 0 || sp.size != sp.devSize || e.needFlush
+		e.needFlush = false
 	} else {
 		writes = e.planNativeLocked(ready)
 		res.written = len(writes) > 0
@@ -91,6 +92,9 @@ func (e *Engine) pass() (passResult, error) {
 	if res.written {
 		if ferr := e.dev.Flush(); ferr != nil {
 			err = fmt.Errorf("writeback: flush: %w", ferr)
+			e.mu.Lock()
+			e.needFlush = e.batch != nil // a CommitThrough may wait for it still
+			e.mu.Unlock()
 		}
 	}
 

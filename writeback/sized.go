@@ -292,8 +292,9 @@ func (e *Engine) batchesWrittenLocked(sp *sizedPass) {
 	e.staleFrom.Store(stale)
 }
 
-// commitSuper sends one super-group as one transaction (or, with
-// Config.SplitBatches, the negative control, as one transaction per piece).
+// commitSuper sends the pieces of one super-group (or of a batch written
+// through) as one transaction (or, with Config.SplitBatches, the negative
+// control, as one transaction per piece).
 func (e *Engine) commitSuper(sg *superGroup, cut, size int64) error {
 	if !e.split || len(sg.pieces) < 2 {
 		return e.sized.CommitSized(sg.pieces, cut, size, 0)

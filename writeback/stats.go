@@ -19,14 +19,15 @@ type Stats struct {
 	BytesWritten     int64 // bytes handed to the device
 	Errors           int64 // passes that failed
 	CleanAhead       int64 // cleaning rounds the device ran while nothing was dirty
-	BatchCommits     int64 // batches put in the cache by Commit
+	BatchCommits     int64 // batches put in the cache by Commit (or written through)
+	ThroughCommits   int64 // of those, batches too large for the cache written by CommitThrough
 	SizeCommits      int64 // transactions that changed only the file size (COW mode)
 }
 
 type counters struct {
 	passes, nativeAtomic, zeroCopy, plainWrites, batches, batchPieces atomic.Int64
 	untorn, merges, forced, throttles, skipped, bytes, errors         atomic.Int64
-	cleanAhead, deferred, batchCommits, sizeCommits                   atomic.Int64
+	cleanAhead, deferred, batchCommits, sizeCommits, throughCommits   atomic.Int64
 }
 
 // Stats returns a snapshot of the counters.
@@ -38,6 +39,6 @@ func (e *Engine) Stats() Stats {
 		UntornWrites: c.untorn.Load(), Merges: c.merges.Load(), ForcedWritebacks: c.forced.Load(),
 		Throttles: c.throttles.Load(), SkippedGroups: c.skipped.Load(), BytesWritten: c.bytes.Load(),
 		Errors: c.errors.Load(), CleanAhead: c.cleanAhead.Load(), DeferredGroups: c.deferred.Load(),
-		BatchCommits: c.batchCommits.Load(), SizeCommits: c.sizeCommits.Load(),
+		BatchCommits: c.batchCommits.Load(), SizeCommits: c.sizeCommits.Load(), ThroughCommits: c.throughCommits.Load(),
 	}
 }
