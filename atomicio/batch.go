@@ -35,7 +35,7 @@ import (
 // write that overlaps a batch not yet written back first writes it back.
 //
 // Limits: in COW mode a batch of at most MaxBatch bytes of pages (half
-// the cache: 28 MiB of the default 64 MiB CacheSize) goes through the
+// the cache: 26 MiB of the default 64 MiB CacheSize) goes through the
 // cache as above. A larger one, up to 1 GiB (writeback.MaxThroughBatch;
 // ErrTooLarge beyond), is written through at Commit: everything dirty is
 // written back and flushed first, then the batch goes to the container

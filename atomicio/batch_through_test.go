@@ -106,7 +106,7 @@ func TestLargeBatchIsWrittenThrough(t *testing.T) {
 }
 
 // TestBatchOf64MiBOnFile commits a 64 MiB batch to a new file with the
-// default options (the cache holds 28 MiB of batch), syncs and reads it
+// default options (the cache holds 26 MiB of batch), syncs and reads it
 // back after a reopen.
 func TestBatchOf64MiBOnFile(t *testing.T) {
 	if testing.Short() {
