@@ -185,8 +185,12 @@ type filesRig struct {
 	checks  *int
 	through *int       // batches written through (too large for the cache)
 	limit   int64      // offsets and sizes stay below it
-	pointMu sync.Mutex // serialises crashPoint
-	checkAt bool       // take crash images during operations
+	// pointMu serialises crashPoint (the device is used concurrently, a
+	// background pass runs on its own goroutine) and guards checkAt,
+	// failure and the model's changes; the machine's own goroutine reads
+	// the model without it.
+	pointMu sync.Mutex
+	checkAt bool
 	failure error
 }
 
@@ -220,6 +224,13 @@ func (r *filesRig) crashPoint(op blockdev.Op) error {
 		}
 	}
 	return nil
+}
+
+// setCheckAt turns the crash images at device operations on or off.
+func (r *filesRig) setCheckAt(on bool) {
+	r.pointMu.Lock()
+	defer r.pointMu.Unlock()
+	r.checkAt = on
 }
 
 // recover opens a crash image and reads the file it holds.
@@ -264,11 +275,20 @@ func (r *filesRig) checkImage(img *blockdev.Mem) error {
 
 // run applies o to the File through do, keeping the model's progress.
 func (r *filesRig) run(o fileOp, do func() error) {
+	r.pointMu.Lock() // a background pass may take a crash image meanwhile
 	r.model.ops = append(r.model.ops, o)
 	r.model.started++
+	r.pointMu.Unlock()
 	err := do()
 	require.NoError(r.t, err)
-	require.NoError(r.t, r.failure)
+	require.NoError(r.t, r.failed())
+}
+
+// failed returns the first failure a crash image showed.
+func (r *filesRig) failed() error {
+	r.pointMu.Lock()
+	defer r.pointMu.Unlock()
+	return r.failure
 }
 
 func (r *filesRig) stamp(off int64, n int, id uint64) []byte {
@@ -345,15 +365,17 @@ func (r *filesRig) batch(d drawer) {
 func (r *filesRig) sync(drawer) {
 	started := r.model.started
 	require.NoError(r.t, r.f.Sync())
-	require.NoError(r.t, r.failure)
+	require.NoError(r.t, r.failed())
+	r.pointMu.Lock()
 	r.model.durable = started
+	r.pointMu.Unlock()
 }
 
 // crash cuts the power now, opens the image and goes on with it.
 func (r *filesRig) crash(d drawer) {
 	img := r.mem.CrashClone(blockdev.CrashConfig{Seed: uint64(r.nextID), Survive: d.Float("survive")})
-	_ = r.f.Abandon()
-	r.checkAt = false
+	_ = r.f.Abandon() // no pass runs from here on
+	r.setCheckAt(false)
 	g, got, err := r.recover(img.CrashClone(blockdev.CrashConfig{Survive: 1})) // img goes on below
 	require.NoError(r.t, err)
 	_ = g.Abandon()
@@ -362,7 +384,7 @@ func (r *filesRig) crash(d drawer) {
 	require.NoError(r.t, err, "after the crash")
 	r.model = fileModel{base: matched}
 	r.open(img)
-	r.checkAt = true
+	r.setCheckAt(true)
 }
 
 // check compares the File with the model: read-your-writes and the size.
@@ -384,8 +406,10 @@ func newFilesRig(t require.TestingT, opts Options, checks *int) *filesRig {
 	r.open(mem)
 	require.NoError(t, r.f.Truncate(0)) // OpenDevice starts as large as the device
 	require.NoError(t, r.f.Sync())
+	r.pointMu.Lock()
 	r.model = fileModel{base: fileImage{data: make([]byte, r.limit)}}
 	r.checkAt = true
+	r.pointMu.Unlock()
 	return r
 }
 
