@@ -183,8 +183,8 @@ type filesRig struct {
 	model   fileModel
 	nextID  uint64
 	checks  *int
-	through *int       // batches written through (too large for the cache)
-	limit   int64      // offsets and sizes stay below it
+	through *int  // batches written through (too large for the cache)
+	limit   int64 // offsets and sizes stay below it
 	// pointMu serialises crashPoint (the device is used concurrently, a
 	// background pass runs on its own goroutine) and guards checkAt,
 	// failure and the model's changes; the machine's own goroutine reads
