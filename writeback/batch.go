@@ -66,6 +66,7 @@ func (e *Engine) Commit(ctx context.Context, pieces []blockdev.Piece, cut, size 
 	if e.closed.Load() {
 		return ErrClosed
 	}
+	pieces = nonEmpty(pieces)
 	ranges, bytes, err := e.checkBatch(pieces, cut, size)
 	if err != nil {
 		return err
@@ -123,7 +124,8 @@ func (e *Engine) Commit(ctx context.Context, pieces []blockdev.Piece, cut, size 
 	}
 }
 
-// checkBatch validates a batch and returns its page ranges and their bytes.
+// checkBatch validates a batch (pieces without data left out: see
+// nonEmpty) and returns its page ranges and their bytes.
 func (e *Engine) checkBatch(pieces []blockdev.Piece, cut, size int64) ([][2]int64, int64, error) {
 	if size > e.dev.Size() || cut > size {
 		return nil, 0, fmt.Errorf("%w: cut %d, size %d on a device of %d bytes", ErrInvalid, cut, size, e.dev.Size())
@@ -132,9 +134,6 @@ func (e *Engine) checkBatch(pieces []blockdev.Piece, cut, size int64) ([][2]int6
 	var bytes int64
 	end := int64(-1)
 	for _, p := range pieces {
-		if len(p.Data) == 0 {
-			continue
-		}
 		pend := p.Off + int64(len(p.Data))
 		if p.Off < 0 || p.Off < end || pend > e.dev.Size() || size >= 0 && pend > ceilTo(size, pagecache.PageSize) {
 			return nil, 0, fmt.Errorf("%w: piece [%d, %d) out of order or past the size %d", ErrInvalid, p.Off, pend, size)
@@ -184,9 +183,6 @@ func (e *Engine) reserveAll(ctx context.Context, pieces []blockdev.Piece, cut in
 	}
 	rs := make([]*pagecache.Reservation, 0, len(pieces))
 	for _, p := range pieces {
-		if len(p.Data) == 0 {
-			continue
-		}
 		r, err := e.cache.Reserve(ctx, p.Off, len(p.Data), fill)
 		if err != nil {
 			releaseAll(rs)
@@ -208,33 +204,22 @@ func releaseAll(rs []*pagecache.Reservation) {
 // REQUIRES: e.mu held; with cut >= 0 also e.passMu.
 func (e *Engine) applyLocked(rs []*pagecache.Reservation, pieces []blockdev.Piece, ranges [][2]int64, cut, size int64) error {
 	if cut >= 0 {
-		from := ceilTo(cut, pagecache.PageSize)
-		if _, err := e.cache.Truncate(from); err != nil {
+		if err := e.cutCacheLocked(cut); err != nil {
 			releaseAll(rs)
 			return err
-		}
-		if err := e.ranges.Truncate(from); err != nil {
-			releaseAll(rs)
-			return fmt.Errorf("%w: %w", ErrInvalid, err)
 		}
 		for end := range e.writeEnds {
 			if end > cut {
 				delete(e.writeEnds, end) // their writes are cut away
 			}
 		}
-		e.staleFrom.Store(min(e.staleFrom.Load(), from))
-		e.ends++ // a read in flight from before must not fill the cache with what the cut dropped
+		e.staleFrom.Store(min(e.staleFrom.Load(), ceilTo(cut, pagecache.PageSize)))
 	}
-	i := 0
 	var err error
-	for _, p := range pieces {
-		if len(p.Data) == 0 {
-			continue
-		}
+	for i, p := range pieces {
 		if cerr := rs[i].Commit(p.Data); cerr != nil && err == nil {
 			err = cerr
 		}
-		i++
 		if end := p.Off + int64(len(p.Data)); size < 0 || end <= size {
 			e.markEndLocked(end) // not the zeros past a cut inside a page
 		}
@@ -267,7 +252,7 @@ func (e *Engine) commitNative(ctx context.Context, pieces []blockdev.Piece, rang
 		e.mu.Lock()
 		u, _, err := e.unionLocked(lo, hi)
 		if err == nil && u.Len() <= e.maxUnit {
-			for i, p := range nonEmpty(pieces) {
+			for i, p := range pieces {
 				if cerr := rs[i].Commit(p.Data); cerr != nil && err == nil {
 					err = cerr
 				}
@@ -319,14 +304,25 @@ func (e *Engine) Cut(from int64) error {
 	defer e.passMu.Unlock()
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	page := ceilTo(from, pagecache.PageSize)
-	if _, err := e.cache.Truncate(page); err != nil {
+	if err := e.cutCacheLocked(from); err != nil {
 		return err
 	}
-	if err := e.ranges.Truncate(page); err != nil {
+	e.size.Store(from)
+	return nil
+}
+
+// cutCacheLocked drops the cache and the side-car at and beyond cut
+// rounded up to a page (the page holding cut keeps its bytes before it),
+// and keeps a read in flight from filling the cache with what they held.
+// REQUIRES: e.mu held and no pass running (e.passMu held or excluded).
+func (e *Engine) cutCacheLocked(cut int64) error {
+	from := ceilTo(cut, pagecache.PageSize)
+	if _, err := e.cache.Truncate(from); err != nil {
+		return err
+	}
+	if err := e.ranges.Truncate(from); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	e.ends++
-	e.size.Store(from)
 	return nil
 }

@@ -33,7 +33,6 @@ type superGroup struct {
 	cut     int64 // the lowest cut of its batches, -1 for none
 	size    int64 // the size the last of its batches that set one set, -1 for none
 	pieces  []blockdev.Piece
-	end     int64 // the end of its last piece
 	err     error // building its pieces failed
 }
 
@@ -138,9 +137,6 @@ func (e *Engine) planSizedLocked(groups []*group) (sizedPass, []*group, bool) {
 			}
 		}
 		slices.SortFunc(sg.pieces, func(a, b blockdev.Piece) int { return cmp.Compare(a.Off, b.Off) })
-		if n := len(sg.pieces); n > 0 {
-			sg.end = sg.pieces[n-1].Off + int64(len(sg.pieces[n-1].Data))
-		}
 	}
 	return sp, rest, true
 }
@@ -236,14 +232,10 @@ func (sp *sizedPass) endIn(pieces []blockdev.Piece) int64 {
 // markEndLocked records the end of a write (see Engine.writeEnds).
 // REQUIRES: e.mu held.
 func (e *Engine) markEndLocked(end int64) {
-	if e.sized != nil && end > e.devSizeLocked() {
+	if e.sized != nil && end > e.devSize {
 		e.writeEnds[end]++
 	}
 }
-
-// devSizeLocked is the device's file size as the last pass left it.
-// REQUIRES: e.mu held.
-func (e *Engine) devSizeLocked() int64 { return e.devSize }
 
 // countCommit counts one group commit of pieces.
 func (e *Engine) countCommit(pieces []blockdev.Piece) {

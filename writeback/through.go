@@ -28,6 +28,7 @@ func (e *Engine) CommitThrough(pieces []blockdev.Piece, cut, size int64) error {
 	if e.sized == nil {
 		return fmt.Errorf("%w: CommitThrough needs a device that keeps the file size", ErrInvalid)
 	}
+	pieces = nonEmpty(pieces)
 	ranges, bytes, err := e.checkBatch(pieces, cut, size)
 	if err != nil {
 		return err
@@ -98,7 +99,7 @@ func (e *Engine) commitThroughLocked(pieces []blockdev.Piece, ranges [][2]int64,
 		}
 	}
 	if cut >= 0 {
-		if _, err := e.cache.Truncate(ceilTo(cut, pagecache.PageSize)); err != nil {
+		if err := e.cutCacheLocked(cut); err != nil {
 			return err
 		}
 	}
