@@ -194,6 +194,9 @@ func (e *Engine) commitSized(sp *sizedPass, batches []batch) {
 		e.countCommit(sg.pieces)
 	}
 	for i, b := range batches {
+		// A group's atoms put its units before the rest: endIn needs the
+		// pieces in order.
+		slices.SortFunc(b.pieces, func(a, b blockdev.Piece) int { return cmp.Compare(a.Off, b.Off) })
 		size := max(dev, sp.endIn(b.pieces))
 		if err := e.sized.CommitSized(b.pieces, dev, size, 0); err != nil {
 			fail(fmt.Errorf("writeback: group commit: %w", err), rest(len(sp.supers))[i:]...)

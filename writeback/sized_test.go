@@ -160,3 +160,19 @@ func TestFailedTransactionStopsThePass(t *testing.T) {
 	require.Equal(t, int64(50001), dev.FileSize())
 	require.Equal(t, []byte{2}, read(t, e, 10, 1))
 }
+
+// TestGroupCommitSizeCoversPlainData: a group whose untorn unit lies over
+// the last page of plain data (its atoms put the unit first, then the plain
+// part before it) grows the size to the end of its data in the same
+// transaction. With the pieces out of order the size stayed 0, the device
+// refused a piece past it, and every Sync failed.
+func TestGroupCommitSizeCoversPlainData(t *testing.T) {
+	e, dev := newSizedEngine(t)
+	ctx := context.Background()
+	require.NoError(t, e.Write(ctx, bytes.Repeat([]byte{1}, 16384), 0, false)) // one 16 KiB folio
+	require.NoError(t, e.Write(ctx, bytes.Repeat([]byte{2}, 100), 12388, true)) // a unit over its last page
+	require.NoError(t, e.Sync())
+	txns := dev.taken()
+	require.Len(t, txns, 1)
+	require.Equal(t, int64(16384), txns[0].size, "the plain write's end is in this transaction")
+}
