@@ -1,6 +1,7 @@
 package atomicio
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 
@@ -72,7 +73,7 @@ func (f *File) MaxBatch() int64 {
 	if f.mode == ModeNative {
 		return f.eng.MaxUnit()
 	}
-	return f.cache.Budget() / 2
+	return f.eng.MaxCachedBatch()
 }
 
 // WriteAt adds a write of p at off (a copy of p) to the batch: all of p,
@@ -135,8 +136,9 @@ func (b *Batch) Commit() error {
 		return ErrClosed
 	}
 	truncates := slices.ContainsFunc(b.ops, func(o batchOp) bool { return o.data == nil })
-	// A batch that may not fit the cache is written through, excluding
-	// readers and writers like a cut (the bound counts every partial page).
+	// A batch that may not fit the cache is written through (the engine
+	// decides), excluding readers and writers like a cut: the bound counts
+	// every partial page.
 	mayBeLarge := f.mode == ModeCOW && b.bytes+2*pagecache.PageSize*int64(len(b.ops)) > f.MaxBatch()
 	if truncates || mayBeLarge {
 		f.sizeMu.Lock()
@@ -153,10 +155,6 @@ func (b *Batch) Commit() error {
 	if f.mode == ModeNative {
 		if err := f.commitNative(pieces, cut, size, old); err != nil {
 			return err
-		}
-	} else if mayBeLarge && pageBytes(pieces) > f.MaxBatch() {
-		if err := f.eng.CommitThrough(pieces, cut, size); err != nil {
-			return wrapWriteErr(err)
 		}
 	} else {
 		w := f.waits.Get().(*writeWait)
@@ -225,14 +223,14 @@ func (b *Batch) plan(old int64) ([]blockdev.Piece, int64, int64) {
 		}
 		end := o.off + int64(len(o.data))
 		pieces = clipPieces(pieces, o.off, end)
-		i, _ := slices.BinarySearchFunc(pieces, o.off, func(p blockdev.Piece, off int64) int { return cmpInt(p.Off, off) })
+		i, _ := slices.BinarySearchFunc(pieces, o.off, func(p blockdev.Piece, off int64) int { return cmp.Compare(p.Off, off) })
 		pieces = slices.Insert(pieces, i, blockdev.Piece{Off: o.off, Data: o.data})
 		size = max(size, end)
 	}
 	if cut >= 0 && cut%pagecache.PageSize != 0 {
 		zeros := blockdev.Piece{Off: cut, Data: make([]byte, ceilTo(cut, pagecache.PageSize)-cut)}
 		for _, gap := range gaps(pieces, zeros.Off, zeros.Off+int64(len(zeros.Data))) {
-			i, _ := slices.BinarySearchFunc(pieces, gap[0], func(p blockdev.Piece, off int64) int { return cmpInt(p.Off, off) })
+			i, _ := slices.BinarySearchFunc(pieces, gap[0], func(p blockdev.Piece, off int64) int { return cmp.Compare(p.Off, off) })
 			pieces = slices.Insert(pieces, i, blockdev.Piece{Off: gap[0], Data: zeros.Data[:gap[1]-gap[0]]})
 		}
 	}
@@ -240,30 +238,6 @@ func (b *Batch) plan(old int64) ([]blockdev.Piece, int64, int64) {
 		size = -1
 	}
 	return pieces, cut, size
-}
-
-// pageBytes is the bytes of the pages pieces (disjoint, ascending) touch.
-func pageBytes(pieces []blockdev.Piece) int64 {
-	var n, last int64 = 0, -1 // last: end of the last page counted
-	for _, p := range pieces {
-		lo := max(p.Off&^(pagecache.PageSize-1), last)
-		hi := ceilTo(p.Off+int64(len(p.Data)), pagecache.PageSize)
-		if hi > lo {
-			n += hi - lo
-			last = hi
-		}
-	}
-	return n
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // clipPieces removes [lo, hi) from pieces (hi < 0: everything from lo on),

@@ -60,8 +60,10 @@ func (e *Engine) pendingOverlapLocked(lo, hi int64) bool {
 //
 // All of the batch reaches the cache or none of it (an error wrapping
 // pagecache.ErrNoMemory when memory does not come before ctx is done).
-// The caller excludes reads and writes of the range it cuts while Commit
-// runs.
+// A COW batch of more than MaxCachedBatch bytes of pages is written
+// through instead (see commitThrough), up to MaxThroughBatch (ErrTooLarge
+// beyond). The caller excludes reads and writes of the range it cuts, and
+// all reads and writes for a batch written through, while Commit runs.
 func (e *Engine) Commit(ctx context.Context, pieces []blockdev.Piece, cut, size int64) error {
 	if e.closed.Load() {
 		return ErrClosed
@@ -84,9 +86,12 @@ func (e *Engine) Commit(ctx context.Context, pieces []blockdev.Piece, cut, size 
 	if e.batch == nil {
 		return e.commitNative(ctx, pieces, ranges)
 	}
-	if bytes > e.cache.Budget()/2 {
-		return fmt.Errorf("%w: a batch of %d bytes of pages, the cache holds %d (at most half of it per batch)",
-			ErrTooLarge, bytes, e.cache.Budget())
+	if e.sized == nil {
+		// Only a pass over a SizedDevice writes a batch whole.
+		return fmt.Errorf("%w: batches need a device that keeps the file size (blockdev.SizedDevice)", ErrInvalid)
+	}
+	if bytes > e.MaxCachedBatch() {
+		return e.commitThrough(pieces, ranges, bytes, cut, size)
 	}
 	for {
 		// A batch never overlaps one still pending: write that back first.
@@ -123,6 +128,10 @@ func (e *Engine) Commit(ctx context.Context, pieces []blockdev.Piece, cut, size 
 		return err
 	}
 }
+
+// MaxCachedBatch is the most bytes of pages a COW batch may hold and go
+// through the cache: half of it.
+func (e *Engine) MaxCachedBatch() int64 { return e.cache.Budget() / 2 }
 
 // checkBatch validates a batch (pieces without data left out: see
 // nonEmpty) and returns its page ranges and their bytes.

@@ -169,7 +169,7 @@ func TestFailedTransactionStopsThePass(t *testing.T) {
 func TestGroupCommitSizeCoversPlainData(t *testing.T) {
 	e, dev := newSizedEngine(t)
 	ctx := context.Background()
-	require.NoError(t, e.Write(ctx, bytes.Repeat([]byte{1}, 16384), 0, false)) // one 16 KiB folio
+	require.NoError(t, e.Write(ctx, bytes.Repeat([]byte{1}, 16384), 0, false))  // one 16 KiB folio
 	require.NoError(t, e.Write(ctx, bytes.Repeat([]byte{2}, 100), 12388, true)) // a unit over its last page
 	require.NoError(t, e.Sync())
 	txns := dev.taken()

@@ -7,32 +7,20 @@ import (
 	"github.com/untorn/untorn/pagecache"
 )
 
-// MaxThroughBatch is the largest batch CommitThrough takes: it is staged
-// in memory whole.
+// MaxThroughBatch is the largest batch Commit takes in COW mode (one
+// larger than half the cache is written through, staged in memory whole).
 const MaxThroughBatch = 1 << 30
 
-// CommitThrough writes a batch too large for the cache (see Commit for
-// pieces, cut and size) straight to the device as one transaction: after
-// a crash all of it is there or none. It first writes back everything
-// dirty and flushes (so nothing written before it can land after it),
-// then builds the batch's pages (the parts of pages its pieces do not
-// cover read from the device), commits them with the cut and the size,
-// and drops the cache's copies of those pages. The transaction is durable
-// with the next Sync, like any write. COW mode only (a
-// blockdev.SizedDevice); the caller excludes reads and writes while it
-// runs. It stages the whole batch in memory, at most MaxThroughBatch.
-func (e *Engine) CommitThrough(pieces []blockdev.Piece, cut, size int64) error {
-	if e.closed.Load() {
-		return ErrClosed
-	}
-	if e.sized == nil {
-		return fmt.Errorf("%w: CommitThrough needs a device that keeps the file size", ErrInvalid)
-	}
-	pieces = nonEmpty(pieces)
-	ranges, bytes, err := e.checkBatch(pieces, cut, size)
-	if err != nil {
-		return err
-	}
+// commitThrough writes a batch too large for the cache (Commit passes it
+// on: see there for pieces, ranges, cut and size) straight to the device
+// as one transaction: after a crash all of it is there or none. It first
+// writes back everything dirty and flushes (so nothing written before it
+// can land after it), then builds the batch's pages (the parts of pages
+// its pieces do not cover read from the device), commits them with the
+// cut and the size, and drops the cache's copies of those pages. The
+// transaction is durable with the next Sync, like any write. It stages
+// the whole batch in memory, at most MaxThroughBatch.
+func (e *Engine) commitThrough(pieces []blockdev.Piece, ranges [][2]int64, bytes, cut, size int64) error {
 	if bytes > MaxThroughBatch {
 		return fmt.Errorf("%w: a batch of %d bytes of pages, at most %d", ErrTooLarge, bytes, MaxThroughBatch)
 	}
@@ -53,7 +41,7 @@ func (e *Engine) CommitThrough(pieces []blockdev.Piece, cut, size int64) error {
 	}
 }
 
-// commitThroughLocked is CommitThrough once nothing is dirty.
+// commitThroughLocked is commitThrough once nothing is dirty.
 // REQUIRES: e.passMu and e.mu held, nothing dirty or pending.
 func (e *Engine) commitThroughLocked(pieces []blockdev.Piece, ranges [][2]int64, cut, size int64) error {
 	dev := e.sized.FileSize()

@@ -110,13 +110,14 @@ func (d *Device) commitSized(pieces []blockdev.Piece, cut, size int64, flags blo
 	if err := d.writableLocked("commit batch", -1, 0); err != nil {
 		return err
 	}
+	var end int64 // of the last piece (runs are sorted)
+	if n := len(runs); n > 0 {
+		end = runs[n-1].lblock*d.g.bs + int64(len(runs[n-1].data))
+	}
 	if cut < 0 {
-		cut, size = d.size, d.size
-		if n := len(runs); n > 0 {
-			size = max(size, (runs[n-1].lblock*d.g.bs + int64(len(runs[n-1].data))))
-		}
-	} else if n := len(runs); n > 0 && runs[n-1].lblock*d.g.bs+int64(len(runs[n-1].data)) > ceilDiv(size, d.g.bs)*d.g.bs {
-		return &blockdev.OpError{Op: "commit batch", Off: runs[n-1].lblock * d.g.bs,
+		cut, size = d.size, max(d.size, end)
+	} else if end > ceilDiv(size, d.g.bs)*d.g.bs {
+		return &blockdev.OpError{Op: "commit batch", Off: end,
 			Err: fmt.Errorf("%w: a piece ends past the new file size %d", blockdev.ErrOutOfRange, size)}
 	}
 	if blocks > 0 || cut != d.size || size != d.size {
