@@ -107,14 +107,11 @@ func pow2Floor(v int64) int64 { return 1 << (bits.Len64(uint64(v)) - 1) }
 func newFile(dev blockdev.Device, mode Mode, opts Options) (*File, error) {
 	maxSize := dev.Size() - dev.Size()%pagecache.PageSize
 	resizer, _ := dev.(blockdev.Resizer)
-	if mode == ModeNative && resizer != nil {
-		if _, regular := blockdev.AllocatedBytes(dev); regular {
-			maxSize = math.MaxInt64 // grows with its file system
-		} else {
-			resizer = nil
-		}
-	} else {
-		resizer = nil
+	if _, regular := blockdev.AllocatedBytes(dev); mode != ModeNative || !regular {
+		resizer = nil // only a native regular file grows by resizing
+	}
+	if resizer != nil {
+		maxSize = math.MaxInt64 // grows with its file system
 	}
 	if maxSize <= 0 {
 		return nil, fmt.Errorf("%w: device of %d bytes", ErrInvalid, dev.Size())
