@@ -379,7 +379,9 @@ func (r *filesRig) crash(d drawer) {
 	g, got, err := r.recover(img.CrashClone(blockdev.CrashConfig{Survive: 1})) // img goes on below
 	require.NoError(r.t, err)
 	_ = g.Abandon()
+	r.pointMu.Lock()
 	*r.checks++
+	r.pointMu.Unlock()
 	matched, err := r.model.match(got)
 	require.NoError(r.t, err, "after the crash")
 	r.model = fileModel{base: matched}
@@ -431,6 +433,9 @@ func runFilesMachine(t *rapid.T, opts Options, through *int) int {
 		acts[name] = func(t *rapid.T) { act(rapidDrawer{t}) }
 	}
 	t.Repeat(acts)
+	_ = r.f.Abandon() // stops the background passes that take crash images
+	r.pointMu.Lock()
+	defer r.pointMu.Unlock()
 	return checks
 }
 
