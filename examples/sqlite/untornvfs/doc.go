@@ -1,0 +1,66 @@
+// Package untornvfs is an SQLite VFS (for github.com/ncruces/go-sqlite3)
+// that keeps the main database file in an untorn atomicio File and lets
+// SQLite commit without its rollback journal.
+//
+//	untornvfs.Register()
+//	db, err := sql.Open("sqlite3", "file:app.db?vfs=untorn")
+//
+// # What SQLite gets
+//
+// The main database file is a COW atomicio File (a container: only this
+// VFS reads it, the stock VFS does not). It tells SQLite
+// IOCAP_BATCH_ATOMIC, so with journal_mode=DELETE, TRUNCATE or PERSIST a
+// write transaction whose pages fit SQLite's page cache commits as
+//
+//	Lock(RESERVED) ... BeginAtomicWrite, WriteAt per page, CommitAtomicWrite, Sync, Unlock
+//
+// with no journal file: the pages go into one atomicio Batch, which a
+// power cut keeps whole or drops whole, and the Sync makes it durable. That
+// is one sequential write of the pages and one flush per transaction,
+// where DELETE mode writes every page twice and syncs three times.
+//
+// SQLite still uses its journal (opened through Aux, the stock VFS by
+// default) for what a batch does not cover: the first transaction on an
+// empty database, a transaction that overflows SQLite's page cache (it
+// spills pages to the file before the commit), and synchronous=OFF. On
+// that path every page write is untorn and the journal protects the
+// transaction as it does on any file system.
+//
+// # Guarantees
+//
+//   - A transaction whose COMMIT returned is durable (synchronous=FULL or
+//     NORMAL: SQLite calls Sync on the batch path either way).
+//   - After a power cut the database holds a prefix of the committed
+//     transactions, the one in flight whole or not at all.
+//   - A failed CommitAtomicWrite writes nothing and fails the COMMIT with
+//     an SQLite code that is never of the IOERR class (on IOERR SQLite would
+//     fall back to an unsynced journal): SQLITE_FULL for no space,
+//     SQLITE_CORRUPT for detected damage, SQLITE_ERROR otherwise. The
+//     transaction can be run again.
+//   - A COMMIT whose Sync fails (an I/O error, no space) returns the error,
+//     but its batch is already in the File's cache, whole: the database
+//     shows the transaction, and the next successful Sync makes it durable,
+//     as a stock file's page cache would. Check before running it again.
+//     Either way it is whole or absent, never torn.
+//   - The VFS bumps the file change counter in every batch (SQLite skips it
+//     when it commits atomically), so other connections see the change.
+//
+// # Locking
+//
+// SQLite's lock levels (SHARED, RESERVED, PENDING, EXCLUSIVE) are kept
+// between the connections of this process in a table per database:
+// readers and one writer at once, as the unix VFS allows. All connections
+// to one name share one atomicio File. atomicio holds an exclusive lock on
+// the file, so a second process cannot open it: its open fails with
+// SQLITE_BUSY wrapping atomicio.ErrLocked.
+//
+// # Limits
+//
+//   - journal_mode=WAL needs shared memory, which this VFS does not offer:
+//     SQLite keeps the database in its rollback journal mode.
+//   - In native mode (atomicio.ModeNative) a batch cannot change the file
+//     size, so the VFS does not claim IOCAP_BATCH_ATOMIC there and SQLite
+//     uses its journal; every page write is still untorn.
+//   - A VFS is safe for concurrent use by many connections; a connection,
+//     as in SQLite, by one goroutine at a time.
+package untornvfs

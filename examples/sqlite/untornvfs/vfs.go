@@ -1,0 +1,193 @@
+package untornvfs
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/ncruces/go-sqlite3"
+	"github.com/ncruces/go-sqlite3/vfs"
+
+	"github.com/untorn/untorn/atomicio"
+)
+
+// Name is the name Register gives the default VFS: open a database with
+// "file:app.db?vfs=untorn".
+const Name = "untorn"
+
+// Register registers a VFS with default settings under Name. It is safe to
+// call more than once.
+func Register() { vfs.Register(Name, &VFS{}) }
+
+// VFS keeps SQLite main database files in atomicio Files and hands every
+// other file (rollback journals, statement and temporary files) to Aux.
+//
+// The zero VFS opens a main database at its path with atomicio.Open in COW
+// mode and uses SQLite's stock "os" VFS for the rest. Set the fields before
+// registering; a VFS is safe for concurrent use by many connections.
+type VFS struct {
+	// Options open a main database file (Mode COW if left ModeAuto, so that
+	// batches hold whole transactions). Ignored when OpenFile is set.
+	Options atomicio.Options
+	// OpenFile, if set, opens the atomicio File for a main database name
+	// instead of atomicio.Open (tests open a blockdev.Mem this way). The
+	// VFS closes the File when its last connection closes.
+	OpenFile func(name string) (*atomicio.File, error)
+	// Aux serves every file that is not a main database; nil is
+	// vfs.Find("os").
+	Aux vfs.VFS
+
+	// plainBatches (tests only) writes a batch's pages as separate untorn
+	// writes as they come while still claiming IOCAP_BATCH_ATOMIC: the
+	// negative control of the crash test.
+	plainBatches bool
+	// skipCounterBump (tests only) leaves the change counter as SQLite
+	// leaves it in a batch: the control of the two-connection test.
+	skipCounterBump bool
+	// failCommit (tests only), if set, fails CommitAtomicWrite with its
+	// error before anything is written.
+	failCommit func() error
+	// ioerrCommit (tests only) reports a failed CommitAtomicWrite as
+	// SQLITE_IOERR, as a VFS that maps errors naively would: the control of
+	// the failed-commit test.
+	ioerrCommit bool
+
+	stats stats
+
+	mu  sync.Mutex           // guards dbs
+	dbs map[string]*database // open main databases by full name
+}
+
+// Stats counts what the VFS did, for tests and benchmarks.
+type Stats struct {
+	Batches        int64 // atomic writes committed
+	BatchRollbacks int64 // atomic writes rolled back or failed
+	BatchBytes     int64 // bytes of pages written in committed batches
+	AuxOpens       int64 // files opened through Aux (journals, temp files)
+}
+
+type stats struct {
+	batches, rollbacks, batchBytes, auxOpens atomic.Int64
+}
+
+// Stats returns the counters so far.
+func (v *VFS) Stats() Stats {
+	return Stats{
+		Batches:        v.stats.batches.Load(),
+		BatchRollbacks: v.stats.rollbacks.Load(),
+		BatchBytes:     v.stats.batchBytes.Load(),
+		AuxOpens:       v.stats.auxOpens.Load(),
+	}
+}
+
+var _ vfs.VFSFilename = (*VFS)(nil)
+
+func (v *VFS) aux() vfs.VFS {
+	if v.Aux != nil {
+		return v.Aux
+	}
+	return vfs.Find("os")
+}
+
+// Open opens a main database file as an atomicio File, shared by every
+// connection to the same name; other files go to Aux.
+func (v *VFS) Open(name string, flags vfs.OpenFlag) (vfs.File, vfs.OpenFlag, error) {
+	if name == "" || flags&vfs.OPEN_MAIN_DB == 0 {
+		v.stats.auxOpens.Add(1)
+		return v.aux().Open(name, flags)
+	}
+	return v.openMain(name, flags)
+}
+
+// OpenFilename is Open for SQLite's Filename objects, which the stock VFS
+// needs for its journals.
+func (v *VFS) OpenFilename(name *vfs.Filename, flags vfs.OpenFlag) (vfs.File, vfs.OpenFlag, error) {
+	if name == nil || flags&vfs.OPEN_MAIN_DB == 0 {
+		v.stats.auxOpens.Add(1)
+		if aux, ok := v.aux().(vfs.VFSFilename); ok {
+			return aux.OpenFilename(name, flags)
+		}
+		if name == nil {
+			return v.aux().Open("", flags)
+		}
+		return v.aux().Open(name.String(), flags)
+	}
+	return v.openMain(name.String(), flags)
+}
+
+func (v *VFS) openMain(name string, flags vfs.OpenFlag) (vfs.File, vfs.OpenFlag, error) {
+	db, err := v.acquire(name)
+	if err != nil {
+		return nil, 0, err
+	}
+	c := &conn{vfs: v, db: db}
+	return c, flags&^vfs.OPEN_READONLY | vfs.OPEN_READWRITE, nil
+}
+
+// acquire returns the database open under name, opening it first if no
+// connection has.
+func (v *VFS) acquire(name string) (*database, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if db, ok := v.dbs[name]; ok {
+		db.refs++
+		return db, nil
+	}
+	f, err := v.openFile(name)
+	if err != nil {
+		return nil, codeFor(fmt.Errorf("untornvfs: open %q: %w", name, err), sqlite3.CANTOPEN)
+	}
+	if v.dbs == nil {
+		v.dbs = map[string]*database{}
+	}
+	db := &database{name: name, file: f, refs: 1}
+	v.dbs[name] = db
+	return db, nil
+}
+
+func (v *VFS) openFile(name string) (*atomicio.File, error) {
+	if v.OpenFile != nil {
+		return v.OpenFile(name)
+	}
+	opts := v.Options
+	if opts.Mode == atomicio.ModeAuto {
+		opts.Mode = atomicio.ModeCOW
+	}
+	return atomicio.Open(name, opts)
+}
+
+// release drops one connection's reference and closes the File with the
+// last one.
+func (v *VFS) release(db *database) error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	db.refs--
+	if db.refs > 0 {
+		return nil
+	}
+	delete(v.dbs, db.name)
+	if err := db.file.Close(); err != nil {
+		return codeFor(fmt.Errorf("untornvfs: close %q: %w", db.name, err), sqlite3.IOERR_CLOSE)
+	}
+	return nil
+}
+
+// Delete deletes a file through Aux (SQLite deletes journals, never a main
+// database).
+func (v *VFS) Delete(name string, syncDir bool) error { return v.aux().Delete(name, syncDir) }
+
+// Access asks Aux.
+func (v *VFS) Access(name string, flags vfs.AccessFlag) (bool, error) {
+	return v.aux().Access(name, flags)
+}
+
+// FullPathname asks Aux.
+func (v *VFS) FullPathname(name string) (string, error) { return v.aux().FullPathname(name) }
+
+// database is one main database file and the state its connections share.
+type database struct {
+	name  string
+	file  *atomicio.File
+	locks lockTable
+	refs  int // guarded by VFS.mu
+}
