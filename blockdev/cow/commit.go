@@ -242,6 +242,9 @@ func (d *Device) writeTxnLocked(runs []run, flags uint16, cut, size int64, fua b
 				}
 				return err
 			}
+			if err := d.fillLocked(s); err != nil {
+				return err
+			}
 			next = g.segStart(s) // taken once written
 		}
 		buf := d.bufferLocked(&d.stage, (h+data)*bs)

@@ -41,6 +41,9 @@ type Device struct {
 	// discards: segments freed by the last checkpoint, given back to the
 	// inner device (Discard) by the next one if still free.
 	discards []int64
+	// filledAhead: a never-taken segment fillLocked wrote with zeros for
+	// the log to take next; -1 if none.
+	filledAhead int64
 	// takes counts segments taken as the log head (and state reloads): a
 	// segment's taken is the count when it last was, so a block whose
 	// segment has the same taken as before still holds the same data.
@@ -78,6 +81,10 @@ type segment struct {
 	live  int32 // blocks of live data
 	state segState
 	taken uint64 // Device.takes when the segment last became the head
+	// filled: this process wrote the whole segment on an inner file (zeros
+	// before the log took it), so log writes into it overwrite allocated,
+	// written blocks and a flush carries no file-system metadata.
+	filled bool
 }
 
 // Stats describe a Device's space and work.
@@ -95,6 +102,7 @@ type Stats struct {
 	MaxSegments   int   // segments the layout has room for
 	SegmentBytes  int64
 	Discards      int64 // segments given back to the inner device
+	Fills         int64 // segments written with zeros before the log took them (see fillLocked)
 	DiscardErrors int64 // Discards the inner device refused (the space stays allocated; nothing else changes)
 
 	Commits       int64 // transactions committed (writes, batches, cleaner moves)
@@ -162,14 +170,16 @@ func Format(dev blockdev.Device, opts Options) (*Device, error) {
 			return nil, err
 		}
 	}
+	d.fillHeadLocked()
 	return d, nil
 }
 
 func newDevice(dev blockdev.Device, g geometry, opts Options) *Device {
 	l := dev.Limits()
 	return &Device{
-		inner: dev,
-		g:     g,
+		inner:       dev,
+		g:           g,
+		filledAhead: -1,
 		limits: blockdev.Limits{BlockSize: int(g.bs), AtomicMin: int(g.bs), AtomicMax: int(g.atomicMax),
 			MemAlign: l.MemAlign},
 		ckptEvery: g.checkpointInterval(opts.CheckpointInterval),

@@ -130,6 +130,7 @@ func (d *Device) loadLocked(sbs []superblock) error {
 		return err
 	}
 	d.releaseAllLocked()
+	d.fillHeadLocked()
 	return nil
 }
 

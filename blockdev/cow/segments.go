@@ -24,7 +24,18 @@ import (
 // A checkpoint frees the segments that hold no live data. One checkpoint
 // later, when no root can need what they hold, the ones still free are
 // given back to an inner blockdev.Discarder (a hole punched in a file),
-// and free segments at the end of d.segs are dropped from memory.
+// and free segments at the end of d.segs are dropped from memory; except
+// the warm ones, the free segments the log will take before the cleaner
+// must run (the lowest spaceLocked of them): those it would only have to
+// allocate again.
+//
+// Over a file (an inner device that tells its allocated space) the log
+// writes a segment whole with zeros before it takes it (fillLocked),
+// unless this process did so already and has not given it back since. A
+// flush after a write into a hole or an unwritten extent commits the
+// file system's metadata (on ext4 a journal commit, about twice the cost
+// of the flush itself); after the fill, one commit covers the segment and
+// every later flush of the log's writes into it carries data only.
 
 // growSegsLocked makes segments up to s (inclusive) exist in memory.
 // REQUIRES: mu held, s < nSegs.
@@ -73,6 +84,9 @@ func (d *Device) takeFreeLocked() {
 	d.takes++
 	d.segs[s].state = segHead
 	d.segs[s].taken = d.takes
+	if s == d.filledAhead {
+		d.segs[s].filled, d.filledAhead = true, -1
+	}
 }
 
 // addFreeLocked marks segment s free, keeping d.free in descending order.
@@ -108,8 +122,8 @@ func (d *Device) spaceLocked() int64 {
 // REQUIRES: mu held.
 func (d *Device) releaseSpaceLocked(freed []int64) {
 	for _, s := range d.discards {
-		if s >= int64(len(d.segs)) || d.segs[s].state == segFree {
-			d.discardLocked(d.g.segStart(s), d.g.segBlocks)
+		if s >= int64(len(d.segs)) || d.segs[s].state == segFree && !d.warmLocked(s) {
+			d.discardSegLocked(s)
 		}
 	}
 	d.discards = append(d.discards[:0], freed...)
@@ -118,6 +132,74 @@ func (d *Device) releaseSpaceLocked(freed []int64) {
 		d.segs = d.segs[:n-1]
 		d.rev = d.rev[:(n-1)*d.g.segBlocks]
 	}
+}
+
+// fillLocked writes segment s whole with zeros, once, before the log takes
+// it, when the inner device is a file and s is not filled yet. s is free:
+// no root maps anything to it, and recovery reads zeros there as the end
+// of the log, as it reads whatever a hole or an old record holds.
+// REQUIRES: mu held, s free or never taken.
+func (d *Device) fillLocked(s int64) error {
+	if s < int64(len(d.segs)) && d.segs[s].filled {
+		return nil
+	}
+	if _, ok := blockdev.AllocatedBytes(d.inner); !ok {
+		return nil
+	}
+	zeros := d.bufferLocked(&d.stage, d.g.segBlocks*d.g.bs)
+	clear(zeros)
+	if err := d.innerWriteLocked(zeros, d.g.segStart(s), 0); err != nil {
+		return err
+	}
+	if s < int64(len(d.segs)) {
+		d.segs[s].filled = true
+	} else {
+		d.filledAhead = s // never taken: takeFreeLocked makes it exist
+	}
+	d.stats.Fills++
+	return nil
+}
+
+// fillHeadLocked writes zeros from the log head to the end of its
+// segment when the inner device is a file and the segment is not filled
+// (Format and Open call it; past the head the log holds nothing anyone
+// reads). It is an optimisation: a failed write is ignored and leaves the
+// segment unfilled.
+// REQUIRES: mu held.
+func (d *Device) fillHeadLocked() {
+	s := d.g.segOf(d.head)
+	if d.segs[s].filled {
+		return
+	}
+	if _, ok := blockdev.AllocatedBytes(d.inner); !ok {
+		return
+	}
+	n := d.g.segEnd(d.head) - d.head
+	zeros := d.bufferLocked(&d.stage, n*d.g.bs)
+	clear(zeros)
+	d.dirty = true
+	if _, err := d.inner.WriteAt(zeros, d.head*d.g.bs, 0); err != nil {
+		return
+	}
+	d.segs[s].filled = true
+	d.stats.Fills++
+}
+
+// warmLocked reports whether free segment s is one of the lowest
+// spaceLocked() free segments, which the log takes next.
+// REQUIRES: mu held.
+func (d *Device) warmLocked(s int64) bool {
+	w := int(min(d.spaceLocked(), int64(len(d.free))))
+	return w > 0 && s < int64(len(d.segs)) && d.segs[s].state == segFree && s <= d.free[len(d.free)-w]
+}
+
+// discardSegLocked gives segment s back to the inner device.
+// REQUIRES: mu held.
+func (d *Device) discardSegLocked(s int64) {
+	if s < int64(len(d.segs)) {
+		d.segs[s].filled = false
+	}
+	d.discardLocked(d.g.segStart(s), d.g.segBlocks)
 }
 
 // discardLocked gives n blocks at block pos back to the inner device, if
@@ -131,6 +213,7 @@ func (d *Device) discardLocked(pos, n int64) {
 		return
 	}
 	d.dirty = true
+	d.filledAhead = -1 // it may have been given back
 	if err := dc.Discard(pos*d.g.bs, n*d.g.bs); err != nil {
 		d.stats.DiscardErrors++
 		return
@@ -146,7 +229,9 @@ func (d *Device) discardLocked(pos, n int64) {
 // REQUIRES: mu held.
 func (d *Device) releaseAllLocked() {
 	for _, s := range d.free {
-		d.discardLocked(d.g.segStart(s), d.g.segBlocks)
+		if !d.warmLocked(s) {
+			d.discardSegLocked(s)
+		}
 	}
 	d.discards = d.discards[:0]
 	if _, ok := blockdev.AllocatedBytes(d.inner); ok {
