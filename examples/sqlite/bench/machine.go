@@ -1,0 +1,91 @@
+package main
+
+import (
+	"fmt"
+	"runtime"
+	"time"
+
+	"github.com/ncruces/go-sqlite3"
+	"golang.org/x/sys/unix"
+)
+
+// machine describes where the benchmark ran.
+type machine struct {
+	Date       string
+	Kernel     string
+	CPUs       int
+	Go         string
+	SQLite     string
+	Dir        string
+	FileSystem string
+}
+
+func describeMachine(dir string) machine {
+	m := machine{
+		Date:       time.Now().Format(time.RFC3339),
+		Kernel:     "unknown",
+		CPUs:       runtime.NumCPU(),
+		Go:         runtime.Version(),
+		SQLite:     sqliteVersion(),
+		Dir:        dir,
+		FileSystem: fsType(dir),
+	}
+	var u unix.Utsname
+	if err := unix.Uname(&u); err == nil {
+		m.Kernel = unix.ByteSliceToString(u.Sysname[:]) + " " + unix.ByteSliceToString(u.Release[:]) +
+			" " + unix.ByteSliceToString(u.Version[:]) + " " + unix.ByteSliceToString(u.Machine[:])
+	}
+	return m
+}
+
+// sqliteVersion asks an in-memory database; "unknown" if that fails.
+func sqliteVersion() string {
+	db, err := sqlite3.Open(":memory:")
+	if err != nil {
+		return "unknown"
+	}
+	defer db.Close()
+	st, _, err := db.Prepare("SELECT sqlite_version()")
+	if err != nil {
+		return "unknown"
+	}
+	defer st.Close()
+	if !st.Step() {
+		return "unknown"
+	}
+	return st.ColumnText(0)
+}
+
+// fsNames maps statfs magic numbers to file system names.
+var fsNames = map[int64]string{
+	unix.EXT4_SUPER_MAGIC:      "ext4", // also ext2 and ext3: they share the magic
+	unix.XFS_SUPER_MAGIC:       "xfs",
+	unix.TMPFS_MAGIC:           "tmpfs",
+	unix.BTRFS_SUPER_MAGIC:     "btrfs",
+	unix.OVERLAYFS_SUPER_MAGIC: "overlay",
+	unix.F2FS_SUPER_MAGIC:      "f2fs",
+	unix.NFS_SUPER_MAGIC:       "nfs",
+	unix.BCACHEFS_SUPER_MAGIC:  "bcachefs",
+	0x2fc12fc1:                 "zfs",
+}
+
+// fsType names the file system holding dir by its statfs magic number.
+func fsType(dir string) string {
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		return "unknown"
+	}
+	if name, ok := fsNames[int64(st.Type)]; ok {
+		return name
+	}
+	return fmt.Sprintf("unknown (magic 0x%x)", st.Type)
+}
+
+// freeBytes is the space an unprivileged user can still use in dir.
+func freeBytes(dir string) (int64, error) {
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		return 0, fmt.Errorf("statfs %s: %w", dir, err)
+	}
+	return int64(st.Bavail) * st.Bsize, nil
+}
