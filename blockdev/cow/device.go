@@ -44,6 +44,9 @@ type Device struct {
 	// filledAhead: a never-taken segment fillLocked wrote with zeros for
 	// the log to take next; -1 if none.
 	filledAhead int64
+	// headFlushes counts the flushes since the log head entered its
+	// segment (fillLocked fills the next one only after many).
+	headFlushes int
 	// takes counts segments taken as the log head (and state reloads): a
 	// segment's taken is the count when it last was, so a block whose
 	// segment has the same taken as before still holds the same data.
@@ -354,6 +357,7 @@ func (d *Device) flushLocked() error {
 // REQUIRES: mu held.
 func (d *Device) innerFlushLocked() error {
 	d.stats.Flushes++
+	d.headFlushes++
 	if err := d.inner.Flush(); err != nil {
 		return d.failLocked(err)
 	}
