@@ -11,6 +11,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/untorn/untorn/blockdev"
+
+	"github.com/untorn/untorn/internal/benchstat"
 )
 
 // machine describes where the benchmark ran.
@@ -38,7 +40,7 @@ func describeMachine(dir string) machine {
 		m.Kernel = unix.ByteSliceToString(u.Sysname[:]) + " " + unix.ByteSliceToString(u.Release[:]) +
 			" " + unix.ByteSliceToString(u.Version[:])
 	}
-	m.FileSystem = fsType(dir)
+	m.FileSystem = benchstat.FileSystem(dir)
 	m.Untorn = untornSupport(dir)
 	return m
 }
@@ -57,29 +59,6 @@ func cpuModel() string {
 		}
 	}
 	return "unknown"
-}
-
-var fsNames = map[int64]string{
-	unix.EXT4_SUPER_MAGIC:      "ext4",
-	unix.XFS_SUPER_MAGIC:       "xfs",
-	unix.BTRFS_SUPER_MAGIC:     "btrfs",
-	unix.TMPFS_MAGIC:           "tmpfs",
-	unix.OVERLAYFS_SUPER_MAGIC: "overlay",
-	unix.F2FS_SUPER_MAGIC:      "f2fs",
-	unix.NFS_SUPER_MAGIC:       "nfs",
-	0x2fc12fc1:                 "zfs",
-	unix.BCACHEFS_SUPER_MAGIC:  "bcachefs",
-}
-
-func fsType(dir string) string {
-	var st unix.Statfs_t
-	if err := unix.Statfs(dir, &st); err != nil {
-		return "unknown"
-	}
-	if name, ok := fsNames[int64(st.Type)]; ok {
-		return name
-	}
-	return fmt.Sprintf("0x%x", st.Type)
 }
 
 // untornSupport asks statx about a scratch file in dir.

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -240,15 +239,6 @@ func TestFlags(t *testing.T) {
 		assert.Equal(t, want, got, in)
 	}
 	assert.Equal(t, "256MiB", formatSize(256<<20))
-}
-
-func TestStats(t *testing.T) {
-	ds := []time.Duration{5, 1, 4, 2, 3, 100, 6, 7, 8, 9}
-	assert.Equal(t, time.Duration(5), percentile(ds, 0.5))
-	assert.Equal(t, time.Duration(100), percentile(ds, 0.99))
-	assert.Equal(t, time.Duration(0), percentile(nil, 0.5))
-	assert.Equal(t, 2.5, median([]float64{4, 1, 2, 3}))
-	assert.Equal(t, 3.0, median([]float64{3, 1, 9}))
 }
 
 func TestPlanAndPool(t *testing.T) {

@@ -2,35 +2,11 @@ package main
 
 import (
 	"math"
-	"slices"
 	"strconv"
 	"time"
+
+	"github.com/untorn/untorn/internal/benchstat"
 )
-
-// percentile returns the q-th quantile (0..1) of ds by the nearest-rank
-// method; 0 for no samples. ds is sorted in place.
-func percentile(ds []time.Duration, q float64) time.Duration {
-	if len(ds) == 0 {
-		return 0
-	}
-	slices.Sort(ds)
-	rank := int(math.Ceil(q*float64(len(ds)))) - 1
-	return ds[min(max(rank, 0), len(ds)-1)]
-}
-
-// median of xs (the mean of the middle two for an even count); NaN for
-// none. xs is sorted in place.
-func median(xs []float64) float64 {
-	if len(xs) == 0 {
-		return math.NaN()
-	}
-	slices.Sort(xs)
-	n := len(xs)
-	if n%2 == 1 {
-		return xs[n/2]
-	}
-	return (xs[n/2-1] + xs[n/2]) / 2
-}
 
 // medianOf applies median to one figure of every run.
 func medianOf(runs []runResult, figure func(runResult) float64) float64 {
@@ -38,7 +14,7 @@ func medianOf(runs []runResult, figure func(runResult) float64) float64 {
 	for _, r := range runs {
 		xs = append(xs, figure(r))
 	}
-	return median(xs)
+	return benchstat.Median(xs)
 }
 
 // fig is a figure that encodes NaN and infinities as JSON null.
@@ -122,7 +98,7 @@ func pct(ds []time.Duration, q float64) float64 {
 	if len(ds) == 0 {
 		return math.NaN()
 	}
-	return us(percentile(ds, q))
+	return us(benchstat.Percentile(ds, q))
 }
 
 // ratio is a/b, NaN when b is 0.

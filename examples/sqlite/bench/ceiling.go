@@ -8,6 +8,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/untorn/untorn/internal/benchstat"
 )
 
 // The device's own bound for one durable commit, measured in the same run:
@@ -55,7 +57,7 @@ func measureDeviceBound(dir string, n int) (time.Duration, error) {
 		}
 		lat = append(lat, time.Since(start))
 	}
-	return percentile(lat, 0.5), nil
+	return benchstat.Percentile(lat, 0.5), nil
 }
 
 // alignedBuffer returns n bytes aligned for O_DIRECT.

@@ -7,6 +7,8 @@ import (
 
 	"github.com/ncruces/go-sqlite3"
 	"golang.org/x/sys/unix"
+
+	"github.com/untorn/untorn/internal/benchstat"
 )
 
 // machine describes where the benchmark ran.
@@ -28,7 +30,7 @@ func describeMachine(dir string) machine {
 		Go:         runtime.Version(),
 		SQLite:     sqliteVersion(),
 		Dir:        dir,
-		FileSystem: fsType(dir),
+		FileSystem: benchstat.FileSystem(dir),
 	}
 	var u unix.Utsname
 	if err := unix.Uname(&u); err == nil {
@@ -54,31 +56,6 @@ func sqliteVersion() string {
 		return "unknown"
 	}
 	return st.ColumnText(0)
-}
-
-// fsNames maps statfs magic numbers to file system names.
-var fsNames = map[int64]string{
-	unix.EXT4_SUPER_MAGIC:      "ext4", // also ext2 and ext3: they share the magic
-	unix.XFS_SUPER_MAGIC:       "xfs",
-	unix.TMPFS_MAGIC:           "tmpfs",
-	unix.BTRFS_SUPER_MAGIC:     "btrfs",
-	unix.OVERLAYFS_SUPER_MAGIC: "overlay",
-	unix.F2FS_SUPER_MAGIC:      "f2fs",
-	unix.NFS_SUPER_MAGIC:       "nfs",
-	unix.BCACHEFS_SUPER_MAGIC:  "bcachefs",
-	0x2fc12fc1:                 "zfs",
-}
-
-// fsType names the file system holding dir by its statfs magic number.
-func fsType(dir string) string {
-	var st unix.Statfs_t
-	if err := unix.Statfs(dir, &st); err != nil {
-		return "unknown"
-	}
-	if name, ok := fsNames[int64(st.Type)]; ok {
-		return name
-	}
-	return fmt.Sprintf("unknown (magic 0x%x)", st.Type)
 }
 
 // freeBytes is the space an unprivileged user can still use in dir.

@@ -4,12 +4,10 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"math"
 	"os"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -117,18 +115,4 @@ func TestParseProcIO(t *testing.T) {
 	require.ErrorIs(t, err, errNoCounters)
 	_, err = parseProcIO([]byte("wchar: x\nwrite_bytes: 1\n"))
 	require.Error(t, err)
-}
-
-func TestStats(t *testing.T) {
-	require.True(t, math.IsNaN(median(nil)))
-	require.Equal(t, 2.0, median([]float64{3, 1, 2}))
-	require.Equal(t, 2.5, median([]float64{4, 1, 3, 2}))
-	require.Equal(t, 2.0, median([]float64{math.NaN(), 2}), "NaNs are left out")
-	ds := make([]time.Duration, 100)
-	for i := range ds {
-		ds[i] = time.Duration(100-i) * time.Millisecond
-	}
-	require.Equal(t, 50*time.Millisecond, percentile(ds, 0.50))
-	require.Equal(t, 99*time.Millisecond, percentile(ds, 0.99))
-	require.Equal(t, time.Duration(0), percentile(nil, 0.5))
 }

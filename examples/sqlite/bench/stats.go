@@ -2,36 +2,10 @@ package main
 
 import (
 	"math"
-	"slices"
 	"time"
+
+	"github.com/untorn/untorn/internal/benchstat"
 )
-
-// percentile returns the q-th quantile (0..1) of ds by the nearest-rank
-// method; 0 for no samples. ds is sorted in place.
-func percentile(ds []time.Duration, q float64) time.Duration {
-	if len(ds) == 0 {
-		return 0
-	}
-	slices.Sort(ds)
-	rank := int(math.Ceil(q*float64(len(ds)))) - 1
-	return ds[min(max(rank, 0), len(ds)-1)]
-}
-
-// median of xs (the mean of the middle two for an even count); NaN for
-// none. NaNs (figures a run could not measure) are left out. xs is
-// reordered.
-func median(xs []float64) float64 {
-	xs = slices.DeleteFunc(xs, math.IsNaN)
-	if len(xs) == 0 {
-		return math.NaN()
-	}
-	slices.Sort(xs)
-	n := len(xs)
-	if n%2 == 1 {
-		return xs[n/2]
-	}
-	return (xs[n/2-1] + xs[n/2]) / 2
-}
 
 // medianOf applies median to one figure of every run.
 func medianOf(runs []result, figure func(result) float64) float64 {
@@ -39,7 +13,7 @@ func medianOf(runs []result, figure func(result) float64) float64 {
 	for _, r := range runs {
 		xs = append(xs, figure(r))
 	}
-	return median(xs)
+	return benchstat.Median(xs)
 }
 
 // summary is the medians over the runs of one contender in one workload.
@@ -74,10 +48,10 @@ func summarize(c *contender, runs []result, err error) summary {
 		s.Accounts, s.DBBytes = runs[0].Accounts, runs[0].DBBytes
 	}
 	s.Rate = medianOf(runs, func(r result) float64 { return float64(r.Txs+r.Reads) / r.Elapsed.Seconds() })
-	s.TxP50 = medianDuration(runs, func(r result) time.Duration { return percentile(r.TxLat, 0.50) })
-	s.TxP99 = medianDuration(runs, func(r result) time.Duration { return percentile(r.TxLat, 0.99) })
-	s.ReadP50 = medianDuration(runs, func(r result) time.Duration { return percentile(r.ReadLat, 0.50) })
-	s.ReadP99 = medianDuration(runs, func(r result) time.Duration { return percentile(r.ReadLat, 0.99) })
+	s.TxP50 = medianDuration(runs, func(r result) time.Duration { return benchstat.Percentile(r.TxLat, 0.50) })
+	s.TxP99 = medianDuration(runs, func(r result) time.Duration { return benchstat.Percentile(r.TxLat, 0.99) })
+	s.ReadP50 = medianDuration(runs, func(r result) time.Duration { return benchstat.Percentile(r.ReadLat, 0.50) })
+	s.ReadP99 = medianDuration(runs, func(r result) time.Duration { return benchstat.Percentile(r.ReadLat, 0.99) })
 	s.BytesPerTx = medianOf(runs, func(r result) float64 {
 		if !r.IOKnown {
 			return math.NaN()
