@@ -128,8 +128,9 @@ func (v *VFS) openMain(name string, flags vfs.OpenFlag) (vfs.File, vfs.OpenFlag,
 	if err != nil {
 		return nil, 0, err
 	}
-	c := &conn{vfs: v, db: db}
-	return c, flags&^vfs.OPEN_READONLY | vfs.OPEN_READWRITE, nil
+	// The File is open for writing either way; a read-only connection
+	// gets its flags back as asked, and SQLite refuses its writes.
+	return &conn{vfs: v, db: db}, flags, nil
 }
 
 // acquire returns the database open under name, opening it first if no

@@ -3,8 +3,10 @@ package untornvfs
 import (
 	"fmt"
 	"path/filepath"
+	"runtime"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/ncruces/go-sqlite3"
 	"github.com/ncruces/go-sqlite3/vfs"
@@ -80,4 +82,68 @@ func requireIntegrity(t testing.TB, db *sqlite3.Conn) {
 	defer st.Close()
 	require.True(t, st.Step(), "integrity_check: %v", st.Err())
 	require.Equal(t, "ok", st.ColumnText(0))
+}
+
+// TestReadOnlyConnection: a connection opened read-only reads the database
+// and cannot write it, while a read-write one beside it can.
+func TestReadOnlyConnection(t *testing.T) {
+	name := register(t, &VFS{})
+	path := filepath.Join(t.TempDir(), "ro.db")
+	rw := openDB(t, name, path)
+	require.NoError(t, rw.Exec("CREATE TABLE t(x); INSERT INTO t VALUES(1)"))
+
+	ro, err := sqlite3.OpenFlags(fmt.Sprintf("file:%s?vfs=%s", path, name), sqlite3.OPEN_READONLY|sqlite3.OPEN_URI)
+	require.NoError(t, err)
+	defer ro.Close()
+	require.EqualValues(t, 1, queryInt(t, ro, "SELECT count(*) FROM t"))
+	err = ro.Exec("INSERT INTO t VALUES(2)")
+	require.ErrorIs(t, err, sqlite3.READONLY, "got %v", err)
+	require.NoError(t, rw.Exec("INSERT INTO t VALUES(3)"))
+	require.EqualValues(t, 2, queryInt(t, ro, "SELECT count(*) FROM t"))
+}
+
+// TestWALModeStaysRollback: without shared memory SQLite keeps the
+// database in its rollback journal mode when asked for WAL (doc.go,
+// Limits), and the batches go on.
+func TestWALModeStaysRollback(t *testing.T) {
+	v := &VFS{}
+	db := openDB(t, register(t, v), filepath.Join(t.TempDir(), "wal.db"))
+	require.NoError(t, db.Exec("CREATE TABLE t(x)"))
+	st, _, err := db.Prepare("PRAGMA journal_mode=WAL")
+	require.NoError(t, err)
+	require.True(t, st.Step())
+	require.Equal(t, "delete", st.ColumnText(0))
+	require.NoError(t, st.Close())
+	before := v.Stats().Batches
+	require.NoError(t, db.Exec("INSERT INTO t VALUES(1)"))
+	require.Equal(t, before+1, v.Stats().Batches)
+}
+
+// TestNoGoroutineLeak: once every connection is closed, the File is
+// closed and its goroutines are gone.
+func TestNoGoroutineLeak(t *testing.T) {
+	before := runtime.NumGoroutine()
+	v := &VFS{}
+	name, unregister := registerNow(v)
+	defer unregister()
+	path := filepath.Join(t.TempDir(), "leak.db")
+	var conns []*sqlite3.Conn
+	for range 3 {
+		db, err := sqlite3.Open(fmt.Sprintf("file:%s?vfs=%s", path, name))
+		require.NoError(t, err)
+		conns = append(conns, db)
+	}
+	require.NoError(t, conns[0].Exec("CREATE TABLE t(x); INSERT INTO t VALUES(1)"))
+	require.Greater(t, runtime.NumGoroutine(), before, "an open File runs its writeback")
+	for _, db := range conns {
+		require.NoError(t, db.Close())
+	}
+	require.Empty(t, v.dbs, "the last close closes the File")
+	// A plain loop: require.Eventually runs its condition on goroutines of
+	// its own.
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	require.LessOrEqual(t, runtime.NumGoroutine(), before, "goroutines left after the last Close")
 }
