@@ -10,7 +10,6 @@ import (
 
 	"github.com/untorn/untorn/blockdev"
 	"github.com/untorn/untorn/blockdev/cow"
-	"github.com/untorn/untorn/pagecache"
 )
 
 // faultyBatch is a COW container seen through a FaultDevice (reads,
@@ -74,15 +73,8 @@ func TestUnitGapUnreadableCOW(t *testing.T) {
 	require.NoError(t, err)
 	dev := &faultyBatch{FaultDevice: blockdev.WithFaults(c, nil), batch: c,
 		entered: make(chan struct{}), release: make(chan struct{})}
-	cache, err := pagecache.New(pagecache.Config{Budget: 1 << 20})
-	require.NoError(t, err)
-	e, err := New(Config{Cache: cache, Device: dev, FlushInterval: -1})
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		require.NoError(t, e.Close())
-		require.NoError(t, cache.Close())
-		require.NoError(t, dev.Close())
-	})
+	t.Cleanup(func() { require.NoError(t, dev.Close()) })
+	e := startEngine(t, Config{Device: dev}, 1<<20)
 	ctx := context.Background()
 	const page = 4096
 	a := bytes.Repeat([]byte{'a'}, 4*page)
@@ -112,11 +104,11 @@ func TestUnitGapUnreadableCOW(t *testing.T) {
 	// with clean data (zeros, as on the device).
 	zeros := make([]byte, 64<<10)
 	for off := int64(4 << 20); off < 6<<20; off += int64(len(zeros)) {
-		require.NoError(t, cache.Fill(off, zeros))
+		require.NoError(t, e.cache.Fill(off, zeros))
 	}
-	cache.Reclaim(1 << 30)
+	e.cache.Reclaim(1 << 30)
 	for off := int64(page); off < 4*page; off += page {
-		_, cached := cache.Lookup(off)
+		_, cached := e.cache.Lookup(off)
 		require.False(t, cached, "evicted")
 	}
 
@@ -131,7 +123,7 @@ func TestUnitGapUnreadableCOW(t *testing.T) {
 	require.Equal(t, plain, durableCOW(t, mem, 2<<20, len(plain)), "plain data is durable")
 	want := append(append([]byte(nil), b...), a[page:]...)
 	require.Equal(t, want, durableCOW(t, mem, 0, len(want)), "the rewritten unit is durable")
-	require.Zero(t, cache.DirtyBytes())
+	require.Zero(t, e.cache.DirtyBytes())
 	e.mu.Lock()
 	_, dirty = e.ranges.Get(0)
 	e.mu.Unlock()

@@ -9,7 +9,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/untorn/untorn/blockdev"
-	"github.com/untorn/untorn/pagecache"
 )
 
 // gatedDevice records every write and, while armed, holds the first write
@@ -50,14 +49,7 @@ func TestRewriteDuringPassStaysDirty(t *testing.T) {
 	mem, err := blockdev.NewMem(1<<20, blockdev.LimitsXFS)
 	require.NoError(t, err)
 	dev := &gatedDevice{Device: mem, entered: make(chan struct{}), release: make(chan struct{})}
-	cache, err := pagecache.New(pagecache.Config{Budget: 1 << 20})
-	require.NoError(t, err)
-	e, err := New(Config{Cache: cache, Device: dev, FlushInterval: -1})
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		require.NoError(t, e.Close())
-		require.NoError(t, cache.Close())
-	})
+	e := startEngine(t, Config{Device: dev}, 1<<20)
 
 	const page = 16 << 10
 	ctx := context.Background()

@@ -18,17 +18,10 @@ import (
 func TestNativeUnitBuffersComeFromTheScratch(t *testing.T) {
 	mem, err := blockdev.NewMem(4<<20, blockdev.LimitsXFS)
 	require.NoError(t, err)
-	cache, err := pagecache.New(pagecache.Config{Budget: 1 << 20})
-	require.NoError(t, err)
 	scratch, err := pagecache.NewScratch(16<<10, true)
 	require.NoError(t, err)
-	e, err := New(Config{Cache: cache, Device: mem, FlushInterval: -1, Scratch: scratch})
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		require.NoError(t, e.Close())
-		require.NoError(t, cache.Close())
-		require.NoError(t, scratch.Close())
-	})
+	t.Cleanup(func() { require.NoError(t, scratch.Close()) })
+	e := startEngine(t, Config{Device: mem, Scratch: scratch}, 1<<20)
 	require.Equal(t, int64(16<<10), e.MaxUnit())
 	ctx := context.Background()
 
@@ -54,7 +47,7 @@ func TestNativeUnitBuffersComeFromTheScratch(t *testing.T) {
 	require.Equal(t, int64(units+1), st.NativeAtomic-before.NativeAtomic)
 	require.Equal(t, int64(1), st.ZeroCopyUnits-before.ZeroCopyUnits)
 	require.Equal(t, pagecache.ScratchStats{Size: 16 << 10, InUse: 0, Peak: 16 << 10}, scratch.Stats())
-	require.Zero(t, cache.DirtyBytes())
+	require.Zero(t, e.cache.DirtyBytes())
 
 	img := mem.CrashClone(blockdev.CrashConfig{Survive: 0})
 	got := blockdev.AlignedBuffer(4096, 4096)

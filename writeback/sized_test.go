@@ -11,7 +11,6 @@ import (
 
 	"github.com/untorn/untorn/blockdev"
 	"github.com/untorn/untorn/blockdev/cow"
-	"github.com/untorn/untorn/pagecache"
 )
 
 // recordingCOW is a COW container whose transactions are recorded and can
@@ -62,16 +61,8 @@ func newSizedEngine(t *testing.T) (*Engine, *recordingCOW) {
 	c, err := cow.Format(mem, cow.Options{})
 	require.NoError(t, err)
 	dev := &recordingCOW{Device: c}
-	cache, err := pagecache.New(pagecache.Config{Budget: 2 << 20})
-	require.NoError(t, err)
-	e, err := New(Config{Cache: cache, Device: dev, FlushInterval: -1})
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		require.NoError(t, e.Close())
-		require.NoError(t, cache.Close())
-		require.NoError(t, dev.Close())
-	})
-	return e, dev
+	t.Cleanup(func() { require.NoError(t, dev.Close()) })
+	return startEngine(t, Config{Device: dev}, 2<<20), dev
 }
 
 func read(t *testing.T, e *Engine, off int64, n int) []byte {
