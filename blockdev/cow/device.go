@@ -47,6 +47,10 @@ type Device struct {
 	// headFlushes counts the flushes since the log head entered its
 	// segment (fillLocked fills the next one only after many).
 	headFlushes int
+	// overFile: the inner device is a file, which tells its allocated
+	// space (blockdev.AllocatedBytes) and has holes where nothing was
+	// written.
+	overFile bool
 	// takes counts segments taken as the log head (and state reloads): a
 	// segment's taken is the count when it last was, so a block whose
 	// segment has the same taken as before still holds the same data.
@@ -179,10 +183,12 @@ func Format(dev blockdev.Device, opts Options) (*Device, error) {
 
 func newDevice(dev blockdev.Device, g geometry, opts Options) *Device {
 	l := dev.Limits()
+	_, overFile := blockdev.AllocatedBytes(dev)
 	return &Device{
 		inner:       dev,
 		g:           g,
 		filledAhead: -1,
+		overFile:    overFile,
 		limits: blockdev.Limits{BlockSize: int(g.bs), AtomicMin: int(g.bs), AtomicMax: int(g.atomicMax),
 			MemAlign: l.MemAlign},
 		ckptEvery: g.checkpointInterval(opts.CheckpointInterval),

@@ -157,7 +157,7 @@ func (d *Device) fillLocked(s int64) error {
 	if s < int64(len(d.segs)) && d.segs[s].filled || int64(d.headFlushes)*fillFlushBytes < d.g.segBlocks*d.g.bs {
 		return nil
 	}
-	if _, ok := blockdev.AllocatedBytes(d.inner); !ok {
+	if !d.overFile {
 		return nil
 	}
 	zeros := d.bufferLocked(&d.stage, d.g.segBlocks*d.g.bs)
@@ -185,7 +185,7 @@ func (d *Device) fillHeadLocked() {
 	if d.segs[s].filled {
 		return
 	}
-	if _, ok := blockdev.AllocatedBytes(d.inner); !ok {
+	if !d.overFile {
 		return
 	}
 	n := d.g.segEnd(d.head) - d.head
@@ -248,7 +248,7 @@ func (d *Device) releaseAllLocked() {
 		}
 	}
 	d.discards = d.discards[:0]
-	if _, ok := blockdev.AllocatedBytes(d.inner); ok {
+	if d.overFile {
 		if start := d.g.segStart(int64(len(d.segs))); start < d.g.innerBlocks() {
 			d.discardLocked(start, d.g.innerBlocks()-start)
 		}
