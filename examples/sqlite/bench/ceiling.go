@@ -5,9 +5,10 @@ import (
 	"os"
 	"path/filepath"
 	"time"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/untorn/untorn/blockdev"
 
 	"github.com/untorn/untorn/internal/benchstat"
 )
@@ -44,7 +45,7 @@ func measureDeviceBound(dir string, n int) (time.Duration, error) {
 	if err := unix.Fsync(fd); err != nil {
 		return 0, fmt.Errorf("device bound: fsync: %w", err)
 	}
-	buf := alignedBuffer(size)
+	buf := blockdev.AlignedBuffer(size, boundBlock)
 	lat := make([]time.Duration, 0, boundWrites)
 	for i := range boundWrites {
 		buf[0] = byte(i)
@@ -58,13 +59,6 @@ func measureDeviceBound(dir string, n int) (time.Duration, error) {
 		lat = append(lat, time.Since(start))
 	}
 	return benchstat.Percentile(lat, 0.5), nil
-}
-
-// alignedBuffer returns n bytes aligned for O_DIRECT.
-func alignedBuffer(n int) []byte {
-	b := make([]byte, n+boundBlock)
-	off := (boundBlock - int(uintptr(unsafe.Pointer(&b[0]))%boundBlock)) % boundBlock
-	return b[off : off+n]
 }
 
 // ceiling is the best a durable contender could do on a workload here.

@@ -7,8 +7,10 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"testing"
 
 	"github.com/ncruces/go-sqlite3"
+	"github.com/stretchr/testify/require"
 )
 
 // The bank: accounts whose balances sum to a constant, transactions that
@@ -203,4 +205,14 @@ func queryInts(db *sqlite3.Conn, sql string) ([]int64, error) {
 		}
 	}
 	return out, st.Err()
+}
+
+// openBank opens the bank database through the VFS named name, in the
+// modes the bank runs in: journal_mode=DELETE, synchronous=FULL and a
+// page cache small enough for big transactions to spill into the journal.
+func openBank(t *testing.T, name string) *sqlite3.Conn {
+	db, err := sqlite3.Open(fmt.Sprintf("file:bank.db?vfs=%s", name))
+	require.NoError(t, err)
+	require.NoError(t, db.Exec(fmt.Sprintf("PRAGMA journal_mode=DELETE; PRAGMA synchronous=FULL; PRAGMA cache_size=%d", bankCache)))
+	return db
 }

@@ -40,10 +40,7 @@ func (c *conn) Close() error {
 		return nil
 	}
 	c.closed = true
-	if c.batch != nil {
-		c.batch.b.Discard()
-		c.batch = nil
-	}
+	_ = c.RollbackAtomicWrite()
 	_ = c.db.locks.unlock(c, vfs.LOCK_NONE)
 	return c.vfs.release(c.db)
 }

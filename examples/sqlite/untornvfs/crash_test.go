@@ -48,9 +48,7 @@ func runBankCrash(t *testing.T, run crashRun) crashTally {
 	var tally crashTally
 	m, name, unregister := newMachine(t, nil, machineConfig{plainBatches: run.plainBatches})
 	defer unregister()
-	db, err := sqlite3.Open(fmt.Sprintf("file:bank.db?vfs=%s", name))
-	require.NoError(t, err)
-	require.NoError(t, db.Exec(fmt.Sprintf("PRAGMA journal_mode=DELETE; PRAGMA synchronous=FULL; PRAGMA cache_size=%d", bankCache)))
+	db := openBank(t, name)
 
 	var committed atomic.Int64
 	k := bank{seed: run.seed}

@@ -18,10 +18,8 @@ import (
 func failedCommit(t *testing.T, cfg machineConfig, failErr error) (commitErr error, ops, images int, bad []error) {
 	m, name, unregister := newMachine(t, nil, cfg)
 	defer unregister()
-	db, err := sqlite3.Open(fmt.Sprintf("file:bank.db?vfs=%s", name))
-	require.NoError(t, err)
+	db := openBank(t, name)
 	defer db.Close()
-	require.NoError(t, db.Exec(fmt.Sprintf("PRAGMA journal_mode=DELETE; PRAGMA synchronous=FULL; PRAGMA cache_size=%d", bankCache)))
 	k := bank{seed: 11}
 	for i := 1; i <= 10; i++ {
 		require.NoError(t, db.Exec(k.txSQL(i)))

@@ -1,10 +1,8 @@
 package untornvfs
 
 import (
-	"fmt"
 	"testing"
 
-	"github.com/ncruces/go-sqlite3"
 	"github.com/stretchr/testify/require"
 
 	"github.com/untorn/untorn/blockdev"
@@ -79,12 +77,4 @@ func TestTransientFaultDuringCommit(t *testing.T) {
 	t.Logf("%d faults (%d device operations per commit, ENOSPC and EIO): %d COMMITs failed, %d of those visible afterwards; every power cut afterwards holds all %d transactions",
 		2*commitOps, commitOps, failed, visible, before+1+after)
 	require.Positive(t, failed, "no fault reached the COMMIT")
-}
-
-// openBank opens the bank database through the VFS named name.
-func openBank(t *testing.T, name string) *sqlite3.Conn {
-	db, err := sqlite3.Open(fmt.Sprintf("file:bank.db?vfs=%s", name))
-	require.NoError(t, err)
-	require.NoError(t, db.Exec(fmt.Sprintf("PRAGMA journal_mode=DELETE; PRAGMA synchronous=FULL; PRAGMA cache_size=%d", bankCache)))
-	return db
 }
