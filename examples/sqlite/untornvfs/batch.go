@@ -31,7 +31,7 @@ type openBatch struct {
 // batch.
 func (c *conn) BeginAtomicWrite() error {
 	if c.batch != nil {
-		return fmt.Errorf("%w", ErrBatchOpen)
+		return ErrBatchOpen
 	}
 	c.batch = &openBatch{b: c.db.file.NewBatch(), size: c.db.file.Size()}
 	return nil
@@ -77,7 +77,7 @@ func (o *openBatch) truncate(size int64) error {
 func (c *conn) CommitAtomicWrite() error {
 	o := c.batch
 	if o == nil {
-		return fmt.Errorf("%w", ErrNoBatch)
+		return ErrNoBatch
 	}
 	c.batch = nil
 	if c.vfs.failCommit != nil {
