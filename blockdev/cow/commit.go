@@ -247,23 +247,43 @@ func (d *Device) writeTxnLocked(runs []run, flags uint16, cut, size int64, fua b
 			}
 			next = g.segStart(s) // taken once written
 		}
-		buf := d.bufferLocked(&d.stage, (h+data)*bs)
-		o := h * bs
-		for _, src := range srcs {
-			o += int64(copy(buf[o:], src))
+		// The data goes out from where it lies when the inner device takes
+		// a vectored write and every piece is aligned for it; else it is
+		// copied behind the header in the stage buffer.
+		vectored := d.vec != nil && allAligned(srcs, d.limits.MemAlign)
+		var buf []byte // the header, followed by the data when copied
+		if vectored {
+			buf = d.headerBufferLocked(h * bs)
+		} else {
+			buf = d.bufferLocked(&d.stage, (h+data)*bs)
+			o := h * bs
+			for _, src := range srcs {
+				o += int64(copy(buf[o:], src))
+			}
 		}
+		// A caller's data: each block's sum, and the record's data checksum
+		// folded from them. Moved data: the sums the map holds (they say
+		// what the data was when written), and the checksum of the data as
+		// read, so that a moved damaged block leaves an intact record.
 		sums := make([]uint32, 0, data)
+		var dataCRC uint32
 		if moved {
 			for _, e := range exts {
 				sums = append(sums, d.sums[e.lblock:e.lblock+e.count]...)
 			}
-		} else {
-			for b := h * bs; b < o; b += bs {
-				sums = append(sums, crc(buf[b:b+bs]))
+			for _, src := range srcs {
+				dataCRC = crc32Update(dataCRC, src)
 			}
+		} else {
+			for _, src := range srcs {
+				for b := int64(0); b < int64(len(src)); b += bs {
+					sums = append(sums, crc(src[b:b+bs]))
+				}
+			}
+			dataCRC = d.folder.fold(sums)
 		}
 		rec := recordHeader{flags: flags, hdrBlocks: h, seq: seq, epoch: d.sb.epoch, devID: d.sb.devID,
-			next: next, dataBlocks: data, dataCRC: crc(buf[h*bs:]), durableSeq: d.durableSeq,
+			next: next, dataBlocks: data, dataCRC: dataCRC, durableSeq: d.durableSeq,
 			cut: cut, size: size, extents: exts, sums: sums}
 		if ri < len(runs) {
 			rec.flags |= recMore
@@ -273,7 +293,15 @@ func (d *Device) writeTxnLocked(runs []run, flags uint16, cut, size int64, fua b
 		if fua && ri == len(runs) && len(done) == 0 {
 			wflags = blockdev.FUA
 		}
-		if err := d.innerWriteLocked(buf, pos, wflags); err != nil {
+		var err error
+		if vectored {
+			d.iov = append(append(d.iov[:0], buf), srcs...)
+			err = d.innerWritevLocked(d.iov, pos, wflags)
+			clear(d.iov) // keep no reference to the caller's data
+		} else {
+			err = d.innerWriteLocked(buf, pos, wflags)
+		}
+		if err != nil {
 			return err
 		}
 		if wflags&blockdev.FUA != 0 {

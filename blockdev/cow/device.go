@@ -70,7 +70,13 @@ type Device struct {
 	repairs []repairedBlock // blocks replay corrected, written again before Open's root
 	closed  bool
 	stage   []byte // aligned buffer for records and checkpoints
-	scratch []byte // aligned buffer the cleaner reads segments into
+	header  []byte // aligned buffer for a record's header blocks (vectored records)
+	iov     [][]byte
+	// vec: the inner device as a VectorWriter (nil if it is none): records
+	// then go out as their header plus the data where it lies, uncopied.
+	vec     blockdev.VectorWriter
+	folder  *sumFolder // folds block sums into a record's data checksum
+	scratch []byte     // aligned buffer the cleaner reads segments into
 	stats   Stats
 }
 
@@ -184,7 +190,10 @@ func Format(dev blockdev.Device, opts Options) (*Device, error) {
 func newDevice(dev blockdev.Device, g geometry, opts Options) *Device {
 	l := dev.Limits()
 	_, overFile := blockdev.AllocatedBytes(dev)
+	vec, _ := dev.(blockdev.VectorWriter)
 	return &Device{
+		vec:         vec,
+		folder:      newSumFolder(g.bs),
 		inner:       dev,
 		g:           g,
 		filledAhead: -1,
@@ -383,6 +392,40 @@ func (d *Device) innerWriteLocked(p []byte, pos int64, flags blockdev.Flags) err
 		return d.failLocked(err)
 	}
 	return nil
+}
+
+// innerWritevLocked writes bufs back to back at block pos of the inner
+// device (d.vec); only FUA writes leave it clean.
+// REQUIRES: mu held, d.vec != nil.
+func (d *Device) innerWritevLocked(bufs [][]byte, pos int64, flags blockdev.Flags) error {
+	if flags&blockdev.FUA == 0 {
+		d.dirty = true
+	}
+	if _, err := d.vec.WritevAt(bufs, pos*d.g.bs, flags); err != nil {
+		return d.failLocked(err)
+	}
+	return nil
+}
+
+// headerBufferLocked returns an aligned buffer of n bytes for a record's
+// header, reusing d.header.
+// REQUIRES: mu held.
+func (d *Device) headerBufferLocked(n int64) []byte {
+	if int64(cap(d.header)) < n {
+		d.header = blockdev.AlignedBuffer(int(max(n, 16*d.g.bs)), d.limits.MemAlign)
+	}
+	return d.header[:n]
+}
+
+// allAligned reports whether every buffer starts on an align-byte
+// boundary.
+func allAligned(bufs [][]byte, align int) bool {
+	for _, b := range bufs {
+		if !blockdev.IsAligned(b, align) {
+			return false
+		}
+	}
+	return true
 }
 
 // bufferLocked returns an aligned buffer of n bytes, reusing *b (d.stage
