@@ -30,6 +30,14 @@ type contender interface {
 	BytesWritten() int64
 }
 
+// writeOnly is a contender that executes only a workload's writes (the
+// bound, seq-append, which keeps no index to read from). When writeOnly
+// reports true, runOnce never calls its Read: it skips the warm-up and
+// counts each read as a page op that took no time, so its us/page (time
+// over all page ops, reads included) is a ceiling for the contenders that
+// do read.
+type writeOnly interface{ writeOnly() bool }
+
 // fileConfig is what a contender needs to know to open its files.
 type fileConfig struct {
 	Dir       string
@@ -38,7 +46,7 @@ type fileConfig struct {
 	PageSize  int     // the workload's page size
 	SyncEvery int     // pages written between Syncs
 	Writers   int     // parallel writers for the O_DIRECT contenders
-	NeedReads bool    // the workload reads
+	NeedReads bool    // the workload reads (a writeOnly contender still opens: its reads are not executed)
 	Age       float64 // untorn: overwrite a new COW container Age x Size before its first run
 	COWSpare  int     // untorn: atomicio.Options.COWSparePercent of new containers (0: default)
 }

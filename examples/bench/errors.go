@@ -4,7 +4,8 @@ import "errors"
 
 var (
 	// errNotApplicable: a contender cannot run here (file system without
-	// RWF_ATOMIC, a write-only contender in a workload with reads, ...).
+	// RWF_ATOMIC, an existing file that is no COW container, ...), or was
+	// asked for what it cannot do (a read from the write-only bound).
 	// The report shows it as "n/a: <reason>".
 	errNotApplicable = errors.New("n/a")
 	// errBadFlag: a flag value that cannot be used.

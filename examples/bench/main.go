@@ -47,7 +47,7 @@ func parseFlags(args []string, errOut io.Writer) (options, error) {
 	}
 	fs.StringVar(&o.dir, "dir", ".", "directory on the file system to test (a temporary directory is made inside it), e.g. an XFS mount")
 	fs.Var(&o.size, "size", "data file size (e.g. 64MiB, 1GiB)")
-	fs.Var(&o.cache, "cache", "untorn's page cache budget; also sizes the mixed workloads' working sets")
+	fs.Var(&o.cache, "cache", "untorn's page cache budget; also sizes the mixed workloads' working sets and ycsb-a's warm-up")
 	fs.IntVar(&o.reps, "reps", 3, "repetitions; contenders alternate within each, the median is shown")
 	fs.IntVar(&o.ops, "ops", 4096, "page operations (reads + writes) per run")
 	fs.IntVar(&o.syncEvery, "sync-every", 64, "page writes between Syncs")
@@ -56,7 +56,8 @@ func parseFlags(args []string, errOut io.Writer) (options, error) {
 	fs.StringVar(&o.contenders, "contenders", "all", "comma-separated contenders: "+strings.Join(contenderNames, ", ")+", or all")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of the operation lists and page contents")
 	fs.BoolVar(&o.json, "json", false, "print JSON instead of tables")
-	fs.BoolVar(&o.warmSeq, "warm-sequential", false, "warm the mixed workloads' caches by reading the working set in file order instead of shuffled")
+	fs.BoolVar(&o.warmSeq, "warm-sequential", false, "warm the caches by reading in file order: the mixed workloads' working set instead of shuffled,\n"+
+		"ycsb-a's hottest pages instead of hottest first")
 	fs.Float64Var(&o.age, "age", 1.5, "before its first run, overwrite each new untorn COW container with this many times -size of random pages\n"+
 		"(untimed), so that runs measure the steady state of a long-lived file, cleaner included; 0 measures a fresh container")
 	fs.IntVar(&o.cowSpare, "cow-spare", 0, "cleaning headroom of new untorn COW containers in percent of -size (atomicio.Options.COWSparePercent; 0: the default)")
@@ -193,10 +194,22 @@ func run(ctx context.Context, o options, out, progress io.Writer) error {
 	return nil
 }
 
-// checkSpace refuses to start when dir cannot hold every contender's files
-// (a COW container holds its cleaning headroom, spare percent of -size or
-// atomicio.DefaultCOWSparePercent, plus a few percent of metadata and
-// reserve; it is counted for every contender to keep this simple).
+// cowReserve bounds what a COW container made with default Options holds
+// on disk beyond its live data and cleaning headroom: its geometry is
+// sized for atomicio.DefaultMaxSize (4 MiB segments), and its cleaner
+// budget adds two segments of slack and a reserve for one 8 MiB batch, the
+// cleaner and the log head (some 36 MiB), plus superblocks and checkpoints.
+// It is why small -size files show a large disk/live.
+const cowReserve = 48 << 20
+
+// checkSpace refuses to start when dir cannot hold every contender's files.
+// A COW container made with default Options takes disk space as its log
+// grows, and its cleaner keeps that near the live data (all of -size after
+// the fill) plus its cleaning headroom, spare percent of the live data or
+// atomicio.DefaultCOWSparePercent, a few percent of metadata, and
+// cowReserve (its sparse file's apparent size, about twice
+// atomicio.DefaultMaxSize, takes no space). That is counted for every
+// contender to keep this simple.
 func checkSpace(dir string, size int64, contenders, spare int) error {
 	free, err := freeBytes(dir)
 	if err != nil {
@@ -205,7 +218,7 @@ func checkSpace(dir string, size int64, contenders, spare int) error {
 	if spare == 0 {
 		spare = atomicio.DefaultCOWSparePercent
 	}
-	need := int64(contenders)*(size+size*int64(spare+10)/100) + maxLogSize + 8<<20
+	need := int64(contenders)*(size+size*int64(spare+10)/100+cowReserve) + maxLogSize + 8<<20
 	if free < need {
 		return fmt.Errorf("%w in %s: %d MiB free, about %d MiB needed (lower -size or pick -contenders)",
 			errNoSpace, dir, free>>20, need>>20)

@@ -56,13 +56,17 @@ type summary struct {
 	Writes     int               `json:"writes"`
 	Syncs      int               `json:"syncs"`
 	Breakdown  *breakdownSummary `json:"time_breakdown,omitempty"` // untorn COW contenders
+	FreeReads  bool              `json:"reads_free,omitempty"`     // a writeOnly contender: reads counted as page ops, not executed
+	DiskBytes  int64             `json:"disk_bytes,omitempty"`     // median disk use of the data file after the last Sync (diskUser contenders)
+	LiveBytes  int64             `json:"live_bytes,omitempty"`     // median live data (logical size) of it then
+	DiskLive   fig               `json:"disk_per_live"`            // median of disk over live bytes; null if not measured
 }
 
 func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
 
 // summarize reduces the runs of one contender to medians.
 func summarize(name string, runs []runResult) summary {
-	s := summary{Contender: name, Runs: len(runs), VsAuto: fig(math.NaN())}
+	s := summary{Contender: name, Runs: len(runs), VsAuto: fig(math.NaN()), DiskLive: fig(math.NaN())}
 	if len(runs) == 0 {
 		return s
 	}
@@ -90,6 +94,9 @@ func summarize(name string, runs []runResult) summary {
 	s.UserMiB = fig(medianOf(runs, func(r runResult) float64 { return float64(r.UserBytesWritten) / (1 << 20) }))
 	s.ReadsCount, s.Writes, s.Syncs = runs[0].Reads, runs[0].Writes, len(runs[0].SyncLat)
 	s.Breakdown = summarizeBreakdown(runs)
+	s.FreeReads = runs[0].FreeReads
+	d := summarizeDisk(runs)
+	s.DiskBytes, s.LiveBytes, s.DiskLive = d.Disk, d.Live, d.PerLive
 	return s
 }
 

@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"os"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/untorn/untorn/atomicio"
 )
 
@@ -23,6 +25,7 @@ const fillChunk = 1 << 20
 type untorn struct {
 	name string
 	mode atomicio.Mode
+	path string // the data file
 	f    *atomicio.File
 	base int64 // Stats().Writeback.BytesWritten at Open
 	// agedCleaned is how many blocks the container's cleaner moved while
@@ -30,7 +33,12 @@ type untorn struct {
 	agedCleaned int64
 }
 
-var _ contender = (*untorn)(nil)
+var (
+	_ contender   = (*untorn)(nil)
+	_ breakdowner = (*untorn)(nil)
+	_ describer   = (*untorn)(nil)
+	_ diskUser    = (*untorn)(nil)
+)
 
 func newUntorn(name string, mode atomicio.Mode) *untorn { return &untorn{name: name, mode: mode} }
 
@@ -38,14 +46,10 @@ func (u *untorn) Name() string { return u.name }
 
 func (u *untorn) Open(cfg fileConfig) error {
 	path := cfg.path(u.name, ".dat")
+	u.path = path
 	_, err := os.Stat(path)
 	fresh := errors.Is(err, fs.ErrNotExist)
-	// Preallocate: the other contenders' files are written whole by the fill, so the
-	// file system has allocated them; the container's spare space must be too.
-	// A container bounded at the file's size (MaxSize), as the other
-	// contenders' files are: the cleaner's headroom is COWSparePercent of it.
-	f, err := atomicio.Open(path, atomicio.Options{Size: cfg.Size, MaxSize: cfg.Size, CacheSize: cfg.CacheSize, Mode: u.mode, Preallocate: true,
-		COWSparePercent: cfg.COWSpare})
+	f, err := atomicio.Open(path, createOptions(cfg, u.mode))
 	switch {
 	case errors.Is(err, atomicio.ErrNoUntornWrites), errors.Is(err, atomicio.ErrNotContainer):
 		if fresh {
@@ -84,6 +88,18 @@ func (u *untorn) Open(cfg fileConfig) error {
 	}
 	u.base = u.f.Stats().Writeback.BytesWritten
 	return nil
+}
+
+// createOptions are the Options a new data file is created with: what a
+// new user writes, the defaults but for the size, the cache budget, the
+// mode and -cow-spare (0 keeps the default headroom). No Preallocate: a
+// COW container takes disk space as its log takes segments, and its
+// cleaner keeps that near the live data plus COWSparePercent of it (the
+// disk/live column shows where it settles). No MaxSize: the container may
+// grow to DefaultMaxSize, a limit that costs no disk space (the file is
+// sparse).
+func createOptions(cfg fileConfig, mode atomicio.Mode) atomicio.Options {
+	return atomicio.Options{Size: cfg.Size, CacheSize: cfg.CacheSize, Mode: mode, COWSparePercent: cfg.COWSpare}
 }
 
 // fill writes the whole data file once (untimed), so that every page is
@@ -168,6 +184,17 @@ func (u *untorn) Close() error {
 }
 
 func (u *untorn) BytesWritten() int64 { return u.f.Stats().Writeback.BytesWritten - u.base }
+
+// diskUse returns the disk the data file occupies (st_blocks * 512: in
+// COW mode the container's live data, cleaning headroom and metadata) and
+// its live data, the File's logical size.
+func (u *untorn) diskUse() (disk, live int64, err error) {
+	var st unix.Stat_t
+	if err := unix.Stat(u.path, &st); err != nil {
+		return 0, 0, fmt.Errorf("stat %s: %w", u.path, err)
+	}
+	return st.Blocks * 512, u.f.Size(), nil
+}
 
 // describe says which mode the File runs in (auto resolves to one).
 func (u *untorn) describe() string {

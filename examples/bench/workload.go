@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/untorn/untorn/blockdev"
@@ -17,19 +18,32 @@ type workload struct {
 	Desc       string `json:"description"`
 	PageSize   int    `json:"page_size"`
 	ReadPct    int    `json:"read_percent"`
-	WorkingSet int64  `json:"working_set"`     // pages are drawn uniformly from [0, WorkingSet)
+	WorkingSet int64  `json:"working_set"`     // pages are drawn from [0, WorkingSet)
+	Dist       string `json:"distribution"`    // of the pages: distUniform or distZipf (ranks scattered, see zipf.go)
 	Ops        int    `json:"ops"`             // page reads plus page writes per run
 	SyncEvery  int    `json:"sync_every"`      // writes between Syncs
 	Warm       int64  `json:"warm_bytes"`      // bytes read (untimed) before a run
 	WarmSeq    bool   `json:"warm_sequential"` // read them in file order, not shuffled
 }
 
-// warmOrder lists the pages of [0, Warm) in the order the untimed warm-up
-// reads them: shuffled (like the workload's own accesses), or in file
-// order with WarmSeq (which lets readahead build large folios).
+// warmOrder lists the offsets of the pages the untimed warm-up reads, Warm
+// bytes of them, in the order it reads them. Uniform workloads warm
+// [0, Warm): shuffled (like the workload's own accesses), or in file order
+// with WarmSeq (which lets readahead build large folios). Zipf workloads
+// warm their hottest pages, hottest first, or in file order with WarmSeq:
+// what the cache of a store that has run for a while holds.
 func (w workload) warmOrder(seed uint64) []int64 {
 	pages := int(w.Warm / int64(w.PageSize))
 	offs := make([]int64, pages)
+	if w.Dist == distZipf {
+		for i, p := range scatter(w.WorkingSet / int64(w.PageSize))[:pages] {
+			offs[i] = p * int64(w.PageSize)
+		}
+		if w.WarmSeq {
+			slices.Sort(offs)
+		}
+		return offs
+	}
 	for i := range offs {
 		offs[i] = int64(i) * int64(w.PageSize)
 	}
@@ -41,14 +55,14 @@ func (w workload) warmOrder(seed uint64) []int64 {
 }
 
 // workloadNames lists every workload in report order.
-var workloadNames = []string{"write-16k", "write-4k", "mixed-fit", "mixed-4x"}
+var workloadNames = []string{"write-16k", "write-4k", "mixed-fit", "mixed-4x", "zipf-16k", "ycsb-a"}
 
 // makeWorkload builds a workload by name for a data file of size bytes and
 // a cache of cache bytes.
 func makeWorkload(name string, size, cache int64, ops, syncEvery int) (workload, error) {
 	const p16, p4 = 16 << 10, 4 << 10
 	floor := func(v int64, p int) int64 { return max(v/int64(p)*int64(p), int64(p)) }
-	w := workload{Name: name, Ops: ops, SyncEvery: syncEvery}
+	w := workload{Name: name, Ops: ops, SyncEvery: syncEvery, Dist: distUniform}
 	switch name {
 	case "write-16k", "write-4k":
 		w.PageSize = p16
@@ -73,6 +87,18 @@ func makeWorkload(name string, size, cache int64, ops, syncEvery int) (workload,
 		if w.WorkingSet < 4*cache {
 			w.Desc += "; -size is too small for 4x"
 		}
+	case "zipf-16k":
+		w.PageSize, w.Dist = p16, distZipf
+		w.WorkingSet = floor(size, p16)
+		w.Desc = fmt.Sprintf("random %s page overwrites over %s, pages drawn by Zipf (s=%.1f, hot pages scattered over the file), Sync every %d pages",
+			formatSize(p16), formatSize(w.WorkingSet), zipfS, syncEvery)
+	case "ycsb-a":
+		w.PageSize, w.ReadPct, w.Dist = p16, 50, distZipf
+		w.WorkingSet = floor(size, p16)
+		w.Warm = min(floor(cache, p16), w.WorkingSet)
+		w.Desc = fmt.Sprintf("YCSB-A-like: 50%% reads / 50%% updates of %s pages, Zipf (s=%.1f) keys scattered over %s, Sync every %d writes; "+
+			"the untimed warm-up reads the hottest %s (the cache budget), as a long-running store's cache holds them",
+			formatSize(p16), zipfS, formatSize(w.WorkingSet), syncEvery, formatSize(w.Warm))
 	default:
 		return w, fmt.Errorf("%w: unknown workload %q (want %v or all)", errBadFlag, name, workloadNames)
 	}
@@ -88,14 +114,20 @@ type op struct {
 	read bool
 }
 
-// plan draws the operations of one repetition, the same for every
-// contender.
+// plan draws the operations of one repetition from seed, the same for
+// every contender: pages uniformly or by Zipf rank (the ranks' pages are
+// the same in every repetition, see scatter), each a read with
+// probability ReadPct%.
 func (w workload) plan(seed uint64) []op {
 	r := rand.New(rand.NewPCG(seed, uint64(w.PageSize)<<8|uint64(w.ReadPct)))
 	pages := w.WorkingSet / int64(w.PageSize)
+	page := func() int64 { return r.Int64N(pages) }
+	if w.Dist == distZipf {
+		page = newZipfPages(r, pages).next
+	}
 	ops := make([]op, w.Ops)
 	for i := range ops {
-		ops[i] = op{off: r.Int64N(pages) * int64(w.PageSize), read: r.IntN(100) < w.ReadPct}
+		ops[i] = op{off: page() * int64(w.PageSize), read: r.IntN(100) < w.ReadPct}
 	}
 	return ops
 }
@@ -148,6 +180,9 @@ type runResult struct {
 	PeakReset        bool  // VmHWM was reset before Open
 	Mode             string
 	Breakdown        timeBreakdown // where an untorn contender's time went; zero for others
+	FreeReads        bool          // a writeOnly contender: reads were counted (as free page ops), not executed
+	DiskBytes        int64         // disk the data file occupies after the last Sync (diskUser contenders; 0 for others)
+	LiveBytes        int64         // the data file's live data (its logical size) then
 }
 
 // describer is a contender that can say more about how it runs (the mode
@@ -155,7 +190,10 @@ type runResult struct {
 type describer interface{ describe() string }
 
 // runOnce opens c, warms it up, runs ops and closes it. Every read of a
-// page written earlier in the run is checked against what was written.
+// page written earlier in the run is checked against what was written. A
+// writeOnly contender is neither warmed up nor read from: its reads are
+// counted as page ops that took no time. After the last Sync a diskUser
+// contender's disk use is measured.
 func runOnce(c contender, cfg fileConfig, w workload, ops []op, pool pagePool, seq0 uint64) (res runResult, err error) {
 	res.PeakReset = resetPeakRSS()
 	res.BaseRSS = procStatusKB("VmRSS")
@@ -170,8 +208,15 @@ func runOnce(c contender, cfg fileConfig, w workload, ops []op, pool pagePool, s
 	if d, ok := c.(describer); ok {
 		res.Mode = d.describe()
 	}
+	if wo, ok := c.(writeOnly); ok {
+		res.FreeReads = wo.writeOnly()
+	}
 	rbuf := blockdev.AlignedBuffer(w.PageSize, 4096)
-	for _, off := range w.warmOrder(seq0) {
+	var warm []int64
+	if !res.FreeReads {
+		warm = w.warmOrder(seq0)
+	}
+	for _, off := range warm {
 		if err := c.Read(rbuf, off); err != nil {
 			return res, fmt.Errorf("%s: warm-up read at %d: %w", c.Name(), off, err)
 		}
@@ -199,6 +244,11 @@ func runOnce(c contender, cfg fileConfig, w workload, ops []op, pool pagePool, s
 		return nil
 	}
 	for _, o := range ops {
+		if o.read && res.FreeReads {
+			res.Reads++
+			res.UserBytesRead += int64(w.PageSize)
+			continue
+		}
 		if o.read {
 			t0 := time.Now()
 			err := c.Read(rbuf, o.off)
@@ -246,6 +296,11 @@ func runOnce(c contender, cfg fileConfig, w workload, ops []op, pool pagePool, s
 		res.KernelBytes = k - kbase
 	}
 	res.MaxRSS = peakRSS()
+	if du, ok := c.(diskUser); ok {
+		if res.DiskBytes, res.LiveBytes, err = du.diskUse(); err != nil {
+			return res, fmt.Errorf("%s: disk use: %w", c.Name(), err)
+		}
+	}
 	return res, nil
 }
 
