@@ -138,6 +138,10 @@ type Stats struct {
 	FlushTime      time.Duration // flushes that make callers' writes durable (Flush, FUA)
 	CleanTime      time.Duration // cleaning rounds wherever they run (commits, read defragmentation, CleanAhead), with the checkpoints that end them
 	CheckpointTime time.Duration // checkpoints due to the interval (Options.CheckpointInterval)
+	// Parts of CleanTime: reading the victims' live blocks, and the
+	// checkpoints that end cleaning rounds. The rest of it is writing the
+	// moved blocks.
+	CleanReadTime, CleanCheckpointTime time.Duration
 }
 
 // Format lays out a new, empty COW device on dev (destroying what was

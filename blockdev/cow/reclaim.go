@@ -51,7 +51,7 @@ func (d *Device) reclaimLocked(need int64) error {
 		if emptied == 0 {
 			break // nothing to gain: the log grows instead (within the layout)
 		}
-		if err := d.checkpointLocked(false); err != nil {
+		if err := d.cleanCheckpointLocked(); err != nil {
 			return err
 		}
 		if d.availableLocked() <= before {
@@ -120,7 +120,10 @@ func (d *Device) relocateLocked(s int64) error {
 			at = append(at, i)
 		}
 	}
-	if err := d.readRunsLocked(buf, planVictimReads(at, bs, start)); err != nil {
+	readStart := time.Now()
+	err := d.readRunsLocked(buf, planVictimReads(at, bs, start))
+	d.timeLocked(&d.stats.CleanReadTime, readStart)
+	if err != nil {
 		return err
 	}
 	slices.SortFunc(live, func(a, b liveBlock) int { return cmp.Compare(a.l, b.l) })
@@ -135,6 +138,13 @@ func (d *Device) relocateLocked(s int64) error {
 	}
 	d.stats.CleanedBlocks += int64(len(live))
 	return d.writeTxnLocked(runs, recClean, d.size, d.size, false)
+}
+
+// cleanCheckpointLocked writes the checkpoint that ends a cleaning round.
+// REQUIRES: mu held.
+func (d *Device) cleanCheckpointLocked() error {
+	defer d.timeLocked(&d.stats.CleanCheckpointTime, time.Now())
+	return d.checkpointLocked(false)
 }
 
 // headRoomLocked is the number of blocks left in the head segment.
@@ -165,7 +175,7 @@ func (d *Device) CleanAhead() (bool, error) {
 	if err != nil || emptied == 0 {
 		return false, err
 	}
-	if err := d.checkpointLocked(false); err != nil {
+	if err := d.cleanCheckpointLocked(); err != nil {
 		return false, err
 	}
 	return d.availableLocked() > before, nil

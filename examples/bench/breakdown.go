@@ -14,11 +14,16 @@ import (
 // the cache, writeback planning, waiting.
 type timeBreakdown struct {
 	Commit, Flush, Clean, Checkpoint time.Duration
+	// Parts of Clean: reading the victims' live blocks, and the
+	// checkpoints that end cleaning rounds (the rest is writing the moved
+	// blocks).
+	CleanRead, CleanCheckpoint time.Duration
 }
 
 func (b timeBreakdown) minus(o timeBreakdown) timeBreakdown {
 	return timeBreakdown{Commit: b.Commit - o.Commit, Flush: b.Flush - o.Flush, Clean: b.Clean - o.Clean,
-		Checkpoint: b.Checkpoint - o.Checkpoint}
+		Checkpoint: b.Checkpoint - o.Checkpoint, CleanRead: b.CleanRead - o.CleanRead,
+		CleanCheckpoint: b.CleanCheckpoint - o.CleanCheckpoint}
 }
 
 func (b timeBreakdown) isZero() bool { return b == timeBreakdown{} }
@@ -35,6 +40,9 @@ type breakdownSummary struct {
 	Clean      fig `json:"clean_us_per_page"`
 	Checkpoint fig `json:"checkpoint_us_per_page"`
 	Rest       fig `json:"rest_us_per_page"`
+	// Parts of Clean.
+	CleanRead       fig `json:"clean_read_us_per_page"`
+	CleanCheckpoint fig `json:"clean_checkpoint_us_per_page"`
 }
 
 // summarizeBreakdown is nil unless every run has a breakdown.
@@ -48,10 +56,12 @@ func summarizeBreakdown(runs []runResult) *breakdownSummary {
 		return fig(medianOf(runs, func(r runResult) float64 { return us(part(r.Breakdown)) / float64(max(r.Reads+r.Writes, 1)) }))
 	}
 	return &breakdownSummary{
-		Commit:     per(func(b timeBreakdown) time.Duration { return b.Commit }),
-		Flush:      per(func(b timeBreakdown) time.Duration { return b.Flush }),
-		Clean:      per(func(b timeBreakdown) time.Duration { return b.Clean }),
-		Checkpoint: per(func(b timeBreakdown) time.Duration { return b.Checkpoint }),
+		Commit:          per(func(b timeBreakdown) time.Duration { return b.Commit }),
+		Flush:           per(func(b timeBreakdown) time.Duration { return b.Flush }),
+		Clean:           per(func(b timeBreakdown) time.Duration { return b.Clean }),
+		Checkpoint:      per(func(b timeBreakdown) time.Duration { return b.Checkpoint }),
+		CleanRead:       per(func(b timeBreakdown) time.Duration { return b.CleanRead }),
+		CleanCheckpoint: per(func(b timeBreakdown) time.Duration { return b.CleanCheckpoint }),
 		Rest: fig(medianOf(runs, func(r runResult) float64 {
 			b := r.Breakdown
 			return us(r.Elapsed-b.Commit-b.Flush-b.Clean-b.Checkpoint) / float64(max(r.Reads+r.Writes, 1))
@@ -69,6 +79,10 @@ func writeBreakdowns(w io.Writer, wr workloadReport) {
 		}
 		fmt.Fprintf(w, "  %s time per page op: %s us = container record writes %s + flushes %s + cleaning %s + checkpoints %s + rest %s (cache copies, writeback, reads)\n",
 			s.Contender, num(s.USPerPage, 1), num(b.Commit, 1), num(b.Flush, 1), num(b.Clean, 1), num(b.Checkpoint, 1), num(b.Rest, 1))
+		if b.Clean > 0 {
+			fmt.Fprintf(w, "    cleaning %s us = reading victims %s + checkpoints ending rounds %s + writing moved blocks %s\n",
+				num(b.Clean, 1), num(b.CleanRead, 1), num(b.CleanCheckpoint, 1), num(b.Clean-b.CleanRead-b.CleanCheckpoint, 1))
+		}
 	}
 }
 

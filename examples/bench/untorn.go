@@ -162,7 +162,8 @@ const agePages = 1024
 // breakdown reads the container's time counters (zero in native mode).
 func (u *untorn) breakdown() timeBreakdown {
 	c := u.f.Stats().COW
-	return timeBreakdown{Commit: c.CommitTime, Flush: c.FlushTime, Clean: c.CleanTime, Checkpoint: c.CheckpointTime}
+	return timeBreakdown{Commit: c.CommitTime, Flush: c.FlushTime, Clean: c.CleanTime, Checkpoint: c.CheckpointTime,
+		CleanRead: c.CleanReadTime, CleanCheckpoint: c.CleanCheckpointTime}
 }
 
 func (u *untorn) Write(p []byte, off int64) error {
