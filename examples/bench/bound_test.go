@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"errors"
+	"io/fs"
+	"os"
 	"strings"
 	"testing"
 
@@ -163,4 +165,42 @@ func TestCeilingWithReads(t *testing.T) {
 	out.Reset()
 	r.writeLegend(&out)
 	assert.Contains(t, strings.Join(strings.Fields(out.String()), " "), "for workloads with reads, seq-append's reads are free (it appends the writes only")
+}
+
+// TestSeqAppendNew checks the first-pass bound: each run appends to a new
+// file whose blocks were never written (nothing allocated before the run:
+// it starts as a hole), which it removes at Close; and the ceiling line
+// reports it next to the bound.
+func TestSeqAppendNew(t *testing.T) {
+	c, err := newContender("seq-append-new")
+	require.NoError(t, err)
+	require.Equal(t, "seq-append-new", c.Name())
+	w, err := makeWorkload("write-16k", testSize, testCache, 64, 16)
+	require.NoError(t, err)
+	dir := t.TempDir()
+	cfg := fileConfig{Dir: dir, Size: testSize, CacheSize: testCache, PageSize: w.PageSize, SyncEvery: w.SyncEvery}
+	require.NoError(t, c.Open(cfg))
+	s := c.(*seqAppend)
+	allocated, ok := blockdev.AllocatedBytes(s.dev)
+	require.True(t, ok)
+	assert.Zero(t, allocated, "a new file: every append goes to unallocated blocks")
+	require.NoError(t, c.Close())
+	_, err = os.Stat(cfg.path("seq-append-new", ".log"))
+	require.ErrorIs(t, err, fs.ErrNotExist, "Close removes the fresh file")
+	res, err := runOnce(c, cfg, w, w.plan(1), makePool(w.PageSize, 1), 1)
+	require.NoError(t, err)
+	assert.Positive(t, res.DeviceBytes)
+	assert.LessOrEqual(t, res.DeviceBytes, int64(64*w.PageSize))
+
+	row := func(name string, usPerPage float64) summary {
+		return summary{Contender: name, Runs: 1, USPerPage: fig(usPerPage), VsAuto: fig(1), DiskLive: fig(1)}
+	}
+	wr := workloadReport{Workload: workload{Name: "write-16k"},
+		Rows: []summary{row("untorn-cow", 20), row("seq-append", 10), row("seq-append-new", 15)}}
+	var out bytes.Buffer
+	var r report
+	r.writeTable(&out, wr)
+	assert.Contains(t, out.String(), "first pass: the same appends into new blocks (seq-append-new) take 15.0 us/page, 1.50x the bound's time")
+	assert.Contains(t, out.String(), "untorn-cow is at 0.75x of it")
+	assert.NotContains(t, out.String(), "vs seq-append-new", "the first-pass bound is no contender to beat")
 }

@@ -55,7 +55,7 @@ func (c fileConfig) path(name, ext string) string { return filepath.Join(c.Dir, 
 
 // contenderNames lists every contender in report order.
 var contenderNames = []string{
-	"untorn-auto", "untorn-native", "untorn-cow", "buffered", "dio-atomic", "doublewrite", "seq-append",
+	"untorn-auto", "untorn-native", "untorn-cow", "buffered", "dio-atomic", "doublewrite", "seq-append", "seq-append-new",
 }
 
 // newContender builds a contender by name.
@@ -75,6 +75,8 @@ func newContender(name string) (contender, error) {
 		return &doublewrite{}, nil
 	case "seq-append":
 		return &seqAppend{}, nil
+	case "seq-append-new":
+		return &seqAppend{fresh: true}, nil
 	}
 	return nil, fmt.Errorf("%w: unknown contender %q", errBadFlag, name)
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/untorn/untorn/blockdev"
 )
@@ -32,6 +33,14 @@ type seqAppend struct {
 	pos     int64            // where the next append goes
 	size    int64            // log size
 	written int64
+	// fresh: the first-pass bound, seq-append-new. Each run appends to a
+	// new sparse file of -size bytes (removed at Close), never wrapping:
+	// every write goes to blocks the file system has not allocated yet,
+	// as the first pass of a log through a new file does. The time over
+	// seq-append's in the same run is what the file system charges for
+	// allocating (on ext4 and XFS, a metadata commit in each flush).
+	fresh bool
+	path  string // the fresh file
 }
 
 // extent is a range of seqAppend's buffer.
@@ -42,7 +51,12 @@ var (
 	_ writeOnly = (*seqAppend)(nil)
 )
 
-func (s *seqAppend) Name() string { return "seq-append" }
+func (s *seqAppend) Name() string {
+	if s.fresh {
+		return "seq-append-new"
+	}
+	return "seq-append"
+}
 
 // writeOnly is true: the runner must not read from an append log.
 func (s *seqAppend) writeOnly() bool { return true }
@@ -50,10 +64,16 @@ func (s *seqAppend) writeOnly() bool { return true }
 func (s *seqAppend) Open(cfg fileConfig) error {
 	s.size = max(min(cfg.Size, maxLogSize)/appendSize*appendSize, appendSize)
 	path := cfg.path(s.Name(), ".log")
-	if err := prefillFile(path, s.size); err != nil {
+	opts := blockdev.FileOptions{}
+	if s.fresh {
+		s.size = max(cfg.Size/appendSize*appendSize, appendSize)
+		opts = blockdev.FileOptions{Size: s.size, Create: true}
+		_ = os.Remove(path) // a file left by an interrupted run
+		s.path = path
+	} else if err := prefillFile(path, s.size); err != nil {
 		return err
 	}
-	dev, err := blockdev.OpenFile(path, blockdev.FileOptions{})
+	dev, err := blockdev.OpenFile(path, opts)
 	if err != nil {
 		return fmt.Errorf("%s: %w", s.Name(), err)
 	}
@@ -117,6 +137,9 @@ func (s *seqAppend) Close() error {
 	err := s.Sync()
 	err = errors.Join(err, s.dev.Close())
 	s.dev = nil
+	if s.fresh {
+		err = errors.Join(err, os.Remove(s.path))
+	}
 	return err
 }
 
