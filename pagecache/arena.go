@@ -20,7 +20,8 @@ const (
 // Blocks are runs of 1<<order pages starting at a page index aligned to 1<<order.
 // It is not safe for concurrent use: Cache.memMu guards it.
 type arena struct {
-	mem      []byte
+	mem      []byte // folio memory: raw from its first 2 MiB boundary on
+	raw      []byte // the whole mapping (mapArena)
 	npages   int32
 	maxOrd   int     // largest order of a block: maxOrder for folios
 	topOrder int     // largest order of any block the arena can hold
@@ -41,16 +42,13 @@ func newArenaOrder(size int64, prefault bool, maxOrd int) (*arena, error) {
 	if npages <= 0 || npages > 1<<30 || maxOrd < 0 || maxOrd > 30 {
 		return nil, fmt.Errorf("arena of %d bytes: %w", size, ErrInvalid)
 	}
-	flags := unix.MAP_PRIVATE | unix.MAP_ANONYMOUS
-	if prefault {
-		flags |= unix.MAP_POPULATE
-	}
-	mem, err := unix.Mmap(-1, 0, int(npages<<pageShift), unix.PROT_READ|unix.PROT_WRITE, flags)
+	mem, raw, err := mapArena(npages<<pageShift, prefault)
 	if err != nil {
-		return nil, fmt.Errorf("pagecache: mmap %d bytes: %w", npages<<pageShift, err)
+		return nil, err
 	}
 	a := &arena{
 		mem:      mem,
+		raw:      raw,
 		npages:   int32(npages),
 		maxOrd:   maxOrd,
 		freeHead: make([]int32, maxOrd+1),
@@ -144,8 +142,8 @@ func (a *arena) unmap() error {
 	if a.mem == nil {
 		return nil
 	}
-	err := unix.Munmap(a.mem)
-	a.mem = nil
+	err := unix.Munmap(a.raw)
+	a.mem, a.raw = nil, nil
 	if err != nil {
 		return fmt.Errorf("pagecache: munmap: %w", err)
 	}
