@@ -13,9 +13,10 @@ const cleanerReserve = 2
 
 // ensureSpaceLocked makes sure a transaction of n data blocks finds the
 // free segments it may need. Below a soft watermark (need plus a slack
-// of 1/64 of the segments, at least 2) it cleans first, so that each cleaning round, which ends with
-// a checkpoint, frees many segments at once; it fails only when even the
-// hard need cannot be met.
+// of 1/64 of the segments, at least 2) it cleans first, up to cleanBand
+// segments above the watermark, so that each cleaning round, which ends
+// with a checkpoint, frees many segments at once; it fails only when even
+// the hard need cannot be met.
 // REQUIRES: mu held.
 func (d *Device) ensureSpaceLocked(n int64) error {
 	need := d.g.segmentsFor(n, d.headRoomLocked()) + cleanerReserve
@@ -23,8 +24,20 @@ func (d *Device) ensureSpaceLocked(n int64) error {
 		return nil
 	}
 	defer d.timeLocked(&d.stats.CleanTime, time.Now())
-	return d.reclaimLocked(need)
+	return d.reclaimLocked(need, cleanBand)
 }
+
+// cleanBand is how many segments beyond its watermark the commit path
+// cleans to once it must clean. Without it (cleaning back to the
+// watermark only) the next commit that takes a segment cleans again: a
+// round, with the checkpoint that ends it, per segment written. With 4
+// the rounds are about four times fewer and larger. Measured with
+// examples/bench (256 MiB aged, 16 KiB pages, ext4, 2 runs each): the
+// checkpoints that end rounds went from 2.0-2.4 to 0.6-0.7 us per page,
+// the bytes written per byte from 1.32 to 1.27 (uniform) and 1.00 to 0.94
+// (Zipf), and us per page from 27.9-30.9 to 26.8-29.0 (uniform) and
+// 24.3-25.2 to 20.0-21.0 (Zipf). Bands of 2 and 8 measured between.
+const cleanBand = 4
 
 // slack is how many free segments beyond the immediate need the cleaner
 // aims for.
@@ -33,15 +46,15 @@ func (d *Device) ensureSpaceLocked(n int64) error {
 // amplification.
 func (d *Device) slack() int64 { return max(2, int64(len(d.segs))/64) }
 
-// reclaimLocked runs cleaning rounds until need plus slack segments are
-// free or a round gains no space. A round moves the live data of the
+// reclaimLocked runs cleaning rounds until need plus slack plus band
+// segments are free or a round gains no space. A round moves the live data of the
 // emptiest segments to the log head, then checkpoints, which releases
 // every segment without live data. Greedy choice by live count is what
 // keeps the space overhead bounded: while the logical data fits, some
 // segment holds no more than the average.
 // REQUIRES: mu held.
-func (d *Device) reclaimLocked(need int64) error {
-	target := need + d.slack()
+func (d *Device) reclaimLocked(need, band int64) error {
+	target := need + d.slack() + band
 	for d.spaceLocked() < target {
 		before := d.availableLocked()
 		emptied, err := d.cleanRoundLocked(target)

@@ -287,9 +287,12 @@ type repairedBlock struct {
 }
 
 // rewriteRepairsLocked writes the blocks replay corrected again, as a
-// relocation, where the map still points at their damaged copies; when
-// there is no room it leaves them (a read of one then fails with
-// ErrCorrupt).
+// relocation, where the map still holds their damaged copies: at the
+// place replay found them, or wherever the cleaner moved them since (the
+// room this makes may be cleaned first, and a moved block keeps the
+// checksum of its data as written, which the corrected block has; a block
+// a later record rewrote has another). When there is no room it leaves
+// them (a read of one then fails with ErrCorrupt).
 // REQUIRES: mu held.
 func (d *Device) rewriteRepairsLocked() error {
 	reps := d.repairs
@@ -299,7 +302,8 @@ func (d *Device) rewriteRepairsLocked() error {
 	}
 	var runs []run
 	for _, rp := range reps {
-		if int64(d.mapAt(rp.lblock)) == rp.phys {
+		at := int64(d.mapAt(rp.lblock))
+		if at == rp.phys || at != 0 && d.sums[rp.lblock] == crc(rp.data) {
 			runs = append(runs, run{lblock: rp.lblock, data: rp.data})
 		}
 	}
