@@ -77,7 +77,9 @@ type Device struct {
 	vec     blockdev.VectorWriter
 	folder  *sumFolder // folds block sums into a record's data checksum
 	scratch []byte     // aligned buffer the cleaner reads segments into
-	stats   Stats
+	// cleanBand: Options.cleanBand.
+	cleanBand int64
+	stats     Stats
 }
 
 var _ blockdev.SizedDevice = (*Device)(nil)
@@ -207,6 +209,7 @@ func newDevice(dev blockdev.Device, g geometry, opts Options) *Device {
 		ckptEvery: g.checkpointInterval(opts.CheckpointInterval),
 		defrag:    !opts.NoReadDefrag,
 		salvage:   opts.Salvage,
+		cleanBand: opts.cleanBand,
 	}
 }
 

@@ -65,6 +65,11 @@ type Options struct {
 	// with ErrCorrupt, naming the record, and nothing is written. For
 	// getting at what is left of a damaged device, not for everyday use.
 	Salvage bool
+
+	// cleanBand is how many segments beyond its watermark the commit path
+	// cleans to (see ensureSpaceLocked); 0 in production. Tests set it to
+	// make cleaning rounds larger and run where they otherwise would not.
+	cleanBand int64
 }
 
 // geometry is the layout of a formatted device, in blocks of bs bytes.

@@ -13,10 +13,19 @@ const cleanerReserve = 2
 
 // ensureSpaceLocked makes sure a transaction of n data blocks finds the
 // free segments it may need. Below a soft watermark (need plus a slack
-// of 1/64 of the segments, at least 2) it cleans first, up to cleanBand
-// segments above the watermark, so that each cleaning round, which ends
-// with a checkpoint, frees many segments at once; it fails only when even
-// the hard need cannot be met.
+// of 1/64 of the segments, at least 2) it cleans first, back to the
+// watermark (plus Options.cleanBand segments, which only tests set); it
+// fails only when even the hard need cannot be met.
+//
+// Cleaning beyond the watermark makes rounds, and the checkpoint that
+// ends each, fewer and larger. Measured with examples/bench (256 MiB,
+// aged, 16 KiB pages, ext4, alternating runs): with 4 segments beyond it
+// the round checkpoints went from 2.0-2.4 to 0.6-0.7 us per page and the
+// bytes written per byte from 1.32 to 1.27, but time per page moved
+// within the runs' noise (26.8-36.1 against 27.9-38.1 us) while the
+// slowest Syncs got about three times slower (p99 31-40 ms against
+// 9.5-13 ms; 2 segments: 14-26 ms). A storage engine waits on those, so
+// the commit path cleans back to the watermark only.
 // REQUIRES: mu held.
 func (d *Device) ensureSpaceLocked(n int64) error {
 	need := d.g.segmentsFor(n, d.headRoomLocked()) + cleanerReserve
@@ -24,20 +33,8 @@ func (d *Device) ensureSpaceLocked(n int64) error {
 		return nil
 	}
 	defer d.timeLocked(&d.stats.CleanTime, time.Now())
-	return d.reclaimLocked(need, cleanBand)
+	return d.reclaimLocked(need, d.cleanBand)
 }
-
-// cleanBand is how many segments beyond its watermark the commit path
-// cleans to once it must clean. Without it (cleaning back to the
-// watermark only) the next commit that takes a segment cleans again: a
-// round, with the checkpoint that ends it, per segment written. With 4
-// the rounds are about four times fewer and larger. Measured with
-// examples/bench (256 MiB aged, 16 KiB pages, ext4, 2 runs each): the
-// checkpoints that end rounds went from 2.0-2.4 to 0.6-0.7 us per page,
-// the bytes written per byte from 1.32 to 1.27 (uniform) and 1.00 to 0.94
-// (Zipf), and us per page from 27.9-30.9 to 26.8-29.0 (uniform) and
-// 24.3-25.2 to 20.0-21.0 (Zipf). Bands of 2 and 8 measured between.
-const cleanBand = 4
 
 // slack is how many free segments beyond the immediate need the cleaner
 // aims for.
