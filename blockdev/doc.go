@@ -27,6 +27,15 @@
 // FaultDevice passes both through. AllocatedBytes tells what a File
 // occupies on disk.
 //
+// # Vectored writes
+//
+// A VectorWriter (vector.go) writes several buffers back to back as one
+// write, exactly as WriteAt writes their concatenation (pwritev on a
+// File), so that a caller can send data from where it lies: the COW
+// container writes a record's header and the cache's folios in one call
+// instead of copying them into one buffer. File, Mem and FaultDevice
+// (which numbers the whole write as one operation) implement it.
+//
 // # Implementations
 //
 //   - File (OpenFile): a regular file or block device with O_DIRECT. Atomic

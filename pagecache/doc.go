@@ -3,7 +3,9 @@
 // A folio caches a naturally aligned power-of-two range of the file, 4 KiB to 2 MiB
 // (off % size == 0). Its memory is carved by a buddy allocator out of one anonymous
 // mmap arena the Go GC never scans, and is aligned to 4096 bytes so it can be handed to
-// O_DIRECT I/O as it is.
+// O_DIRECT I/O as it is. The arena starts on a 2 MiB boundary and asks for transparent huge
+// pages (MADV_HUGEPAGE; where the kernel declines it is ordinary pages): the kernel then
+// pins the folios of an O_DIRECT write for less (arena_map.go).
 //
 // Guarantees:
 //   - The cache never holds more folio memory than Config.Budget (rounded down to 4 KiB),
