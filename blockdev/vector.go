@@ -45,11 +45,8 @@ func CheckVector(l Limits, size int64, bufs [][]byte, off int64, flags Flags) (i
 	if flags&Atomic != 0 && len(bufs) > 1 {
 		return 0, fmt.Errorf("%w: an untorn write takes one buffer, got %d", ErrAtomicInvalid, len(bufs))
 	}
-	switch {
-	case off < 0 || off > size || int64(n) > size-off:
-		return 0, fmt.Errorf("%w: [%d, %d) on a device of %d bytes", ErrOutOfRange, off, off+int64(n), size)
-	case off%int64(bs) != 0:
-		return 0, fmt.Errorf("%w: offset %d is not a multiple of the block size %d", ErrMisaligned, off, bs)
+	if err := checkRange(l, size, off, int64(n)); err != nil {
+		return 0, err
 	}
 	if flags&Atomic != 0 {
 		return n, CheckAtomic(l, off, n)
@@ -60,6 +57,11 @@ func CheckVector(l Limits, size int64, bufs [][]byte, off int64, flags Flags) (i
 // WritevAt writes bufs at off with pwritev(2) (pwritev2(2) for FUA), at
 // most maxIOV buffers per call, retrying a short write for the rest.
 func (f *File) WritevAt(bufs [][]byte, off int64, flags Flags) (int, error) {
+	if flags&Atomic != 0 && len(bufs) == 1 {
+		// WriteAt takes closeMu itself: taking it here first would read-lock
+		// it twice, which deadlocks against a Close waiting in between.
+		return f.WriteAt(bufs[0], off, flags)
+	}
 	op := opName(flags, true)
 	f.closeMu.RLock()
 	defer f.closeMu.RUnlock()
@@ -69,9 +71,6 @@ func (f *File) WritevAt(bufs [][]byte, off int64, flags Flags) (int, error) {
 	}
 	if f.closed {
 		return 0, &OpError{Op: op, Path: f.path, Off: off, Len: total, Err: ErrClosed}
-	}
-	if flags&Atomic != 0 {
-		return f.WriteAt(bufs[0], off, flags) // one buffer: CheckVector made sure
 	}
 	var rwf int
 	if flags&FUA != 0 {
@@ -117,12 +116,7 @@ func (m *Mem) WritevAt(bufs [][]byte, off int64, flags Flags) (int, error) {
 	if err != nil {
 		return 0, &OpError{Op: opName(flags, true), Off: off, Len: total, Err: err}
 	}
-	p := AlignedBuffer(total, m.limits.MemAlign)
-	at := 0
-	for _, b := range bufs {
-		at += copy(p[at:], b)
-	}
-	return m.WriteAt(p, off, flags)
+	return m.WriteAt(concat(bufs, total, m.limits.MemAlign), off, flags)
 }
 
 // WritevAt injects once for the whole write (numbered and offered as one
@@ -143,10 +137,15 @@ func (d *FaultDevice) WritevAt(bufs [][]byte, off int64, flags Flags) (int, erro
 	if vw, ok := d.inner.(VectorWriter); ok {
 		return vw.WritevAt(bufs, off, flags)
 	}
-	p := AlignedBuffer(total, d.inner.Limits().MemAlign)
+	return d.inner.WriteAt(concat(bufs, total, d.inner.Limits().MemAlign), off, flags)
+}
+
+// concat copies bufs, total bytes in all, into one align-aligned buffer.
+func concat(bufs [][]byte, total, align int) []byte {
+	p := AlignedBuffer(total, align)
 	at := 0
 	for _, b := range bufs {
 		at += copy(p[at:], b)
 	}
-	return d.inner.WriteAt(p, off, flags)
+	return p
 }

@@ -57,6 +57,17 @@ func TestWritevAt(t *testing.T) {
 			if !errors.Is(err, ErrAtomicUnsupported) {
 				require.ErrorIs(t, err, ErrAtomicInvalid)
 			}
+			// One buffer with Atomic is WriteAt's write: the same result.
+			_, werr := dev.WriteAt(bufs[0], 128<<10, Atomic)
+			_, err = dev.WritevAt(bufs[:1], 128<<10, Atomic)
+			require.Equal(t, werr == nil, err == nil, "WriteAt %v, WritevAt %v", werr, err)
+			if werr != nil {
+				require.ErrorIs(t, err, ErrAtomicUnsupported)
+				require.ErrorIs(t, werr, ErrAtomicUnsupported)
+			} else {
+				_, err = dev.WriteAt(before[:4096], 128<<10, 0) // as it was, for the check below
+				require.NoError(t, err)
+			}
 			_, err = dev.WritevAt(bufs, dev.Size()-4096, 0)
 			require.ErrorIs(t, err, ErrOutOfRange)
 			after := AlignedBuffer(16384, 4096)

@@ -14,9 +14,9 @@ const hugePage = 2 << 20
 // mapArena maps n bytes of anonymous memory for folios, aligned to a huge
 // page and advised to be backed by transparent huge pages (MADV_HUGEPAGE;
 // the system's default, "madvise", gives them only to memory that asks):
-// a 16 KiB copy into a folio then costs one TLB entry instead of four,
-// which matters most in a virtual machine, where a TLB miss walks two
-// page tables. With prefault the memory is written once now
+// the kernel then pins the folios of an O_DIRECT write for less (measured:
+// COW record writes 11.1 -> 9.4 us per 16 KiB page; a copy into the cache,
+// WriteAt, did not change). With prefault the memory is written once now
 // (MADV_POPULATE_WRITE), so that no later access faults. It returns the
 // aligned n bytes and the whole mapping, which unmap releases. Huge pages
 // are an optimisation: where the kernel refuses the advice, the memory is

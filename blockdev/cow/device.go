@@ -418,10 +418,7 @@ func (d *Device) innerWritevLocked(bufs [][]byte, pos int64, flags blockdev.Flag
 // header, reusing d.header.
 // REQUIRES: mu held.
 func (d *Device) headerBufferLocked(n int64) []byte {
-	if int64(cap(d.header)) < n {
-		d.header = blockdev.AlignedBuffer(int(max(n, 16*d.g.bs)), d.limits.MemAlign)
-	}
-	return d.header[:n]
+	return d.growBufferLocked(&d.header, n, 16*d.g.bs)
 }
 
 // allAligned reports whether every buffer starts on an align-byte
@@ -439,8 +436,15 @@ func allAligned(bufs [][]byte, align int) bool {
 // or d.scratch).
 // REQUIRES: mu held.
 func (d *Device) bufferLocked(b *[]byte, n int64) []byte {
+	return d.growBufferLocked(b, n, d.g.segBlocks*d.g.bs)
+}
+
+// growBufferLocked returns the first n bytes of *b, replacing *b by an
+// aligned buffer of at least least bytes when it is smaller than n.
+// REQUIRES: mu held.
+func (d *Device) growBufferLocked(b *[]byte, n, least int64) []byte {
 	if int64(cap(*b)) < n {
-		*b = blockdev.AlignedBuffer(int(max(n, d.g.segBlocks*d.g.bs)), d.limits.MemAlign)
+		*b = blockdev.AlignedBuffer(int(max(n, least)), d.limits.MemAlign)
 	}
 	return (*b)[:n]
 }

@@ -62,11 +62,14 @@ func (s *seqAppend) Name() string {
 func (s *seqAppend) writeOnly() bool { return true }
 
 func (s *seqAppend) Open(cfg fileConfig) error {
-	s.size = max(min(cfg.Size, maxLogSize)/appendSize*appendSize, appendSize)
 	path := cfg.path(s.Name(), ".log")
+	logSize := min(cfg.Size, maxLogSize) // wraps around
+	if s.fresh {
+		logSize = cfg.Size // never wraps: every append into new blocks
+	}
+	s.size = max(logSize/appendSize*appendSize, appendSize)
 	opts := blockdev.FileOptions{}
 	if s.fresh {
-		s.size = max(cfg.Size/appendSize*appendSize, appendSize)
 		opts = blockdev.FileOptions{Size: s.size, Create: true}
 		_ = os.Remove(path) // a file left by an interrupted run
 		s.path = path
