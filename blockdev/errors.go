@@ -38,6 +38,13 @@ var (
 	// Nothing was done.
 	ErrNotSupported = errors.New("blockdev: operation not supported by the device")
 
+	// ErrCorrupt: the device's content is damaged in a way that is not the
+	// torn tail of a crash (a checksum that fails where a later record
+	// proves the data had been durable, a damaged root, a data block that
+	// fails its checksum on read). The message names where. Devices that
+	// checksum their content (blockdev/cow, blockdev/journal) return it;
+	// they never return wrong data silently instead.
+	ErrCorrupt = errors.New("blockdev: device content is corrupt")
 	// ErrInjected marks an error produced by a fault Injector; it is always
 	// joined with the errno it simulates (syscall.EIO, syscall.ENOSPC).
 	ErrInjected = errors.New("blockdev: injected fault")

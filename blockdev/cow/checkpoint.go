@@ -3,6 +3,7 @@ package cow
 import (
 	"encoding/binary"
 	"fmt"
+	"github.com/untorn/untorn/blockdev/internal/logrec"
 	"math"
 )
 
@@ -51,9 +52,9 @@ func (c *checkpoint) encode(b []byte) {
 	le.PutUint64(b[32:], c.startSeq)
 	le.PutUint64(b[40:], uint64(c.startPos))
 	le.PutUint64(b[48:], uint64(len(c.m)))
-	le.PutUint32(b[56:], crc(mb))
+	le.PutUint32(b[56:], logrec.CRC(mb))
 	le.PutUint64(b[64:], uint64(c.size))
-	c.hdrCRC = crc(b[:ckptCRCAt])
+	c.hdrCRC = logrec.CRC(b[:ckptCRCAt])
 	le.PutUint32(b[ckptCRCAt:], c.hdrCRC)
 }
 
@@ -77,7 +78,7 @@ func decodeCheckpoint(b []byte) (checkpoint, error) {
 		return checkpoint{}, fmt.Errorf("%w: no checkpoint magic", ErrCorrupt)
 	}
 	c := checkpoint{hdrCRC: le.Uint32(b[ckptCRCAt:])}
-	if got := crc(b[:ckptCRCAt]); got != c.hdrCRC {
+	if got := logrec.CRC(b[:ckptCRCAt]); got != c.hdrCRC {
 		return checkpoint{}, fmt.Errorf("%w: checkpoint header checksum %#x, want %#x", ErrCorrupt, got, c.hdrCRC)
 	}
 	if v := le.Uint32(b[8:]); v != ckptVersion {
@@ -93,7 +94,7 @@ func decodeCheckpoint(b []byte) (checkpoint, error) {
 		return checkpoint{}, fmt.Errorf("%w: checkpoint of %d entries in %d bytes", ErrCorrupt, n, len(b))
 	}
 	mb := b[ckptHeaderLen : ckptHeaderLen+8*int(n)]
-	if got, want := crc(mb), le.Uint32(b[56:]); got != want {
+	if got, want := logrec.CRC(mb), le.Uint32(b[56:]); got != want {
 		return checkpoint{}, fmt.Errorf("%w: checkpoint map checksum %#x, want %#x", ErrCorrupt, got, want)
 	}
 	c.m = make([]uint32, n)

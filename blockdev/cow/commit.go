@@ -3,6 +3,7 @@ package cow
 import (
 	"cmp"
 	"fmt"
+	"github.com/untorn/untorn/blockdev/internal/logrec"
 	"slices"
 	"time"
 
@@ -19,16 +20,16 @@ type run struct {
 // placed is an extent as written: its data lies at physical block phys on,
 // with a checksum per block.
 type placed struct {
-	ext  extent
+	ext  logrec.Extent
 	phys int64
 	sums []uint32
 }
 
 // appendPlaced appends the extents of a record whose data starts at
 // physical block phys, in order, with their blocks' sums, to dst.
-func appendPlaced(dst []placed, exts []extent, phys int64, sums []uint32) []placed {
+func appendPlaced(dst []placed, exts []logrec.Extent, phys int64, sums []uint32) []placed {
 	for _, e := range exts {
-		n := int64(e.count)
+		n := int64(e.Count)
 		dst = append(dst, placed{ext: e, phys: phys, sums: sums[:n]})
 		phys, sums = phys+n, sums[n:]
 	}
@@ -199,7 +200,7 @@ func (d *Device) commitLocked(runs []run, blocks, cut, size int64, fua bool) err
 // case), up to two blocks skipped at each segment end, and the segment the
 // last record names as the next one's place.
 func (g geometry) segmentsFor(n, headRoom int64) int64 {
-	need := n + ceilDiv(n*(extentLen+blockSumLen), g.bs) - max(headRoom-3, 0)
+	need := n + ceilDiv(n*(logrec.ExtentLen+logrec.BlockSumLen), g.bs) - max(headRoom-3, 0)
 	return ceilDiv(max(need, 0), g.segBlocks-3) + 1
 }
 
@@ -219,18 +220,18 @@ func (g geometry) segmentsFor(n, headRoom int64) int64 {
 // REQUIRES: mu held.
 func (d *Device) writeTxnLocked(runs []run, flags uint16, cut, size int64, fua bool) error {
 	fua = fua && !d.dirty
-	moved := flags&recClean != 0
+	moved := flags&logrec.FlagClean != 0
 	g := d.g
 	bs := g.bs
 	var done []placed
 	ri, roff := 0, int64(0) // next run and block offset in it
 	pos, seq := d.head, d.nextSeq
 	for first := true; first || ri < len(runs); first = false {
-		var exts []extent
+		var exts []logrec.Extent
 		var srcs [][]byte
 		var data int64
 		exts, srcs, data, ri, roff = fillRecord(runs, ri, roff, g.segEnd(pos)-pos, bs)
-		h := headerBlocksFor(len(exts), data, bs)
+		h := logrec.HeaderBlocksFor(len(exts), data, bs)
 		end := pos + h + data
 		next := end
 		if g.segEnd(pos)-end < 2 {
@@ -269,26 +270,26 @@ func (d *Device) writeTxnLocked(runs []run, flags uint16, cut, size int64, fua b
 		var dataCRC uint32
 		if moved {
 			for _, e := range exts {
-				sums = append(sums, d.sums[e.lblock:e.lblock+e.count]...)
+				sums = append(sums, d.sums[e.LBlock:e.LBlock+e.Count]...)
 			}
 			for _, src := range srcs {
-				dataCRC = crc32Update(dataCRC, src)
+				dataCRC = logrec.CRCUpdate(dataCRC, src)
 			}
 		} else {
 			for _, src := range srcs {
 				for b := int64(0); b < int64(len(src)); b += bs {
-					sums = append(sums, crc(src[b:b+bs]))
+					sums = append(sums, logrec.CRC(src[b:b+bs]))
 				}
 			}
-			dataCRC = d.folder.fold(sums)
+			dataCRC = d.folder.Fold(sums)
 		}
-		rec := recordHeader{flags: flags, hdrBlocks: h, seq: seq, epoch: d.sb.epoch, devID: d.sb.devID,
-			next: next, dataBlocks: data, dataCRC: dataCRC, durableSeq: d.durableSeq,
-			cut: cut, size: size, extents: exts, sums: sums}
+		rec := logrec.Header{Flags: flags, HdrBlocks: h, Seq: seq, Epoch: d.sb.epoch, DevID: d.sb.devID,
+			Next: next, DataBlocks: data, DataCRC: dataCRC, DurableSeq: d.durableSeq,
+			Cut: cut, Size: size, Extents: exts, Sums: sums}
 		if ri < len(runs) {
-			rec.flags |= recMore
+			rec.Flags |= logrec.FlagMore
 		}
-		rec.encode(buf[:h*bs])
+		rec.Encode(buf[:h*bs])
 		wflags := blockdev.Flags(0)
 		if fua && ri == len(runs) && len(done) == 0 {
 			wflags = blockdev.FUA
@@ -374,23 +375,23 @@ func (d *Device) mapAt(l int64) uint32 {
 // (header included), taking runs from runs[ri] at block offset roff on and
 // merging logically adjacent ones. It returns the extents, their data, the
 // data blocks and where the next record continues.
-func fillRecord(runs []run, ri int, roff, room, bs int64) ([]extent, [][]byte, int64, int, int64) {
-	var exts []extent
+func fillRecord(runs []run, ri int, roff, room, bs int64) ([]logrec.Extent, [][]byte, int64, int, int64) {
+	var exts []logrec.Extent
 	var srcs [][]byte
 	var data int64
 	for ri < len(runs) {
 		r := runs[ri]
 		left := int64(len(r.data))/bs - roff
 		lb := r.lblock + roff
-		merge := len(exts) > 0 && int64(exts[len(exts)-1].lblock)+int64(exts[len(exts)-1].count) == lb
+		merge := len(exts) > 0 && int64(exts[len(exts)-1].LBlock)+int64(exts[len(exts)-1].Count) == lb
 		n := len(exts) + 1
 		if merge {
 			n = len(exts)
 		}
 		// The header grows with the blocks taken: take what fits with it.
-		take := min(left, room-data-headerBlocksFor(n, data+1, bs))
+		take := min(left, room-data-logrec.HeaderBlocksFor(n, data+1, bs))
 		for take > 0 {
-			over := headerBlocksFor(n, data+take, bs) + data + take - room
+			over := logrec.HeaderBlocksFor(n, data+take, bs) + data + take - room
 			if over <= 0 {
 				break
 			}
@@ -400,9 +401,9 @@ func fillRecord(runs []run, ri int, roff, room, bs int64) ([]extent, [][]byte, i
 			break
 		}
 		if merge {
-			exts[len(exts)-1].count += uint32(take)
+			exts[len(exts)-1].Count += uint32(take)
 		} else {
-			exts = append(exts, extent{lblock: uint32(lb), count: uint32(take)})
+			exts = append(exts, logrec.Extent{LBlock: uint32(lb), Count: uint32(take)})
 		}
 		srcs = append(srcs, r.data[roff*bs:(roff+take)*bs])
 		data += take
@@ -419,8 +420,8 @@ func fillRecord(runs []run, ri int, roff, room, bs int64) ([]extent, [][]byte, i
 func (d *Device) applyLocked(pl placed) {
 	g := d.g
 	ds := g.dataStart()
-	for i := int64(0); i < int64(pl.ext.count); i++ {
-		l := int64(pl.ext.lblock) + i
+	for i := int64(0); i < int64(pl.ext.Count); i++ {
+		l := int64(pl.ext.LBlock) + i
 		p := pl.phys + i
 		if old := int64(d.m[l]); old != 0 {
 			d.rev[old-ds] = 0

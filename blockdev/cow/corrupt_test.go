@@ -3,6 +3,7 @@ package cow
 import (
 	"errors"
 	"fmt"
+	"github.com/untorn/untorn/blockdev/internal/logrec"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -45,17 +46,17 @@ func metadataRegions(t *testing.T, img []byte, g geometry) []region {
 	first := len(regs)
 	var durable uint64 // the highest durable watermark of any record
 	for {
-		r, err := decodeRecordHeader(img[pos*g.bs:g.segEnd(pos)*g.bs], g.bs)
-		if err != nil || r.seq != seq || r.epoch != sb.epoch || r.devID != sb.devID {
+		r, err := logrec.DecodeHeader(img[pos*g.bs:g.segEnd(pos)*g.bs], g.bs)
+		if err != nil || r.Seq != seq || r.Epoch != sb.epoch || r.DevID != sb.devID {
 			break
 		}
 		hdr := pos * g.bs
-		data := (pos + r.hdrBlocks) * g.bs
-		name := fmt.Sprintf("record %d", r.seq)
-		regs = append(regs, region{name + " header", hdr, hdr + recHeaderLen + extentLen*int64(len(r.extents)) + blockSumLen*r.dataBlocks, false},
-			region{name + " data", data, data + r.dataBlocks*g.bs, false})
-		durable = max(durable, r.durableSeq)
-		pos, seq = r.next, seq+1
+		data := (pos + r.HdrBlocks) * g.bs
+		name := fmt.Sprintf("record %d", r.Seq)
+		regs = append(regs, region{name + " header", hdr, hdr + logrec.HeaderLen + logrec.ExtentLen*int64(len(r.Extents)) + logrec.BlockSumLen*r.DataBlocks, false},
+			region{name + " data", data, data + r.DataBlocks*g.bs, false})
+		durable = max(durable, r.DurableSeq)
+		pos, seq = r.Next, seq+1
 	}
 	for i := first; i < len(regs); i += 2 {
 		var s uint64

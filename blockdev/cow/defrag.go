@@ -1,5 +1,7 @@
 package cow
 
+import "github.com/untorn/untorn/blockdev/internal/logrec"
+
 // Read-triggered defragmentation (like btrfs autodefrag): random overwrites
 // scatter logically sequential data over the log, and a later sequential
 // read of it then costs one inner read per fragment. When a read of at
@@ -72,7 +74,7 @@ func (d *Device) defragRead(p []byte, first, n int64, runs []physRun, takes uint
 		}
 		out = append(out, run{lblock: first + r.i, data: p[r.i*bs : r.j*bs]})
 	}
-	if err := d.writeTxnLocked(out, recClean, d.size, d.size, false); err != nil {
+	if err := d.writeTxnLocked(out, logrec.FlagClean, d.size, d.size, false); err != nil {
 		return
 	}
 	d.stats.DefragBlocks += mapped

@@ -3,6 +3,7 @@ package cow
 import (
 	"errors"
 	"fmt"
+	"github.com/untorn/untorn/blockdev/internal/logrec"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -75,8 +76,8 @@ type Device struct {
 	// vec: the inner device as a VectorWriter (nil if it is none): records
 	// then go out as their header plus the data where it lies, uncopied.
 	vec     blockdev.VectorWriter
-	folder  *sumFolder // folds block sums into a record's data checksum
-	scratch []byte     // aligned buffer the cleaner reads segments into
+	folder  *logrec.Folder // folds block sums into a record's data checksum
+	scratch []byte         // aligned buffer the cleaner reads segments into
 	// cleanBand: Options.cleanBand.
 	cleanBand int64
 	stats     Stats
@@ -199,7 +200,7 @@ func newDevice(dev blockdev.Device, g geometry, opts Options) *Device {
 	vec, _ := dev.(blockdev.VectorWriter)
 	return &Device{
 		vec:         vec,
-		folder:      newSumFolder(g.bs),
+		folder:      logrec.NewFolder(g.bs),
 		inner:       dev,
 		g:           g,
 		filledAhead: -1,

@@ -3,6 +3,7 @@ package cow
 import (
 	"errors"
 	"fmt"
+	"github.com/untorn/untorn/blockdev"
 )
 
 // Sentinel errors. Errors returned by this package wrap one of these (and,
@@ -19,7 +20,7 @@ var (
 	// its checksum but names an impossible place; or, from ReadAt, a data
 	// block that does not match its checksum. The message names where.
 	// Open returns it without writing anything (see Options.Salvage).
-	ErrCorrupt = errors.New("cow: device is corrupt")
+	ErrCorrupt = blockdev.ErrCorrupt
 
 	// ErrVersion: the device holds a COW container of an on-disk format
 	// version this code does not read (an older or newer release wrote

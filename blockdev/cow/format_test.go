@@ -3,6 +3,7 @@ package cow
 import (
 	"bytes"
 	"encoding/binary"
+	"github.com/untorn/untorn/blockdev/internal/logrec"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -86,7 +87,7 @@ func TestOldVersionRefused(t *testing.T) {
 			continue
 		}
 		binary.LittleEndian.PutUint32(buf[8:], 1)
-		binary.LittleEndian.PutUint32(buf[sbLen-4:], crc(buf[:sbLen-4]))
+		binary.LittleEndian.PutUint32(buf[sbLen-4:], logrec.CRC(buf[:sbLen-4]))
 		_, err = mem.WriteAt(buf, copyNo*bs, blockdev.FUA)
 		require.NoError(t, err)
 	}

@@ -7,29 +7,6 @@ import (
 
 const fuzzBlock = 4096
 
-// FuzzDecodeRecord: decoding arbitrary bytes never panics, and a header it
-// accepts encodes back to the same bytes.
-func FuzzDecodeRecord(f *testing.F) {
-	r := recordHeader{hdrBlocks: 1, seq: 7, epoch: 2, devID: 99, next: 40, dataBlocks: 5, dataCRC: 1234,
-		durableSeq: 6, extents: []extent{{lblock: 3, count: 2}, {lblock: 9, count: 3}}, sums: []uint32{1, 2, 3, 4, 5}}
-	b := make([]byte, fuzzBlock)
-	r.encode(b)
-	f.Add(b)
-	f.Add(b[:100])
-	f.Fuzz(func(t *testing.T, data []byte) {
-		r, err := decodeRecordHeader(data, fuzzBlock)
-		if err != nil {
-			return
-		}
-		out := make([]byte, r.hdrBlocks*fuzzBlock)
-		r.encode(out)
-		n := recHeaderLen + extentLen*len(r.extents) + blockSumLen*len(r.sums)
-		if !bytes.Equal(out[:n], data[:n]) {
-			t.Fatalf("re-encoded header differs")
-		}
-	})
-}
-
 // FuzzDecodeCheckpoint: decoding arbitrary bytes never panics, and a
 // checkpoint it accepts encodes back to the same bytes.
 func FuzzDecodeCheckpoint(f *testing.F) {

@@ -2,6 +2,7 @@ package cow
 
 import (
 	"fmt"
+	"github.com/untorn/untorn/blockdev/internal/logrec"
 	"sync"
 
 	"github.com/untorn/untorn/blockdev"
@@ -77,7 +78,7 @@ func (d *Device) verifyLocked(p []byte, first int64, runs []physRun) error {
 	bs := d.g.bs
 	for _, r := range runs {
 		for i := r.i; i < r.j; i++ {
-			if got, want := crc(p[i*bs:(i+1)*bs]), d.sums[first+i]; got != want {
+			if got, want := logrec.CRC(p[i*bs:(i+1)*bs]), d.sums[first+i]; got != want {
 				return fmt.Errorf("%w: data block at byte %d (inner block %d) has checksum %#x, its record says %#x",
 					ErrCorrupt, (first+i)*bs, r.phys+i-r.i, got, want)
 			}

@@ -3,6 +3,7 @@ package cow
 import (
 	"cmp"
 	"fmt"
+	"github.com/untorn/untorn/blockdev/internal/logrec"
 	"slices"
 	"time"
 )
@@ -147,7 +148,7 @@ func (d *Device) relocateLocked(s int64) error {
 		k = j
 	}
 	d.stats.CleanedBlocks += int64(len(live))
-	return d.writeTxnLocked(runs, recClean, d.size, d.size, false)
+	return d.writeTxnLocked(runs, logrec.FlagClean, d.size, d.size, false)
 }
 
 // cleanCheckpointLocked writes the checkpoint that ends a cleaning round.

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/binary"
 	"fmt"
+	"github.com/untorn/untorn/blockdev/internal/logrec"
 	"math/bits"
 	"slices"
 
@@ -48,8 +49,8 @@ func (d *Device) replayLocked(pos int64, seq uint64) error {
 	d.head, d.nextSeq = pos, seq
 	var pending []placed // records of an unfinished transaction
 	var pendingSegs []int64
-	current := func(r *recordHeader) bool {
-		return r.devID == d.sb.devID && r.epoch == d.sb.epoch && r.seq == seq
+	current := func(r *logrec.Header) bool {
+		return r.DevID == d.sb.devID && r.Epoch == d.sb.epoch && r.Seq == seq
 	}
 	for {
 		b, err := lr.at(pos)
@@ -57,13 +58,13 @@ func (d *Device) replayLocked(pos int64, seq uint64) error {
 			return err
 		}
 		d.growSegsLocked(g.segOf(pos))
-		r, err := decodeRecordHeader(b, bs)
+		r, err := logrec.DecodeHeader(b, bs)
 		intact := err == nil && current(&r)
 		if intact {
-			if err := d.checkRecordLocked(&r, pos, pos+r.hdrBlocks+r.dataBlocks); err != nil {
+			if err := d.checkRecordLocked(&r, pos, pos+r.HdrBlocks+r.DataBlocks); err != nil {
 				return err
 			}
-			intact = crc(b[r.hdrBlocks*bs:(r.hdrBlocks+r.dataBlocks)*bs]) == r.dataCRC
+			intact = logrec.CRC(b[r.HdrBlocks*bs:(r.HdrBlocks+r.DataBlocks)*bs]) == r.DataCRC
 		}
 		if !intact {
 			// The end of the log, unless a later record proves this one
@@ -81,13 +82,13 @@ func (d *Device) replayLocked(pos int64, seq uint64) error {
 				break
 			}
 		}
-		pending = appendPlaced(pending, r.extents, pos+r.hdrBlocks, r.sums)
+		pending = appendPlaced(pending, r.Extents, pos+r.HdrBlocks, r.Sums)
 		pendingSegs = append(pendingSegs, g.segOf(pos))
-		pos, seq = r.next, seq+1
-		if r.flags&recMore != 0 {
+		pos, seq = r.Next, seq+1
+		if r.Flags&logrec.FlagMore != 0 {
 			continue
 		}
-		d.applyTxnLocked(r.cut, r.size, pending)
+		d.applyTxnLocked(r.Cut, r.Size, pending)
 		for _, s := range pendingSegs {
 			d.segs[s].state = segUsed
 		}
@@ -124,14 +125,14 @@ func (d *Device) checkLogEndLocked(lr *logReader, pos int64, seq uint64) error {
 			if err != nil {
 				return 0, false, err
 			}
-			r, err := decodeRecordHeader(b, bs)
-			if err != nil || r.devID != d.sb.devID || r.epoch != d.sb.epoch || r.seq <= seq {
+			r, err := logrec.DecodeHeader(b, bs)
+			if err != nil || r.DevID != d.sb.devID || r.Epoch != d.sb.epoch || r.Seq <= seq {
 				return 0, false, nil
 			}
-			if r.durableSeq > seq {
+			if r.DurableSeq > seq {
 				return at, true, nil
 			}
-			at = r.next
+			at = r.Next
 		}
 		return 0, false, nil
 	}
@@ -141,7 +142,7 @@ func (d *Device) checkLogEndLocked(lr *logReader, pos int64, seq uint64) error {
 		return err
 	}
 	for i := int64(1); i < int64(len(b))/bs; i++ {
-		if recordHeaderBlocks(b[i*bs:]) > 0 {
+		if logrec.HeaderBlocks(b[i*bs:]) > 0 {
 			starts = append(starts, pos+i)
 		}
 	}
@@ -170,28 +171,28 @@ func (d *Device) checkLogEndLocked(lr *logReader, pos int64, seq uint64) error {
 // bit (see repair.go). A corrected data block is kept in d.repairs, to be
 // written again once replay is done. It does not change b.
 // REQUIRES: mu held.
-func (d *Device) repairRecordLocked(b []byte, pos int64, current func(*recordHeader) bool) (recordHeader, bool) {
+func (d *Device) repairRecordLocked(b []byte, pos int64, current func(*logrec.Header) bool) (logrec.Header, bool) {
 	g := d.g
 	bs := g.bs
-	if len(b) < recHeaderLen || bits.OnesCount32(binary.LittleEndian.Uint32(b)^recMagic) > 1 {
-		return recordHeader{}, false // not a record (zeros, old data): a torn or missing one
+	if len(b) < logrec.HeaderLen || bits.OnesCount32(binary.LittleEndian.Uint32(b)^logrec.Magic) > 1 {
+		return logrec.Header{}, false // not a record (zeros, old data): a torn or missing one
 	}
 	fixed := append([]byte(nil), b...)
-	r, ok := repairHeader(fixed, bs, current)
+	r, ok := logrec.RepairHeader(fixed, bs, current)
 	if !ok {
-		return recordHeader{}, false
+		return logrec.Header{}, false
 	}
-	end := pos + r.hdrBlocks + r.dataBlocks
+	end := pos + r.HdrBlocks + r.DataBlocks
 	if end > g.segEnd(pos) || d.checkRecordLocked(&r, pos, end) != nil {
-		return recordHeader{}, false
+		return logrec.Header{}, false
 	}
-	data := fixed[r.hdrBlocks*bs : (r.hdrBlocks+r.dataBlocks)*bs]
-	if crc(data) != r.dataCRC {
-		i, ok := repairData(&r, data, bs)
+	data := fixed[r.HdrBlocks*bs : (r.HdrBlocks+r.DataBlocks)*bs]
+	if logrec.CRC(data) != r.DataCRC {
+		i, ok := logrec.RepairData(&r, data, bs)
 		if !ok {
-			return recordHeader{}, false
+			return logrec.Header{}, false
 		}
-		d.repairs = append(d.repairs, repairedBlock{lblock: r.logicalBlock(i), phys: pos + r.hdrBlocks + i,
+		d.repairs = append(d.repairs, repairedBlock{lblock: r.LogicalBlock(i), phys: pos + r.HdrBlocks + i,
 			data: data[i*bs : (i+1)*bs]})
 	}
 	d.stats.RepairedRecords++
@@ -213,7 +214,7 @@ func (d *Device) readHeader(buf *[]byte, pos int64) ([]byte, error) {
 	if err := d.innerRead(b, pos); err != nil {
 		return nil, err
 	}
-	h := recordHeaderBlocks(b)
+	h := logrec.HeaderBlocks(b)
 	if h <= 1 || h > g.segEnd(pos)-pos {
 		return b, nil
 	}
@@ -228,26 +229,26 @@ func (d *Device) readHeader(buf *[]byte, pos int64) ([]byte, error) {
 // lies within one segment, maps blocks that exist, places its data on
 // blocks without live data and points to a valid next record position.
 // REQUIRES: mu held.
-func (d *Device) checkRecordLocked(r *recordHeader, pos, end int64) error {
+func (d *Device) checkRecordLocked(r *logrec.Header, pos, end int64) error {
 	g := d.g
 	segEnd := g.segEnd(pos)
 	mapEnd := int64(0)
-	if n := len(r.extents); n > 0 {
-		mapEnd = int64(r.extents[n-1].lblock) + int64(r.extents[n-1].count)
+	if n := len(r.Extents); n > 0 {
+		mapEnd = int64(r.Extents[n-1].LBlock) + int64(r.Extents[n-1].Count)
 	}
-	nextOK := (r.next == end && segEnd-end >= 2) ||
-		(g.isData(r.next) && (r.next-g.dataStart())%g.segBlocks == 0 && g.segOf(r.next) != g.segOf(pos) && segEnd-end < 2)
+	nextOK := (r.Next == end && segEnd-end >= 2) ||
+		(g.isData(r.Next) && (r.Next-g.dataStart())%g.segBlocks == 0 && g.segOf(r.Next) != g.segOf(pos) && segEnd-end < 2)
 	switch {
 	case end > segEnd:
-		return fmt.Errorf("%w: record %d at %d runs past its segment", ErrCorrupt, r.seq, pos)
-	case r.size > g.nLogical*g.bs || r.cut > g.nLogical*g.bs || mapEnd > ceilDiv(r.size, g.bs):
-		return fmt.Errorf("%w: record %d maps past its file size %d or the capacity", ErrCorrupt, r.seq, r.size)
+		return fmt.Errorf("%w: record %d at %d runs past its segment", ErrCorrupt, r.Seq, pos)
+	case r.Size > g.nLogical*g.bs || r.Cut > g.nLogical*g.bs || mapEnd > ceilDiv(r.Size, g.bs):
+		return fmt.Errorf("%w: record %d maps past its file size %d or the capacity", ErrCorrupt, r.Seq, r.Size)
 	case !nextOK:
-		return fmt.Errorf("%w: record %d at %d names next record at %d", ErrCorrupt, r.seq, pos, r.next)
+		return fmt.Errorf("%w: record %d at %d names next record at %d", ErrCorrupt, r.Seq, pos, r.Next)
 	}
 	for p := pos; p < end; p++ {
 		if d.rev[p-g.dataStart()] != 0 {
-			return fmt.Errorf("%w: record %d at %d overwrites live data at %d", ErrCorrupt, r.seq, pos, p)
+			return fmt.Errorf("%w: record %d at %d overwrites live data at %d", ErrCorrupt, r.Seq, pos, p)
 		}
 	}
 	return nil
@@ -303,7 +304,7 @@ func (d *Device) rewriteRepairsLocked() error {
 	var runs []run
 	for _, rp := range reps {
 		at := int64(d.mapAt(rp.lblock))
-		if at == rp.phys || at != 0 && d.sums[rp.lblock] == crc(rp.data) {
+		if at == rp.phys || at != 0 && d.sums[rp.lblock] == logrec.CRC(rp.data) {
 			runs = append(runs, run{lblock: rp.lblock, data: rp.data})
 		}
 	}
@@ -313,5 +314,5 @@ func (d *Device) rewriteRepairsLocked() error {
 	// In log order the blocks need not be ascending; the map holds one
 	// place per block, so each appears once.
 	slices.SortFunc(runs, func(a, b run) int { return cmp.Compare(a.lblock, b.lblock) })
-	return d.writeTxnLocked(runs, recClean, d.size, d.size, false)
+	return d.writeTxnLocked(runs, logrec.FlagClean, d.size, d.size, false)
 }

@@ -3,15 +3,9 @@ package cow
 import (
 	"encoding/binary"
 	"fmt"
-	"hash/crc32"
+	"github.com/untorn/untorn/blockdev/internal/logrec"
 	"math"
 )
-
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
-
-func crc(b []byte) uint32 { return crc32.Checksum(b, castagnoli) }
-
-func crc32Update(sum uint32, b []byte) uint32 { return crc32.Update(sum, castagnoli, b) }
 
 const (
 	sbMagic   = 0x31574f434e524f54 // "TORNCOW1" little-endian
@@ -73,7 +67,7 @@ func (s *superblock) encode(b []byte) {
 	le.PutUint32(b[92:], s.ckptCRC)
 	le.PutUint64(b[96:], s.ckptGen)
 	le.PutUint32(b[104:], uint32(s.spare))
-	le.PutUint32(b[sbLen-4:], crc(b[:sbLen-4]))
+	le.PutUint32(b[sbLen-4:], logrec.CRC(b[:sbLen-4]))
 }
 
 // decodeSuperblock parses and checks one superblock copy. It returns an
@@ -87,7 +81,7 @@ func decodeSuperblock(b []byte) (superblock, error) {
 	if le.Uint64(b[0:]) != sbMagic {
 		return superblock{}, ErrNotFormatted
 	}
-	if got, want := crc(b[:sbLen-4]), le.Uint32(b[sbLen-4:]); got != want {
+	if got, want := logrec.CRC(b[:sbLen-4]), le.Uint32(b[sbLen-4:]); got != want {
 		return superblock{}, fmt.Errorf("%w: superblock checksum %#x, want %#x", ErrCorrupt, got, want)
 	}
 	if v := le.Uint32(b[8:]); v != sbVersion {

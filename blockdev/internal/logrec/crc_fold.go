@@ -1,4 +1,4 @@
-package cow
+package logrec
 
 // A record's data checksum is the CRC-32C of all its data blocks, and its
 // header also holds each block's own CRC-32C. Both are computed from the
@@ -10,20 +10,20 @@ package cow
 // (zlib's crc32_combine). sumFolder holds shift_n for the block size as
 // four byte tables.
 
-// sumFolder folds per-block CRC-32Cs into the CRC-32C of the blocks' concatenation.
-type sumFolder struct{ shift [4][256]uint32 }
+// Folder folds per-block CRC-32Cs into the CRC-32C of the blocks' concatenation.
+type Folder struct{ shift [4][256]uint32 }
 
-// newSumFolder builds the folder for blocks of bs bytes.
-func newSumFolder(bs int64) *sumFolder {
+// NewFolder builds the folder for blocks of bs bytes.
+func NewFolder(bs int64) *Folder {
 	zeros := make([]byte, bs)
 	// The register after bs zero bytes from state v: crc32.Update
 	// conditions its input and output with ^, which raw undoes.
-	raw := func(v uint32) uint32 { return ^crc32Update(^v, zeros) }
+	raw := func(v uint32) uint32 { return ^CRCUpdate(^v, zeros) }
 	var basis [32]uint32
 	for i := range basis {
 		basis[i] = raw(1 << i)
 	}
-	f := &sumFolder{}
+	f := &Folder{}
 	for k := range 4 {
 		for b := range 256 {
 			var v uint32
@@ -38,9 +38,9 @@ func newSumFolder(bs int64) *sumFolder {
 	return f
 }
 
-// fold returns the CRC-32C of the concatenation of blocks whose own
+// Fold returns the CRC-32C of the concatenation of blocks whose own
 // CRC-32Cs are sums (0 for none, as crc of no bytes).
-func (f *sumFolder) fold(sums []uint32) uint32 {
+func (f *Folder) Fold(sums []uint32) uint32 {
 	if len(sums) == 0 {
 		return 0
 	}

@@ -1,4 +1,4 @@
-package cow
+package logrec
 
 import (
 	"math/rand/v2"
@@ -13,7 +13,7 @@ import (
 func TestSumFolderMatchesCRC(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	for _, bs := range []int64{512, 4096} {
-		f := newSumFolder(bs)
+		f := NewFolder(bs)
 		for _, n := range []int64{0, 1, 2, 3, 17, 256} {
 			data := make([]byte, n*bs)
 			for i := range data {
@@ -21,13 +21,13 @@ func TestSumFolderMatchesCRC(t *testing.T) {
 			}
 			sums := make([]uint32, n)
 			for i := range n {
-				sums[i] = crc(data[i*bs : (i+1)*bs])
+				sums[i] = CRC(data[i*bs : (i+1)*bs])
 			}
-			require.Equal(t, crc(data), f.fold(sums), "bs %d, %d blocks", bs, n)
+			require.Equal(t, CRC(data), f.Fold(sums), "bs %d, %d blocks", bs, n)
 			if n > 1 {
 				data[bs+5] ^= 0x10
-				sums[1] = crc(data[bs : 2*bs])
-				require.Equal(t, crc(data), f.fold(sums), "bs %d, %d blocks after a change", bs, n)
+				sums[1] = CRC(data[bs : 2*bs])
+				require.Equal(t, CRC(data), f.Fold(sums), "bs %d, %d blocks after a change", bs, n)
 			}
 		}
 	}
