@@ -1,10 +1,9 @@
 package cow
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
-	"slices"
+	"github.com/untorn/untorn/blockdev/internal/logrec"
 
 	"github.com/untorn/untorn/blockdev"
 )
@@ -91,7 +90,7 @@ func readSuperblocks(dev blockdev.Device, bs int64) ([]superblock, bool, error) 
 		}
 		return nil, false, ErrNotFormatted
 	}
-	slices.SortStableFunc(sbs, func(a, b superblock) int { return -cmp.Compare(a.ckptGen, b.ckptGen) })
+	logrec.NewestFirst(sbs, func(s superblock) uint64 { return s.ckptGen })
 	return sbs, formatting, nil
 }
 

@@ -41,7 +41,7 @@ type superblock struct {
 }
 
 // ckptSlot is the checkpoint slot (and superblock copy) of s's generation.
-func (s *superblock) ckptSlot() int { return int(s.ckptGen % 2) }
+func (s *superblock) ckptSlot() int { return logrec.RootCopy(s.ckptGen) }
 
 func (s *superblock) geometry() geometry {
 	return geometry{bs: s.blockSize, nLogical: s.nLogical, segBlocks: s.segBlocks, nSegs: s.nSegs,
