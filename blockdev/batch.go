@@ -1,5 +1,11 @@
 package blockdev
 
+import (
+	"cmp"
+	"fmt"
+	"slices"
+)
+
 // Piece is one range of a batch: Data is written at Off.
 type Piece struct {
 	Off  int64
@@ -42,4 +48,40 @@ type SizedDevice interface {
 	// guarantees), so that a group that grew past it can still commit
 	// whole.
 	CommitSized(pieces []Piece, cut, size int64, flags Flags) error
+}
+
+// CheckPieces validates the pieces of a batch on a device of the given
+// size and limits, as every BatchDevice does: each piece lies within
+// [0, size) and its offset and length are multiples of BlockSize
+// (ErrOutOfRange, ErrMisaligned), their total is at most limit bytes and
+// no two overlap (ErrAtomicInvalid). It returns the non-empty pieces
+// sorted by offset (a new slice; the data is not copied) and their total
+// length in bytes.
+func CheckPieces(l Limits, size int64, pieces []Piece, limit int64) ([]Piece, int64, error) {
+	bs := int64(max(l.BlockSize, 1))
+	out := make([]Piece, 0, len(pieces))
+	var total int64
+	for _, pc := range pieces {
+		n := int64(len(pc.Data))
+		switch {
+		case pc.Off < 0 || pc.Off > size || n > size-pc.Off:
+			return nil, 0, fmt.Errorf("%w: piece [%d, +%d) on a device of %d bytes", ErrOutOfRange, pc.Off, n, size)
+		case pc.Off%bs != 0 || n%bs != 0:
+			return nil, 0, fmt.Errorf("%w: piece [%d, +%d) is not a multiple of the block size %d", ErrMisaligned, pc.Off, n, bs)
+		case n == 0:
+			continue
+		}
+		total += n
+		out = append(out, pc)
+	}
+	if total > limit {
+		return nil, 0, fmt.Errorf("%w: batch of %d bytes exceeds MaxBatch %d", ErrAtomicInvalid, total, limit)
+	}
+	slices.SortFunc(out, func(a, b Piece) int { return cmp.Compare(a.Off, b.Off) })
+	for i := 1; i < len(out); i++ {
+		if prev := out[i-1]; prev.Off+int64(len(prev.Data)) > out[i].Off {
+			return nil, 0, fmt.Errorf("%w: pieces at %d and %d overlap", ErrAtomicInvalid, prev.Off, out[i].Off)
+		}
+	}
+	return out, total, nil
 }

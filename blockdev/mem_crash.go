@@ -1,6 +1,9 @@
 package blockdev
 
-import "math/rand/v2"
+import (
+	"math/rand/v2"
+	"sync"
+)
 
 // CrashConfig says how a CrashClone picks the volatile writes that survive.
 type CrashConfig struct {
@@ -23,6 +26,41 @@ type CrashConfig struct {
 func (m *Mem) CrashClone(cfg CrashConfig) *Mem {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
+	return m.crashCloneLocked(cfg)
+}
+
+// crashAllMu serialises CrashCloneAll, the only code that holds more than
+// one Mem's lock, so that two of them never wait for each other.
+var crashAllMu sync.Mutex
+
+// CrashCloneAll cuts the power of several Mems at one instant, as one
+// machine's devices lose it together (a data file and its journal): it
+// holds every Mem's lock while it clones them, so no write or flush of any
+// of them falls between two clones. Clone i is built as CrashClone with
+// seed cfg.Seed+i; the Mems run on unchanged.
+func CrashCloneAll(cfg CrashConfig, mems ...*Mem) []*Mem {
+	crashAllMu.Lock()
+	defer crashAllMu.Unlock()
+	for _, m := range mems {
+		m.mu.RLock()
+	}
+	defer func() {
+		for _, m := range mems {
+			m.mu.RUnlock()
+		}
+	}()
+	out := make([]*Mem, len(mems))
+	for i, m := range mems {
+		c := cfg
+		c.Seed += uint64(i)
+		out[i] = m.crashCloneLocked(c)
+	}
+	return out
+}
+
+// crashCloneLocked is CrashClone.
+// REQUIRES: m.mu held (shared is enough).
+func (m *Mem) crashCloneLocked(cfg CrashConfig) *Mem {
 	img := make([]byte, m.size)
 	copy(img, m.durable)
 

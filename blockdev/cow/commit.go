@@ -1,10 +1,8 @@
 package cow
 
 import (
-	"cmp"
 	"fmt"
 	"github.com/untorn/untorn/blockdev/internal/logrec"
-	"slices"
 	"time"
 
 	"github.com/untorn/untorn/blockdev"
@@ -139,32 +137,15 @@ func (d *Device) commitSized(pieces []blockdev.Piece, cut, size int64, flags blo
 // checkBatch validates pieces (at most limit bytes in all) and returns them
 // as runs sorted by logical block, with their total length in blocks.
 func (d *Device) checkBatch(pieces []blockdev.Piece, limit int64) ([]run, int64, error) {
-	bs, size := d.g.bs, d.Size()
-	runs := make([]run, 0, len(pieces))
-	var total int64
-	for _, pc := range pieces {
-		n := int64(len(pc.Data))
-		switch {
-		case pc.Off < 0 || pc.Off > size || n > size-pc.Off:
-			return nil, 0, fmt.Errorf("%w: piece [%d, +%d) on a device of %d bytes", blockdev.ErrOutOfRange, pc.Off, n, size)
-		case pc.Off%bs != 0 || n%bs != 0:
-			return nil, 0, fmt.Errorf("%w: piece [%d, +%d) is not a multiple of the block size %d", blockdev.ErrMisaligned, pc.Off, n, bs)
-		case n == 0:
-			continue
-		}
-		total += n
-		runs = append(runs, run{lblock: pc.Off / bs, data: pc.Data})
+	sorted, total, err := blockdev.CheckPieces(d.limits, d.Size(), pieces, limit)
+	if err != nil {
+		return nil, 0, err
 	}
-	if total > limit {
-		return nil, 0, fmt.Errorf("%w: batch of %d bytes exceeds MaxBatch %d", blockdev.ErrAtomicInvalid, total, limit)
+	runs := make([]run, len(sorted))
+	for i, pc := range sorted {
+		runs[i] = run{lblock: pc.Off / d.g.bs, data: pc.Data}
 	}
-	slices.SortFunc(runs, func(a, b run) int { return cmp.Compare(a.lblock, b.lblock) })
-	for i := 1; i < len(runs); i++ {
-		if prev := runs[i-1]; prev.lblock+int64(len(prev.data))/bs > runs[i].lblock {
-			return nil, 0, fmt.Errorf("%w: pieces at %d and %d overlap", blockdev.ErrAtomicInvalid, prev.lblock*bs, runs[i].lblock*bs)
-		}
-	}
-	return runs, total / bs, nil
+	return runs, total / d.g.bs, nil
 }
 
 // finishLocked ends a write: a flush for FUA, else a checkpoint if due.
