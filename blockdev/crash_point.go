@@ -56,6 +56,14 @@ func (c *CrashPoint) TakeAll() ([]*Mem, bool) {
 	return clones, clones != nil
 }
 
+// Fired reports whether the armed write or flush came (its clones wait
+// for Take or TakeAll).
+func (c *CrashPoint) Fired() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.clones != nil
+}
+
 // MaybeError clones the Mem when the armed operation comes; it runs before
 // the operation reaches the Mem and outside the Mem's lock.
 func (c *CrashPoint) MaybeError(op Op) error {
