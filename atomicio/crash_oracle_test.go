@@ -31,10 +31,13 @@ func TestMain(m *testing.M) {
 type profile struct {
 	name   string
 	limits blockdev.Limits
-	size   int64 // device size: the file's (native) or the container's (COW)
-	opts   Options
-	faults bool // inject EIO/ENOSPC at random I/O indexes
-	mode   Mode // the mode the File must end up in
+	size   int64 // device size: the file's (native, journal) or the container's (COW)
+	// journal is the journal device's size in journal mode (0: another
+	// mode); the journal fills it (opts.JournalSize).
+	journal int64
+	opts    Options
+	faults  bool // inject EIO/ENOSPC at random I/O indexes
+	mode    Mode // the mode the File must end up in
 }
 
 func oracleProfiles() []profile {
@@ -48,22 +51,34 @@ func oracleProfiles() []profile {
 		{name: "none-cow", limits: blockdev.LimitsNone, size: 1 << 20, opts: base, mode: ModeCOW},
 		{name: "nvme-cow-small-cache", limits: blockdev.LimitsNVMe, size: 1 << 20, opts: small, mode: ModeCOW},
 		{name: "none-cow-faults", limits: blockdev.LimitsNone, size: 1 << 20, opts: base, faults: true, mode: ModeCOW},
+		journalProfile("none-journal", blockdev.LimitsNone, base, false),
+		journalProfile("nvme-journal-small-cache", blockdev.LimitsNVMe, small, false),
+		journalProfile("none-journal-faults", blockdev.LimitsNone, base, true),
 	}
 }
 
-// stack is a File over a Mem, with the handles a test needs: every device
-// operation passes a FaultDevice, which injects random faults (profiles
-// with faults) and can cut the power just before a chosen write or flush.
+// journalProfile is a journal-mode profile: a 1 MiB file and a journal of
+// 192 KiB, small enough to wrap and to fill inside one history.
+func journalProfile(name string, l blockdev.Limits, opts Options, faults bool) profile {
+	const journal = 192 << 10
+	opts.JournalSize = journal - 2*4096
+	return profile{name: name, limits: l, size: 1 << 20, journal: journal, opts: opts, faults: faults, mode: ModeJournal}
+}
+
+// stack is a File over a machine (a Mem, or two in journal mode), with
+// the handles a test needs: every device operation passes a FaultDevice,
+// which injects random faults (profiles with faults) and can cut the power
+// of the whole machine just before a chosen write or flush.
 type stack struct {
-	mem   *blockdev.Mem
+	m     machine
 	crash *blockdev.CrashPoint
 	f     *File
-	fd    *blockdev.FaultDevice
+	fds   []*blockdev.FaultDevice
 	inj   blockdev.Injector // the crash point, with the random faults of profiles that have them
 }
 
-func openStack(p profile, mem *blockdev.Mem, seed uint64) (*stack, error) {
-	s := &stack{mem: mem, crash: blockdev.NewCrashPoint(mem)}
+func openStack(p profile, m machine, seed uint64) (*stack, error) {
+	s := &stack{m: m, crash: m.crashPoint()}
 	inj := blockdev.Injector(s.crash)
 	if p.faults {
 		inj = blockdev.Any(s.crash, blockdev.OnlyKinds(
@@ -71,13 +86,19 @@ func openStack(p profile, mem *blockdev.Mem, seed uint64) (*stack, error) {
 			blockdev.OpWrite, blockdev.OpAtomicWrite, blockdev.OpFlush))
 	}
 	s.inj = inj
-	s.fd = blockdev.WithFaults(mem, inj)
-	f, err := OpenDevice(s.fd, p.opts)
+	f, fds, err := m.open(p, inj)
 	if err != nil {
 		return nil, err
 	}
-	s.f = f
+	s.f, s.fds = f, fds
 	return s, nil
+}
+
+// setInjector puts inj in front of every device of the stack.
+func (s *stack) setInjector(inj blockdev.Injector) {
+	for _, fd := range s.fds {
+		fd.SetInjector(inj)
+	}
 }
 
 // injected reports whether err comes from the fault injector.
@@ -144,7 +165,7 @@ func (r *oracleRun) sync() {
 // crash cuts the power now, reopens the crashed device and verifies it,
 // then carries on with the reopened File.
 func (r *oracleRun) crash(cfg blockdev.CrashConfig) {
-	clone := r.s.mem.CrashClone(cfg)
+	clone := r.s.m.cut(cfg)
 	addStats(r.s.f)
 	_ = r.s.f.Abandon()
 	r.reopen(clone, false)
@@ -157,7 +178,7 @@ func (r *oracleRun) crashInSync(k int, cfg blockdev.CrashConfig) {
 	r.s.crash.Arm(k, cfg)
 	mark := r.o.syncStarted()
 	err := r.s.f.Sync()
-	clone, _ := r.s.crash.Take()
+	clone, _ := r.s.crash.TakeAll()
 	switch {
 	case err != nil && !(r.p.faults && injected(err)):
 		r.fail("sync: %v", err)
@@ -167,7 +188,7 @@ func (r *oracleRun) crashInSync(k int, cfg blockdev.CrashConfig) {
 		r.o.syncDone(mark)
 	}
 	if clone == nil {
-		clone = r.s.mem.CrashClone(cfg)
+		clone = r.s.m.cut(cfg)
 	}
 	addStats(r.s.f)
 	_ = r.s.f.Abandon()
@@ -178,8 +199,8 @@ func (r *oracleRun) crashInSync(k int, cfg blockdev.CrashConfig) {
 // which must then succeed, whatever failed before: a File never stays
 // failed on a device that works. Then the faults come back.
 func (r *oracleRun) heal() {
-	r.s.fd.SetInjector(r.s.crash)
-	defer r.s.fd.SetInjector(r.s.inj)
+	r.s.setInjector(r.s.crash)
+	defer r.s.setInjector(r.s.inj)
 	mark := r.o.syncStarted()
 	if err := r.s.f.Sync(); err != nil {
 		r.fail("sync on a device that works again: %v", err)
@@ -193,20 +214,20 @@ func (r *oracleRun) heal() {
 // the recovery of that one, up to len(ks) times; the image at the end must
 // hold what the oracle allows, like after any crash.
 func (r *oracleRun) crashInRecovery(cfg blockdev.CrashConfig, ks []int) {
-	clone := r.s.mem.CrashClone(cfg)
+	clone := r.s.m.cut(cfg)
 	addStats(r.s.f)
 	_ = r.s.f.Abandon()
 	for i, k := range ks {
-		work := clone.CrashClone(blockdev.CrashConfig{Survive: 1}) // a copy: clone stays as it is
-		cp := blockdev.NewCrashPoint(work)
+		work := clone.cut(blockdev.CrashConfig{Survive: 1}) // a copy: clone stays as it is
+		cp := work.crashPoint()
 		cp.Arm(k, blockdev.CrashConfig{Seed: cfg.Seed + uint64(i) + 1, Survive: cfg.Survive})
-		f, err := OpenDevice(blockdev.WithFaults(work, cp), r.p.opts)
+		f, _, err := work.open(r.p, cp)
 		if err != nil {
 			r.fail("recovery %d: %v", i+1, err)
 			return
 		}
 		_ = f.Abandon()
-		next, ok := cp.Take()
+		next, ok := cp.TakeAll()
 		if !ok {
 			break // the recovery wrote less than that: reopen the image it started from
 		}
@@ -229,10 +250,10 @@ func (r *oracleRun) closeReopen() {
 	}
 	r.o.syncDone(mark)
 	addStats(r.s.f)
-	r.reopen(r.s.mem.CrashClone(blockdev.CrashConfig{}), true)
+	r.reopen(r.s.m.cut(blockdev.CrashConfig{}), true)
 }
 
-func (r *oracleRun) reopen(clone *blockdev.Mem, exact bool) {
+func (r *oracleRun) reopen(clone machine, exact bool) {
 	var s *stack
 	var err error
 	for range 10 { // recovery may write, and an injected fault may fail it: retry
@@ -304,9 +325,9 @@ func TestCrashOracle(t *testing.T) {
 	for _, p := range oracleProfiles() {
 		t.Run(p.name, func(t *testing.T) {
 			rapid.Check(t, func(t *rapid.T) {
-				mem, err := blockdev.NewMem(p.size, p.limits)
+				m, err := newMachine(p)
 				require.NoError(t, err)
-				s, err := openStack(p, mem, 1)
+				s, err := openStack(p, m, 1)
 				require.NoError(t, err)
 				r := &oracleRun{p: p, s: s, o: newOracle(s.f.Size()), seed: 1, fail: t.Fatalf}
 				defer func() { _ = r.s.f.Abandon() }()

@@ -173,6 +173,9 @@ type built struct {
 	fd    int    // a plain descriptor of it (fsync, fstat), no lock
 	dev   *blockdev.File
 	file  *File
+	// journal is the new file's journal under its temporary name (journal
+	// mode), published after the file.
+	journal *built
 }
 
 // build creates, sizes, preallocates, formats and fsyncs a new data file
@@ -182,13 +185,18 @@ func build(dirfd int, path string, opts Options, perm int) (*built, error) {
 	fail := func(err error) (*built, error) {
 		return nil, fmt.Errorf("atomicio: create %s: %w", path, err)
 	}
-	mode := opts.Mode
-	if mode == ModeAuto {
-		mode = ModeCOW
-	}
 	info, err := blockdev.Stat(filepath.Dir(path))
 	if err != nil {
 		return fail(err)
+	}
+	mode := opts.Mode
+	if mode == ModeAuto {
+		// Native only where the hardware writes the units untorn at full
+		// speed (see ModeAuto); else the side journal.
+		mode = ModeJournal
+		if info.AtomicUnitMax > 0 && int(info.AtomicUnitMaxOpt) >= 2*opts.MaxAtomic {
+			mode = ModeNative
+		}
 	}
 	bs := 4096
 	if info.DIOReported && info.DIOOffsetAlign > 0 {
@@ -198,6 +206,9 @@ func build(dirfd int, path string, opts Options, perm int) (*built, error) {
 	// sparse file with room for the largest size; the container takes
 	// disk space as data comes.
 	size := ceilTo(opts.Size, int64(bs))
+	if mode == ModeJournal {
+		size = 0 // the data file gets its exact length below
+	}
 	capacity := ceilTo(cmp.Or(opts.MaxSize, max(DefaultMaxSize, opts.Size)), int64(bs))
 	if mode == ModeCOW {
 		size, err = cowPhysicalSize(bs, opts, capacity)
@@ -212,13 +223,25 @@ func build(dirfd int, path string, opts Options, perm int) (*built, error) {
 	if err != nil {
 		return fail(err)
 	}
+	if mode == ModeJournal && opts.Size > 0 {
+		// The file starts with exactly Size bytes (zeros); the journal
+		// starts from that length.
+		if err := b.dev.SetLength(opts.Size); err != nil {
+			return b.fail(err)
+		}
+	}
 	if opts.Preallocate {
 		if err := step("preallocate"); err != nil {
 			return b.fail(fmt.Errorf("preallocate: %w", err))
 		}
-		if mode == ModeCOW {
+		switch mode {
+		case ModeCOW:
 			err = preallocateCOW(b.dev, bs, opts, capacity)
-		} else {
+		case ModeJournal:
+			// Checkpoints write pages home: their space is allocated
+			// ahead (the journal itself is always written whole).
+			err = b.dev.Allocate(0, ceilTo(opts.Size, int64(bs)))
+		default:
 			err = preallocate(b.dev)
 		}
 		if err != nil {
@@ -229,7 +252,13 @@ func build(dirfd int, path string, opts Options, perm int) (*built, error) {
 		return b.fail(fmt.Errorf("format: %w", err))
 	}
 	var target blockdev.Device = b.dev
-	if mode == ModeCOW {
+	if mode == ModeJournal {
+		jb, jd, err := buildJournal(dirfd, path, b.dev, opts, perm)
+		if err != nil {
+			return b.fail(err)
+		}
+		b.journal, target = jb, jd
+	} else if mode == ModeCOW {
 		c, err := formatCOW(b.dev, opts, capacity)
 		if err != nil {
 			return b.fail(err)
@@ -259,9 +288,16 @@ func build(dirfd int, path string, opts Options, perm int) (*built, error) {
 	f, err := newFile(target, mode, opts)
 	if err != nil {
 		_ = unix.Unlinkat(dirfd, b.tmp, 0)
+		if b.journal != nil {
+			_ = unix.Unlinkat(dirfd, b.journal.tmp, 0)
+			_ = unix.Close(b.journal.fd)
+		}
 		_ = target.Close()
 		_ = unix.Close(b.fd)
 		return nil, err
+	}
+	if mode == ModeJournal {
+		f.journalPath = path
 	}
 	b.file = f
 	return b, nil
@@ -317,6 +353,9 @@ func (b *built) fail(err error) (*built, error) {
 	_ = unix.Unlinkat(b.dirfd, b.tmp, 0)
 	_ = b.dev.Close()
 	_ = unix.Close(b.fd)
+	if b.journal != nil {
+		_, _ = b.journal.fail(err)
+	}
 	return nil, fmt.Errorf("atomicio: create %s: %w", b.path, err)
 }
 
@@ -324,14 +363,32 @@ func (b *built) fail(err error) (*built, error) {
 // the File and returns err for path.
 func (b *built) discard(err error) (*File, error) {
 	_ = unix.Unlinkat(b.dirfd, b.tmp, 0)
+	if b.journal != nil {
+		_ = unix.Unlinkat(b.dirfd, b.journal.tmp, 0)
+		_ = unix.Close(b.journal.fd)
+	}
 	_ = b.file.Abandon()
 	_ = unix.Close(b.fd)
 	return nil, fmt.Errorf("atomicio: create %s: %w", b.path, err)
 }
 
-// finish makes the published file's name durable and returns its File.
+// finish publishes the journal of a file in journal mode (after the file:
+// a crash between the two leaves a file without a journal, which Open
+// gives a new one), makes the names durable and returns the File.
 func (b *built) finish(dirfd int) (*File, error) {
 	_ = unix.Close(b.fd)
+	if j := b.journal; j != nil {
+		err := step("publish-journal")
+		if err == nil {
+			err = publishNoReplace(dirfd, j.tmp, filepath.Base(j.path))
+		}
+		_ = unix.Close(j.fd)
+		if err != nil {
+			_ = unix.Unlinkat(dirfd, j.tmp, 0)
+			_ = b.file.Abandon()
+			return nil, fmt.Errorf("atomicio: create %s: publish the journal: %w", b.path, err)
+		}
+	}
 	err := step("sync-dir")
 	if err == nil {
 		err = fsync(dirfd)

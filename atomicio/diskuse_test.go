@@ -1,6 +1,7 @@
 package atomicio
 
 import (
+	"github.com/untorn/untorn/blockdev/journal"
 	"math/rand/v2"
 	"path/filepath"
 	"testing"
@@ -12,23 +13,33 @@ import (
 )
 
 // diskUse returns the bytes of disk the file at path occupies.
-func diskUse(t *testing.T, path string) int64 {
+// diskUse is the disk space a file takes (with its journal, in journal
+// mode: checkDiskUse sets it so).
+var diskUse = fileDiskUse
+
+func fileDiskUse(t *testing.T, path string) int64 {
 	var st unix.Stat_t
 	require.NoError(t, unix.Stat(path, &st))
 	return st.Blocks * 512
 }
 
-// checkDiskUse creates a COW file with Options{}, sizes it to 1 GiB and
-// writes 100 MiB of 16 KiB pages at random page offsets, then overwrites
-// 150 MiB of random pages among them: the container must hold about the
-// live data plus its headroom, never the logical size or twice it. It
-// also cuts the file to 10 MiB and checks the space comes back.
-func checkDiskUse(t *testing.T, dir string) {
-	path := filepath.Join(dir, "data")
-	f, err := Open(path, Options{})
+// checkDiskUse creates a file in mode (COW or journal) with otherwise
+// default Options, sizes it to 1 GiB and writes 100 MiB of 16 KiB pages
+// at random page offsets, then overwrites 150 MiB of random pages among
+// them. A COW container must hold about the live data plus its headroom,
+// never the logical size or twice it; a file in journal mode its data and
+// the journal, with an apparent size (ls -l) equal to its size. It also
+// cuts the file to 10 MiB and checks the space comes back.
+func checkDiskUse(t *testing.T, dir string, mode Mode) {
+	path := filepath.Join(dir, "data-"+mode.String())
+	f, err := Open(path, Options{Mode: mode})
 	require.NoError(t, err)
 	defer func() { _ = f.Abandon() }()
-	require.Equal(t, ModeCOW, f.Mode())
+	require.Equal(t, mode, f.Mode())
+	if mode == ModeJournal {
+		diskUse = func(t *testing.T, path string) int64 { return fileDiskUse(t, path) + fileDiskUse(t, JournalPath(path)) }
+		defer func() { diskUse = fileDiskUse }()
+	}
 	const (
 		logical = 1 << 30
 		data    = 100 << 20
@@ -54,11 +65,26 @@ func checkDiskUse(t *testing.T, dir string) {
 	aged := diskUse(t, path)
 	var st unix.Stat_t
 	require.NoError(t, unix.Stat(path, &st))
-	t.Logf("1 GiB file, 100 MiB of 16 KiB pages: %d MiB on disk; after 150 MiB of random overwrites %d MiB (live data %d MiB, apparent size %d GiB, default COWSparePercent %d)",
-		fresh>>20, aged>>20, f.Stats().COW.LiveBytes>>20, st.Size>>30, DefaultCOWSparePercent)
 	require.Equal(t, int64(logical), f.Size())
-	require.Less(t, fresh, int64(data*13/10), "a fresh container holds its data, not its size")
-	require.Less(t, aged, int64(data)*(100+DefaultCOWSparePercent)/100+64<<20, "an aged container stays within its headroom")
+	if mode == ModeJournal {
+		require.NoError(t, f.Close()) // the last checkpoint: everything home, the journal gone
+		require.NoError(t, unix.Stat(path, &st))
+		home := fileDiskUse(t, path)
+		t.Logf("journal mode, 1 GiB file, 100 MiB of 16 KiB pages: %d MiB on disk with the journal; after 150 MiB of random overwrites %d MiB; closed %d MiB, apparent size %d MiB",
+			fresh>>20, aged>>20, home>>20, st.Size>>20)
+		require.Equal(t, int64(logical), st.Size, "ls -l shows the file's size")
+		require.Less(t, fresh, int64(data)+journal.DefaultCapacity+8<<20, "the data and the journal, never the logical size")
+		require.Less(t, aged, int64(data)+journal.DefaultCapacity+8<<20, "overwrites take no more space")
+		require.Less(t, home, int64(data)+4<<20, "closed, the file holds its data")
+		f, err = Open(path, Options{})
+		require.NoError(t, err)
+		require.Equal(t, ModeJournal, f.Mode())
+	} else {
+		t.Logf("1 GiB file, 100 MiB of 16 KiB pages: %d MiB on disk; after 150 MiB of random overwrites %d MiB (live data %d MiB, apparent size %d GiB, default COWSparePercent %d)",
+			fresh>>20, aged>>20, f.Stats().COW.LiveBytes>>20, st.Size>>30, DefaultCOWSparePercent)
+		require.Less(t, fresh, int64(data*13/10), "a fresh container holds its data, not its size")
+		require.Less(t, aged, int64(data)*(100+DefaultCOWSparePercent)/100+64<<20, "an aged container stays within its headroom")
+	}
 
 	require.NoError(t, f.Truncate(10<<20))
 	require.NoError(t, f.Sync())
@@ -73,6 +99,11 @@ func checkDiskUse(t *testing.T, dir string) {
 	// has not needed to empty yet, within the same headroom as before.
 	require.Less(t, cut, aged/3, "the space of what was cut comes back")
 	require.NoError(t, g.Close())
+	if mode == ModeJournal {
+		require.NoError(t, unix.Stat(path, &st))
+		require.Equal(t, int64(10<<20), st.Size)
+		require.Less(t, fileDiskUse(t, path), int64(10<<20)+1<<20)
+	}
 }
 
 func TestDiskUseFollowsData(t *testing.T) {
@@ -84,7 +115,13 @@ func TestDiskUseFollowsData(t *testing.T) {
 		if !isExt4Dir(t, dir) {
 			t.Skip("temp dir is not ext4")
 		}
-		checkDiskUse(t, dir)
+		for _, m := range []Mode{ModeCOW, ModeJournal} {
+			checkDiskUse(t, dir, m)
+		}
 	})
-	t.Run("xfs", func(t *testing.T) { checkDiskUse(t, xfstest.Mount(t)) })
+	t.Run("xfs", func(t *testing.T) {
+		for _, m := range []Mode{ModeCOW, ModeJournal} {
+			checkDiskUse(t, xfstest.Mount(t), m)
+		}
+	})
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/untorn/untorn/blockdev"
 	"github.com/untorn/untorn/blockdev/cow"
+	"github.com/untorn/untorn/blockdev/journal"
 	"github.com/untorn/untorn/pagecache"
 	"github.com/untorn/untorn/writeback"
 )
@@ -27,6 +28,9 @@ type File struct {
 	mode    Mode
 	maxSize int64            // the largest size (MaxSize)
 	resizer blockdev.Resizer // native mode on a regular file: grows and shrinks it; nil otherwise
+	// journalPath is, in journal mode on a file, the file's path: a clean
+	// Close removes its journal (JournalPath). "" otherwise.
+	journalPath string
 
 	closeMu sync.RWMutex // held shared by every operation, exclusively by Close
 	closed  bool
@@ -60,7 +64,7 @@ func OpenDevice(dev blockdev.Device, opts Options) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
-	target, mode, err := resolveMode(dev, opts, false)
+	target, mode, err := resolveMode(dev, opts, "", dev.Limits().AtomicMax)
 	if err != nil {
 		return nil, err
 	}
@@ -71,6 +75,14 @@ func OpenDevice(dev blockdev.Device, opts Options) (*File, error) {
 	}
 	return f, nil
 }
+
+// memoryUser is a device that keeps memory of its own out of CacheSize
+// (the COW container's maps, the journal's index).
+type memoryUser interface{ MemoryBytes() int64 }
+
+// finisher is a device that has work to do before a clean Close (the
+// journal: the last checkpoint, after which its file can go).
+type finisher interface{ Finish() error }
 
 // Buffer memory carved out of Options.CacheSize.
 const (
@@ -122,8 +134,8 @@ func newFile(dev blockdev.Device, mode Mode, opts Options) (*File, error) {
 		unitBytes = pow2Floor(max(min(int64(dev.Limits().AtomicMax), opts.CacheSize/unitBufferShare), pagecache.PageSize))
 	}
 	budget := opts.CacheSize - readBytes - unitBytes
-	if c, ok := dev.(*cow.Device); ok {
-		budget = max(budget-c.MemoryBytes(), budget/2)
+	if m, ok := dev.(memoryUser); ok {
+		budget = max(budget-m.MemoryBytes(), budget/2)
 	}
 	budget = max(budget, min(opts.CacheSize, int64(opts.MaxAtomic)))
 
@@ -215,6 +227,18 @@ func (f *File) Close() error {
 	if err := f.eng.Sync(); err != nil {
 		return fmt.Errorf("atomicio: close: %w", err)
 	}
+	if fin, ok := f.dev.(finisher); ok {
+		if err := fin.Finish(); err != nil {
+			return fmt.Errorf("atomicio: close: %w", err)
+		}
+		if f.journalPath != "" {
+			// Everything is home and the file has its exact size: the
+			// journal goes, while we still hold it (and its lock).
+			if err := removeFileJournal(f.journalPath); err != nil {
+				return fmt.Errorf("atomicio: close: %w", err)
+			}
+		}
+	}
 	return f.releaseLocked()
 }
 
@@ -257,8 +281,9 @@ type Stats struct {
 	ReadBuffers pagecache.ScratchStats // buffers of reads that miss: never more than their Size in use
 	UnitBuffers pagecache.ScratchStats // native: buffers units are assembled in (zero in COW mode)
 	Writeback   writeback.Stats
-	COW         cow.Stats // the container's space and work (COW mode; zero in native mode)
-	LastError   error     // the error of the last writeback pass, nil if it wrote everything
+	COW         cow.Stats     // the container's space and work (COW mode; zero otherwise)
+	Journal     journal.Stats // the journal's work (journal mode; zero otherwise)
+	LastError   error         // the error of the last writeback pass, nil if it wrote everything
 }
 
 // Stats returns the counters. It works after Close too.
@@ -267,8 +292,11 @@ func (f *File) Stats() Stats {
 	if f.unitBufs != nil {
 		s.UnitBuffers = f.unitBufs.Stats()
 	}
-	if c, ok := f.dev.(*cow.Device); ok {
-		s.COW = c.Stats()
+	switch d := f.dev.(type) {
+	case interface{ Stats() cow.Stats }:
+		s.COW = d.Stats()
+	case interface{ Stats() journal.Stats }:
+		s.Journal = d.Stats()
 	}
 	f.closeMu.RLock()
 	defer f.closeMu.RUnlock()

@@ -15,23 +15,27 @@ import (
 const headerProbe = 64 << 10
 
 // resolveMode decides how a File over dev writes untorn data and returns
-// the device the engine should write: dev itself (native), or a COW
-// container over it, which owns dev from then on. existingFile says dev is
-// a plain file that existed before (Open), as opposed to a device handed to
-// OpenDevice.
-func resolveMode(dev blockdev.Device, opts Options, existingFile bool) (blockdev.Device, Mode, error) {
+// the device the engine should write: dev itself (native), a COW container
+// over it, or (files only) a journal beside it; either of the last two
+// owns dev from then on. path is the file's path for a plain file that
+// existed before (Open), "" for a device handed to OpenDevice, which has
+// no journal mode. nativeMax is the largest untorn write the file system
+// (or the device) does fast: native mode is picked by ModeAuto only when
+// it is at least 2 x MaxAtomic.
+func resolveMode(dev blockdev.Device, opts Options, path string, nativeMax int) (blockdev.Device, Mode, error) {
 	l := dev.Limits()
 	if l.BlockSize > pagecache.PageSize {
 		return nil, 0, fmt.Errorf("%w: device block size %d is larger than the cache's %d-byte page", ErrInvalid, l.BlockSize, pagecache.PageSize)
 	}
-	nativeOK := l.HasAtomic() && l.AtomicMax >= 2*opts.MaxAtomic
+	existingFile := path != ""
+	nativeOK := l.HasAtomic() && nativeMax >= 2*opts.MaxAtomic
 	c, err := openCOW(dev, opts)
 	interrupted := errors.Is(err, cow.ErrIncompleteFormat) // a cut Format: nothing was committed there
 	switch {
 	case err == nil:
-		if opts.Mode == ModeNative {
+		if opts.Mode == ModeNative || opts.Mode == ModeJournal {
 			_ = c.Close()
-			return nil, 0, fmt.Errorf("%w: the device is a COW container; open it with ModeAuto or ModeCOW", ErrInvalid)
+			return nil, 0, fmt.Errorf("%w: the device is a COW container; open it with ModeAuto or ModeCOW (examples/untorn convert turns it into a file in journal mode)", ErrInvalid)
 		}
 		return c, ModeCOW, nil
 	case !errors.Is(err, errNotFormatted):
@@ -45,14 +49,16 @@ func resolveMode(dev blockdev.Device, opts Options, existingFile bool) (blockdev
 	mode := opts.Mode
 	if mode == ModeAuto {
 		switch {
-		case blank && !existingFile && !nativeOK:
+		case existingFile && nativeOK:
+			mode = ModeNative
+		case existingFile:
+			mode = ModeJournal
+		case blank && !nativeOK:
 			mode = ModeCOW
 		case l.HasAtomic():
 			mode = ModeNative
-		case existingFile:
-			return nil, 0, fmt.Errorf("%w: the file system offers no RWF_ATOMIC and the file is not a COW container", ErrNoUntornWrites)
 		default:
-			return nil, 0, fmt.Errorf("%w: device without untorn writes holds data", ErrNotContainer)
+			return nil, 0, fmt.Errorf("%w: device without untorn writes holds data (OpenDeviceWithJournal keeps it in place)", ErrNotContainer)
 		}
 	}
 	switch mode {
@@ -61,6 +67,16 @@ func resolveMode(dev blockdev.Device, opts Options, existingFile bool) (blockdev
 			return nil, 0, fmt.Errorf("%w: native mode needs RWF_ATOMIC: %w", ErrNoUntornWrites, blockdev.ErrAtomicUnsupported)
 		}
 		return dev, ModeNative, nil
+	case ModeJournal:
+		f, ok := dev.(*blockdev.File)
+		if !existingFile || !ok {
+			return nil, 0, fmt.Errorf("%w: journal mode over a device needs a second device for the journal (OpenDeviceWithJournal)", ErrInvalid)
+		}
+		jd, err := createFileJournal(f, path, opts)
+		if err != nil {
+			return nil, 0, err
+		}
+		return jd, ModeJournal, nil
 	default: // ModeCOW on a device that is not a container yet
 		if !blank {
 			return nil, 0, fmt.Errorf("%w: refusing to format a COW container over it", ErrNotContainer)
@@ -77,6 +93,17 @@ func resolveMode(dev blockdev.Device, opts Options, existingFile bool) (blockdev
 		}
 		return c, ModeCOW, nil
 	}
+}
+
+// fastAtomicMax is the largest untorn write the file system under path
+// does in hardware (statx atomic_write_unit_max_opt): 0 when it reports
+// none, as XFS's software atomic writes do.
+func fastAtomicMax(path string) int {
+	info, err := blockdev.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return int(info.AtomicUnitMaxOpt)
 }
 
 // isBlank reports whether the start of dev reads as zeros.

@@ -63,7 +63,7 @@ func TestNativeFileGrows(t *testing.T) {
 	require.EqualValues(t, 3*page, st.Size(), "the file is as large as the File says")
 	require.NoError(t, f.Close())
 
-	g, err := Open(path, Options{})
+	g, err := Open(path, Options{Mode: ModeNative})
 	require.NoError(t, err)
 	defer func() { _ = g.Abandon() }()
 	require.Equal(t, ModeNative, g.Mode())

@@ -17,11 +17,11 @@ import (
 // oracle's verdict.
 func runRandomHistory(p profile, seed uint64) (err error) {
 	rng := rand.New(rand.NewPCG(seed, 7))
-	mem, err := blockdev.NewMem(p.size, p.limits)
+	m, err := newMachine(p)
 	if err != nil {
 		return err
 	}
-	s, err := openStack(p, mem, seed)
+	s, err := openStack(p, m, seed)
 	if err != nil {
 		return err
 	}

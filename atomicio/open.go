@@ -79,7 +79,21 @@ func Open(path string, opts Options) (*File, error) {
 // openOnce is one attempt of Open; errRaced means start over.
 func openOnce(path string, opts Options) (*File, error) {
 	st, err := os.Stat(path)
+	withJournal := false
+	if err == nil {
+		// A file with a journal is in journal mode, whatever its size (an
+		// empty file whose data is all in the journal is no new file).
+		if withJournal, err = hasJournal(path); err != nil {
+			return nil, err
+		}
+	} else if errors.Is(err, fs.ErrNotExist) {
+		if j, jerr := hasJournal(path); jerr == nil && j {
+			return nil, fmt.Errorf("%w: %s has a journal (%s) but no data file: restore the file, or remove the journal (it holds the last writes to a deleted file)",
+				ErrInvalid, path, JournalPath(path))
+		}
+	}
 	switch {
+	case withJournal:
 	case errors.Is(err, fs.ErrNotExist):
 		if lst, lerr := os.Lstat(path); lerr == nil && lst.Mode()&fs.ModeSymlink != 0 {
 			return nil, fmt.Errorf("%w: %s is a dangling symbolic link", ErrInvalid, path)
@@ -96,11 +110,27 @@ func openOnce(path string, opts Options) (*File, error) {
 	case err != nil:
 		return nil, fmt.Errorf("atomicio: open %s: %w", path, err)
 	}
+	return openExisting(path, opts, withJournal)
+}
+
+// openExisting opens the existing file at path: in journal mode when it
+// has a journal (recovering from it), else as resolveMode decides.
+func openExisting(path string, opts Options, withJournal bool) (*File, error) {
 	dev, err := blockdev.OpenFile(path, blockdev.FileOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("atomicio: open %s: %w", path, err)
 	}
-	target, mode, err := resolveMode(dev, opts, true)
+	var target blockdev.Device
+	mode := ModeJournal
+	if withJournal {
+		if opts.Mode != ModeAuto && opts.Mode != ModeJournal {
+			err = fmt.Errorf("%w: %s has a journal: open it in ModeAuto or ModeJournal", ErrInvalid, path)
+		} else {
+			target, err = openFileJournal(dev, path, opts)
+		}
+	} else {
+		target, mode, err = resolveMode(dev, opts, path, fastAtomicMax(path))
+	}
 	if err != nil {
 		_ = dev.Close()
 		return nil, fmt.Errorf("atomicio: open %s: %w", path, err)
@@ -109,6 +139,9 @@ func openOnce(path string, opts Options) (*File, error) {
 	if err != nil {
 		_ = target.Close()
 		return nil, err
+	}
+	if mode == ModeJournal {
+		f.journalPath = path
 	}
 	return f, nil
 }

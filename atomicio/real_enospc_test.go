@@ -23,7 +23,7 @@ func TestRealENOSPCThenSpace(t *testing.T) {
 	mnt := xfstest.Mount(t)
 	const size = 24 << 20
 	path := filepath.Join(mnt, "data.db")
-	f, err := Open(path, Options{Size: size, FlushInterval: -1, CacheSize: 64 << 20})
+	f, err := Open(path, Options{Size: size, FlushInterval: -1, CacheSize: 64 << 20, Mode: ModeCOW})
 	require.NoError(t, err)
 	defer func() { _ = f.Abandon() }()
 	require.Equal(t, ModeCOW, f.Mode())

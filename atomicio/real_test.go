@@ -22,6 +22,7 @@ func realFileProperty(t *testing.T, path string, opts Options, want Mode) {
 	opts.Size = size
 	rapid.Check(t, func(rt *rapid.T) {
 		_ = os.Remove(path)
+		_ = os.Remove(JournalPath(path)) // the last case's abandoned File left it
 		f, err := Open(path, opts)
 		require.NoError(rt, err)
 		defer func() { _ = f.Abandon() }()
@@ -77,7 +78,11 @@ func realFileProperty(t *testing.T, path string, opts Options, want Mode) {
 }
 
 func TestRealFileCOWOnTempDir(t *testing.T) {
-	realFileProperty(t, filepath.Join(t.TempDir(), "data"), Options{CacheSize: 1 << 20}, ModeCOW)
+	realFileProperty(t, filepath.Join(t.TempDir(), "data"), Options{CacheSize: 1 << 20, Mode: ModeCOW}, ModeCOW)
+}
+
+func TestRealFileJournalOnTempDir(t *testing.T) {
+	realFileProperty(t, filepath.Join(t.TempDir(), "data"), Options{CacheSize: 1 << 20, JournalSize: 1 << 20}, ModeJournal)
 }
 
 func TestRealFileNativeOnXFS(t *testing.T) {
@@ -87,21 +92,48 @@ func TestRealFileNativeOnXFS(t *testing.T) {
 
 func TestRealFileCOWOnXFS(t *testing.T) {
 	mnt := xfstest.Mount(t)
-	realFileProperty(t, filepath.Join(mnt, "data"), Options{CacheSize: 1 << 20}, ModeCOW)
+	realFileProperty(t, filepath.Join(mnt, "data"), Options{CacheSize: 1 << 20, Mode: ModeCOW}, ModeCOW)
 }
 
-func TestOpenRefusesPlainFileWithoutUntornWrites(t *testing.T) {
+// TestRealFileJournalOnXFS: the default for a new file on XFS (whose
+// atomic writes are software, unit max opt 0) is journal mode.
+func TestRealFileJournalOnXFS(t *testing.T) {
+	mnt := xfstest.Mount(t)
+	realFileProperty(t, filepath.Join(mnt, "data"), Options{CacheSize: 1 << 20, JournalSize: 1 << 20}, ModeJournal)
+}
+
+// TestOpenPlainFileWithoutUntornWrites: a plain file on a file system
+// without RWF_ATOMIC opens in journal mode (it used to be refused), stays
+// byte for byte what it was, and is an ordinary file again after Close,
+// its journal gone; native mode is still refused there.
+func TestOpenPlainFileWithoutUntornWrites(t *testing.T) {
 	dir := t.TempDir()
 	if !isExt4Dir(t, dir) {
 		t.Skip("temp dir is not ext4")
 	}
 	path := filepath.Join(dir, "plain")
-	require.NoError(t, os.WriteFile(path, bytes.Repeat([]byte("data"), 4096), 0o644))
-	_, err := Open(path, Options{})
-	require.ErrorIs(t, err, ErrNoUntornWrites)
+	content := bytes.Repeat([]byte("data"), 4096)
+	require.NoError(t, os.WriteFile(path, content, 0o644))
+	f, err := Open(path, Options{})
+	require.NoError(t, err)
+	require.Equal(t, ModeJournal, f.Mode())
+	require.EqualValues(t, len(content), f.Size())
+	got := make([]byte, len(content))
+	_, err = f.ReadAt(got, 0)
+	require.NoError(t, err)
+	require.Equal(t, content, got)
+	_, err = os.Stat(JournalPath(path))
+	require.NoError(t, err, "the journal is beside the file while it is open")
+	require.NoError(t, f.Close())
+	_, err = os.Stat(JournalPath(path))
+	require.ErrorIs(t, err, os.ErrNotExist, "a clean Close removes the journal")
+	got, err = os.ReadFile(path)
+	require.NoError(t, err)
+	require.Equal(t, content, got, "the file is what it was")
 	g, err := Open(filepath.Join(dir, "new"), Options{})
 	require.NoError(t, err, "a new file needs no Options.Size: it grows")
 	require.Zero(t, g.Size())
+	require.Equal(t, ModeJournal, g.Mode(), "the default for a new file")
 	require.NoError(t, g.Close())
 	_, err = Open(filepath.Join(dir, "native"), Options{Size: 1 << 20, Mode: ModeNative})
 	require.ErrorIs(t, err, ErrNoUntornWrites)

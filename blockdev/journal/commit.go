@@ -165,6 +165,7 @@ func (d *Device) appendLocked(pieces []blockdev.Piece, data, cut, size int64) er
 		r.cutBlock = ceilDiv(cut, bs)
 	}
 	d.mu.Lock()
+	d.finished = false
 	d.publishLocked(r)
 	d.lastCommit = time.Now()
 	d.stats.Records++

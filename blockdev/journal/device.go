@@ -76,8 +76,12 @@ type Device struct {
 	// repaired holds the corrected content of blocks Open repaired (one
 	// flipped bit), by log position, until Open's checkpoint wrote them
 	// home.
-	repaired   map[int64][]byte
-	closed     bool
+	repaired map[int64][]byte
+	closed   bool
+	// finished: a final checkpoint (Finish) left the journal empty and the
+	// data device holding the file with its length, and nothing was
+	// committed since: Close has nothing to write.
+	finished   bool
 	ckptErr    error // the last background checkpoint's error; nil after one succeeds
 	lastCommit time.Time
 	stats      Stats

@@ -312,14 +312,69 @@ func (d *Device) Close() error {
 	d.mu.Unlock()
 	close(d.stop)
 	<-d.done
+	err := d.finishLocked()
+	d.mu.Lock()
+	d.closed = true
+	d.mu.Unlock()
+	return errors.Join(err, d.data.Close(), d.jdev.Close())
+}
+
+// finishLocked is Finish, and nothing when the last Finish left nothing
+// to do.
+// REQUIRES: commitMu held.
+func (d *Device) finishLocked() error {
+	d.mu.RLock()
+	done := d.finished
+	d.mu.RUnlock()
+	if done {
+		return nil
+	}
 	err := d.flushLocked()
 	if err == nil {
 		d.ckptMu.Lock()
 		_, err = d.checkpointLocked(true)
 		d.ckptMu.Unlock()
 	}
+	if err == nil {
+		d.mu.Lock()
+		d.finished = d.head == d.hdr.start
+		d.mu.Unlock()
+	}
+	return err
+}
+
+// Finish does what Close does before it closes the devices: it flushes
+// the journal, checkpoints everything in it, gives a regular data file its
+// exact length and flushes it. The device stays open; a caller that
+// removes the journal file does it after Finish returned nil and before
+// Close, while the devices (and their locks) are still held.
+func (d *Device) Finish() error {
+	d.commitMu.Lock()
+	defer d.commitMu.Unlock()
+	d.mu.RLock()
+	closed := d.closed
+	d.mu.RUnlock()
+	if closed {
+		return blockdev.ErrClosed
+	}
+	return d.finishLocked()
+}
+
+// Detach stops the device without writing anything and gives its two
+// devices back, open: for a caller whose journal setup failed after
+// Format or Open returned (the journal, still valid, is the caller's to
+// remove or keep). The Device is closed afterwards.
+func (d *Device) Detach() (data, jdev blockdev.Device) {
+	d.commitMu.Lock()
+	defer d.commitMu.Unlock()
 	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		return d.data, d.jdev
+	}
 	d.closed = true
 	d.mu.Unlock()
-	return errors.Join(err, d.data.Close(), d.jdev.Close())
+	close(d.stop)
+	<-d.done
+	return d.data, d.jdev
 }
