@@ -384,6 +384,9 @@ func (d *Device) writeRoot(h header) error {
 		return fmt.Errorf("journal: write header copy %d: %w", copyNo, err)
 	}
 	if err := d.jdev.Flush(); err != nil {
+		d.mu.Lock()
+		d.suspectLocked(err) // the flush covered the records written since the last one, too
+		d.mu.Unlock()
 		return fmt.Errorf("journal: flush header copy %d: %w", copyNo, err)
 	}
 	return nil

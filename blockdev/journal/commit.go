@@ -239,8 +239,16 @@ func (d *Device) rewindLocked() {
 	}
 	d.durable = d.head
 	d.rebuildIndexLocked()
-	d.suspect = false
+	d.suspect, d.suspectErr = false, nil
 	d.stats.Rewinds++
+}
+
+// suspectLocked marks the log suspect after a failed journal flush (err).
+// REQUIRES: mu held exclusively.
+func (d *Device) suspectLocked(err error) {
+	if !d.suspect {
+		d.suspect, d.suspectErr = true, err
+	}
 }
 
 // rebuildIndexLocked makes the index and zeroFrom anew from recs.
@@ -268,25 +276,30 @@ func (d *Device) Flush() error {
 }
 
 // flushLocked flushes the journal device and marks what it covered
-// durable; after a failure the log is suspect (see Device.suspect).
+// durable; after a failure the log is suspect (see Device.suspect) and
+// flushes fail until a commit rewound it.
 // REQUIRES: commitMu held.
 func (d *Device) flushLocked() error {
-	d.mu.RLock()
-	head, suspect := d.head, d.suspect
-	d.mu.RUnlock()
+	d.mu.Lock()
+	if d.suspect && d.head == d.durable {
+		d.suspect, d.suspectErr = false, nil // no record can have been lost
+	}
+	head, suspect, serr := d.head, d.suspect, d.suspectErr
+	d.mu.Unlock()
+	if suspect {
+		return fmt.Errorf("journal: a flush failed, the records since must be written again: %w", serr)
+	}
 	start := time.Now()
 	err := d.jdev.Flush()
 	d.mu.Lock()
 	d.stats.Flushes++
 	d.stats.FlushTime += time.Since(start)
 	if err != nil {
-		d.suspect = true
+		d.suspectLocked(err)
 		d.mu.Unlock()
 		return fmt.Errorf("journal: flush: %w", err)
 	}
-	if !suspect {
-		d.durable = max(d.durable, head)
-	}
+	d.durable = max(d.durable, head)
 	over := (d.durable-d.hdr.start)*d.bs > d.checkpointAtLocked()
 	d.mu.Unlock()
 	if over {

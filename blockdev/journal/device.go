@@ -57,10 +57,12 @@ type Device struct {
 	prev    uint32 // its Prev: the header checksum of the last record
 	// durable: every record that ends at or before it has been flushed.
 	durable int64
-	// suspect: a journal flush failed, so records past durable may be
-	// lost although their writes succeeded; the next commit rewinds the
-	// head to durable first (its writer writes their data again).
-	suspect bool
+	// suspect: a journal flush failed (suspectErr), so records past
+	// durable may be lost although their writes succeeded. Until the next
+	// commit rewinds the head to durable (its writer writes their data
+	// again), Flush fails with suspectErr rather than claim them durable.
+	suspect    bool
+	suspectErr error
 	// size is the file size after the last record.
 	size int64
 	// zeroFrom is the first block a cut in recs unmapped (MaxInt64 for

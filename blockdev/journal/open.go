@@ -254,7 +254,7 @@ func (d *Device) resetLocked(area int64) error {
 	d.head, d.nextSeq, d.prev, d.durable = 0, 1, 0, 0
 	d.index.Clear(false)
 	d.zeroFrom = noCut
-	d.suspect = false
+	d.suspect, d.suspectErr = false, nil
 	return nil
 }
 
