@@ -273,63 +273,87 @@ func (d *Device) cutHome(from, homeEnd int64) error {
 	return nil
 }
 
-// Home copies go in chunks of ckptChunk bytes: the images of a chunk are
-// read back from the journal (a run of consecutive blocks that lie
-// consecutively in the log is one read), then written home (a run of
-// consecutive blocks, up to maxHomeWrite, is one write).
+// Home copies read the log back in chunks of up to ckptChunk bytes, in
+// log order, each with one sequential read (the superseded images and
+// headers in between come along: a sequential read costs less than many
+// small ones); then the images of a chunk go home in block order, a run
+// of consecutive blocks (up to maxHomeWrite) in one vectored write,
+// QueueDepth writes in flight.
 const (
-	ckptChunk    = 4 << 20
+	ckptChunk    = 8 << 20
 	maxHomeWrite = 1 << 20
 )
 
 // copyHome writes images (ascending blocks) home.
+// REQUIRES: ckptMu held (it owns d.ckptBuf).
 func (d *Device) copyHome(images []image) error {
 	if len(images) == 0 {
 		return nil
 	}
 	bs := d.bs
-	per := ckptChunk / bs
-	buf := blockdev.AlignedBuffer(int(min(int64(len(images)), per)*bs), d.limits.MemAlign)
-	for i := 0; i < len(images); {
-		batch := images[i:min(len(images), i+int(per))]
-		i += len(batch)
-		var reads, writes [][2]int
-		for k := 0; k < len(batch); {
-			m := k + 1
-			for m < len(batch) && batch[m].block == batch[m-1].block+1 && batch[m].lsn == batch[m-1].lsn+1 {
-				m++
-			}
-			reads = append(reads, [2]int{k, m})
-			k = m
+	byLog := slices.Clone(images)
+	slices.SortFunc(byLog, func(a, b image) int { return int(a.lsn - b.lsn) })
+	per := int64(ckptChunk) / bs
+	if d.ckptBuf == nil {
+		d.ckptBuf = blockdev.AlignedBuffer(ckptChunk, d.limits.MemAlign)
+	}
+	vec, _ := d.data.(blockdev.VectorWriter)
+	for i := 0; i < len(byLog); {
+		lo := byLog[i].lsn
+		j := i
+		for j < len(byLog) && byLog[j].lsn < lo+per {
+			j++
 		}
-		for k := 0; k < len(batch); {
+		chunk := slices.Clone(byLog[i:j])
+		i = j
+		hi := chunk[len(chunk)-1].lsn + 1
+		buf := d.ckptBuf[:(hi-lo)*bs]
+		rstart := time.Now()
+		err := d.readLog(buf, lo)
+		d.mu.Lock()
+		d.stats.ReadTime += time.Since(rstart)
+		d.stats.HomeReads++
+		d.mu.Unlock()
+		if err != nil {
+			return err
+		}
+		slices.SortFunc(chunk, func(a, b image) int { return int(a.block - b.block) })
+		var writes [][2]int
+		for k := 0; k < len(chunk); {
 			m := k + 1
-			for m < len(batch) && batch[m].block == batch[m-1].block+1 && int64(m-k)*bs < maxHomeWrite {
+			for m < len(chunk) && chunk[m].block == chunk[m-1].block+1 && int64(m-k)*bs < maxHomeWrite &&
+				(vec != nil || chunk[m].lsn == chunk[m-1].lsn+1) {
 				m++
 			}
 			writes = append(writes, [2]int{k, m})
 			k = m
 		}
-		rstart := time.Now()
-		err := d.parallel(reads, func(r [2]int) error {
-			return d.readLog(buf[int64(r[0])*bs:int64(r[1])*bs], batch[r[0]].lsn)
-		})
-		d.mu.Lock()
-		d.stats.ReadTime += time.Since(rstart)
-		d.stats.HomeReads += int64(len(reads))
-		d.mu.Unlock()
-		if err != nil {
-			return err
-		}
+		data := func(im image) []byte { return buf[(im.lsn-lo)*bs : (im.lsn-lo+1)*bs] }
 		err = d.parallel(writes, func(r [2]int) error {
-			if _, err := d.data.WriteAt(buf[int64(r[0])*bs:int64(r[1])*bs], batch[r[0]].block*bs, 0); err != nil {
-				return fmt.Errorf("journal: write home at %d: %w", batch[r[0]].block*bs, err)
+			run := chunk[r[0]:r[1]]
+			off := run[0].block * bs
+			contiguous := true // the run's images lie consecutively in the log, in order
+			for x := 1; x < len(run); x++ {
+				contiguous = contiguous && run[x].lsn == run[x-1].lsn+1
+			}
+			var err error
+			if contiguous {
+				_, err = d.data.WriteAt(buf[(run[0].lsn-lo)*bs:(run[len(run)-1].lsn-lo+1)*bs], off, 0)
+			} else {
+				bufs := make([][]byte, len(run))
+				for x, im := range run {
+					bufs[x] = data(im)
+				}
+				_, err = vec.WritevAt(bufs, off, 0)
+			}
+			if err != nil {
+				return fmt.Errorf("journal: write home at %d: %w", off, err)
 			}
 			return nil
 		})
 		d.mu.Lock()
 		d.stats.HomeWrites += int64(len(writes))
-		d.stats.HomeBytes += int64(len(batch)) * bs
+		d.stats.HomeBytes += int64(len(chunk)) * bs
 		d.mu.Unlock()
 		if err != nil {
 			return err

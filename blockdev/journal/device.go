@@ -45,6 +45,7 @@ type Device struct {
 
 	ckptMu  sync.Mutex // serialises checkpoints and resets
 	rootBuf []byte     // header (root) block buffer; guarded by ckptMu
+	ckptBuf []byte     // checkpoints' buffer of images read back (ckptChunk); guarded by ckptMu
 
 	mu sync.RWMutex // guards everything below
 	// hdr is the newest durable header: the log starts at hdr.start, and

@@ -18,12 +18,25 @@ type timeBreakdown struct {
 	// checkpoints that end cleaning rounds (the rest is writing the moved
 	// blocks).
 	CleanRead, CleanCheckpoint time.Duration
+	// Journal mode: Checkpoint is the journal's checkpoints, which run in
+	// the background (beside the commits, not in front of them, unless a
+	// commit found the journal full: RoomWaits); Home is their home
+	// writes and the data file's flushes, ReadBack their reads of the
+	// images back from the journal. HomeBytes is what they wrote home,
+	// Superseded the images they skipped (rewritten later).
+	Journal                          bool
+	Home, ReadBack                   time.Duration
+	RoomWaits, HomeBytes, Superseded int64
+	Checkpoints                      int64
 }
 
 func (b timeBreakdown) minus(o timeBreakdown) timeBreakdown {
 	return timeBreakdown{Commit: b.Commit - o.Commit, Flush: b.Flush - o.Flush, Clean: b.Clean - o.Clean,
 		Checkpoint: b.Checkpoint - o.Checkpoint, CleanRead: b.CleanRead - o.CleanRead,
-		CleanCheckpoint: b.CleanCheckpoint - o.CleanCheckpoint}
+		CleanCheckpoint: b.CleanCheckpoint - o.CleanCheckpoint,
+		Journal:         b.Journal, Home: b.Home - o.Home, ReadBack: b.ReadBack - o.ReadBack,
+		RoomWaits: b.RoomWaits - o.RoomWaits, HomeBytes: b.HomeBytes - o.HomeBytes,
+		Superseded: b.Superseded - o.Superseded, Checkpoints: b.Checkpoints - o.Checkpoints}
 }
 
 func (b timeBreakdown) isZero() bool { return b == timeBreakdown{} }
@@ -43,6 +56,14 @@ type breakdownSummary struct {
 	// Parts of Clean.
 	CleanRead       fig `json:"clean_read_us_per_page"`
 	CleanCheckpoint fig `json:"clean_checkpoint_us_per_page"`
+	// Journal mode (the checkpoints run in the background: their time is
+	// not in us/page unless commits waited for room).
+	Journal        bool `json:"journal,omitempty"`
+	Home           fig  `json:"home_us_per_page,omitempty"`
+	ReadBack       fig  `json:"read_back_us_per_page,omitempty"`
+	RoomWaits      fig  `json:"room_waits,omitempty"`
+	HomePerWritten fig  `json:"home_bytes_per_written,omitempty"` // bytes checkpoints wrote home per byte the workload wrote
+	Checkpoints    fig  `json:"checkpoints,omitempty"`
 }
 
 // summarizeBreakdown is nil unless every run has a breakdown.
@@ -64,7 +85,19 @@ func summarizeBreakdown(runs []runResult) *breakdownSummary {
 		CleanCheckpoint: per(func(b timeBreakdown) time.Duration { return b.CleanCheckpoint }),
 		Rest: fig(medianOf(runs, func(r runResult) float64 {
 			b := r.Breakdown
-			return us(r.Elapsed-b.Commit-b.Flush-b.Clean-b.Checkpoint) / float64(max(r.Reads+r.Writes, 1))
+			fg := b.Commit + b.Flush + b.Clean + b.Checkpoint
+			if b.Journal {
+				fg = b.Commit + b.Flush // the checkpoints ran beside
+			}
+			return us(r.Elapsed-r.CloseTime-fg) / float64(max(r.Reads+r.Writes, 1))
+		})),
+		Journal:     runs[0].Breakdown.Journal,
+		Home:        per(func(b timeBreakdown) time.Duration { return b.Home }),
+		ReadBack:    per(func(b timeBreakdown) time.Duration { return b.ReadBack }),
+		RoomWaits:   fig(medianOf(runs, func(r runResult) float64 { return float64(r.Breakdown.RoomWaits) })),
+		Checkpoints: fig(medianOf(runs, func(r runResult) float64 { return float64(r.Breakdown.Checkpoints) })),
+		HomePerWritten: fig(medianOf(runs, func(r runResult) float64 {
+			return ratio(r.Breakdown.HomeBytes, r.UserBytesWritten)
 		})),
 	}
 }
@@ -75,6 +108,14 @@ func writeBreakdowns(w io.Writer, wr workloadReport) {
 	for _, s := range wr.Rows {
 		b := s.Breakdown
 		if b == nil || s.Runs == 0 {
+			continue
+		}
+		if b.Journal {
+			fmt.Fprintf(w, "  %s time per page op: %s us = journal record writes %s + flushes %s + Close (last checkpoint) %s + rest %s (cache copies, writeback, reads, waits for room: %s)\n",
+				s.Contender, num(s.USPerPage, 1), num(b.Commit, 1), num(b.Flush, 1),
+				num(fig(float64(s.CloseUS)/float64(max(s.ReadsCount+s.Writes, 1))), 1), num(b.Rest, 1), num(b.RoomWaits, 0))
+			fmt.Fprintf(w, "    background checkpoints (%s per run): %s us per page op = home writes and flushes %s + reading images back %s + rest %s; %s bytes home per byte written\n",
+				num(b.Checkpoints, 0), num(b.Checkpoint, 1), num(b.Home, 1), num(b.ReadBack, 1), num(b.Checkpoint-b.Home-b.ReadBack, 1), num(b.HomePerWritten, 2))
 			continue
 		}
 		fmt.Fprintf(w, "  %s time per page op: %s us = container record writes %s + flushes %s + cleaning %s + checkpoints %s + rest %s (cache copies, writeback, reads)\n",
@@ -96,7 +137,7 @@ func writeBreakdowns(w io.Writer, wr workloadReport) {
 // speedup (untorn-auto's, or the first untorn contender's that ran) is
 // printed next to it.
 func writeCeilings(w io.Writer, wr workloadReport) {
-	var bound, ours, fresh float64
+	var bound, ours, fresh, jbound, jours float64
 	var name string
 	ok := func(s summary) bool { return s.Runs > 0 && s.Error == "" && s.NA == "" && s.USPerPage > 0 }
 	for _, s := range wr.Rows {
@@ -106,6 +147,10 @@ func writeCeilings(w io.Writer, wr workloadReport) {
 			bound = float64(s.USPerPage)
 		case s.Contender == "seq-append-new":
 			fresh = float64(s.USPerPage)
+		case s.Contender == "journal-bound":
+			jbound = float64(s.USPerPage)
+		case s.Contender == "untorn-journal":
+			jours = float64(s.USPerPage)
 		case strings.HasPrefix(s.Contender, "untorn") && (name == "" || s.Contender == "untorn-auto"):
 			name, ours = s.Contender, float64(s.USPerPage)
 		}
@@ -123,8 +168,12 @@ func writeCeilings(w io.Writer, wr workloadReport) {
 		fmt.Fprintf(w, "    first pass: the same appends into new blocks (seq-append-new) take %.1f us/page, %.2fx the bound's time;\n"+
 			"      a log going through new space pays that too; %s is at %.2fx of it.\n", fresh, fresh/bound, name, fresh/ours)
 	}
+	if jbound > 0 && jours > 0 {
+		fmt.Fprintf(w, "    journal bound: the appends plus one home write per distinct page per checkpoint (journal-bound) take %.1f us/page;\n"+
+			"      untorn-journal is at %.2fx of it.\n", jbound, jbound/jours)
+	}
 	for _, s := range wr.Rows {
-		if !ok(s) || s.Contender == "seq-append" || s.Contender == "seq-append-new" || s.Contender == name {
+		if !ok(s) || s.Contender == "seq-append" || s.Contender == "seq-append-new" || s.Contender == "journal-bound" || s.Contender == name {
 			continue
 		}
 		v := float64(s.USPerPage)

@@ -55,7 +55,8 @@ func (c fileConfig) path(name, ext string) string { return filepath.Join(c.Dir, 
 
 // contenderNames lists every contender in report order.
 var contenderNames = []string{
-	"untorn-auto", "untorn-native", "untorn-cow", "buffered", "dio-atomic", "doublewrite", "seq-append", "seq-append-new",
+	"untorn-auto", "untorn-journal", "untorn-native", "untorn-cow", "buffered", "dio-atomic", "doublewrite",
+	"seq-append", "seq-append-new", "journal-bound",
 }
 
 // newContender builds a contender by name.
@@ -63,6 +64,8 @@ func newContender(name string) (contender, error) {
 	switch name {
 	case "untorn-auto":
 		return newUntorn(name, modeAuto), nil
+	case "untorn-journal":
+		return newUntorn(name, modeJournal), nil
 	case "untorn-native":
 		return newUntorn(name, modeNative), nil
 	case "untorn-cow":
@@ -77,6 +80,8 @@ func newContender(name string) (contender, error) {
 		return &seqAppend{}, nil
 	case "seq-append-new":
 		return &seqAppend{fresh: true}, nil
+	case "journal-bound":
+		return &journalBound{}, nil
 	}
 	return nil, fmt.Errorf("%w: unknown contender %q", errBadFlag, name)
 }

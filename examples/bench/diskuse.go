@@ -9,20 +9,23 @@ import (
 // for the data it holds (untorn): the report's disk/live column. runOnce
 // asks after the run's last Sync, before Close.
 type diskUser interface {
-	// diskUse returns the bytes of disk the data file occupies
-	// (st_blocks * 512) and its live data (its logical size).
-	diskUse() (disk, live int64, err error)
+	// diskUse returns the bytes of disk the data file occupies with its
+	// side files (st_blocks * 512), its live data (its logical size) and
+	// its apparent size (st_size, what ls -l shows).
+	diskUse() (disk, live, apparent int64, err error)
 }
 
 // diskSummary is the medians over runs of the disk use figures.
 type diskSummary struct {
 	Disk, Live int64
 	PerLive    fig // median of disk over live bytes; NaN unless every run measured both
+	// ApparentPerLive is the median of the apparent size over live bytes.
+	ApparentPerLive fig
 }
 
 // summarizeDisk reduces the runs' disk use to medians.
 func summarizeDisk(runs []runResult) diskSummary {
-	d := diskSummary{PerLive: fig(math.NaN())}
+	d := diskSummary{PerLive: fig(math.NaN()), ApparentPerLive: fig(math.NaN())}
 	for _, r := range runs {
 		if r.DiskBytes <= 0 || r.LiveBytes <= 0 {
 			return d
@@ -34,6 +37,7 @@ func summarizeDisk(runs []runResult) diskSummary {
 	d.Disk = int64(medianOf(runs, func(r runResult) float64 { return float64(r.DiskBytes) }))
 	d.Live = int64(medianOf(runs, func(r runResult) float64 { return float64(r.LiveBytes) }))
 	d.PerLive = fig(medianOf(runs, func(r runResult) float64 { return ratio(r.DiskBytes, r.LiveBytes) }))
+	d.ApparentPerLive = fig(medianOf(runs, func(r runResult) float64 { return ratio(r.ApparentBytes, r.LiveBytes) }))
 	return d
 }
 

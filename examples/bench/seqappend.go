@@ -41,6 +41,7 @@ type seqAppend struct {
 	// allocating (on ext4 and XFS, a metadata commit in each flush).
 	fresh bool
 	path  string // the fresh file
+	label string // the name when not one of the two above (journal-bound's log)
 }
 
 // extent is a range of seqAppend's buffer.
@@ -52,6 +53,9 @@ var (
 )
 
 func (s *seqAppend) Name() string {
+	if s.label != "" {
+		return s.label
+	}
 	if s.fresh {
 		return "seq-append-new"
 	}

@@ -60,13 +60,19 @@ type summary struct {
 	DiskBytes  int64             `json:"disk_bytes,omitempty"`     // median disk use of the data file after the last Sync (diskUser contenders)
 	LiveBytes  int64             `json:"live_bytes,omitempty"`     // median live data (logical size) of it then
 	DiskLive   fig               `json:"disk_per_live"`            // median of disk over live bytes; null if not measured
+	// ApparentLive is the median of the data file's apparent size (ls -l)
+	// over its live bytes; null if not measured.
+	ApparentLive fig `json:"apparent_per_live"`
+	// CloseUS is the median time Close took (inside us/page: a design that
+	// defers work to Close pays it there).
+	CloseUS fig `json:"close_us"`
 }
 
 func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
 
 // summarize reduces the runs of one contender to medians.
 func summarize(name string, runs []runResult) summary {
-	s := summary{Contender: name, Runs: len(runs), VsAuto: fig(math.NaN()), DiskLive: fig(math.NaN())}
+	s := summary{Contender: name, Runs: len(runs), VsAuto: fig(math.NaN()), DiskLive: fig(math.NaN()), ApparentLive: fig(math.NaN())}
 	if len(runs) == 0 {
 		return s
 	}
@@ -96,7 +102,8 @@ func summarize(name string, runs []runResult) summary {
 	s.Breakdown = summarizeBreakdown(runs)
 	s.FreeReads = runs[0].FreeReads
 	d := summarizeDisk(runs)
-	s.DiskBytes, s.LiveBytes, s.DiskLive = d.Disk, d.Live, d.PerLive
+	s.DiskBytes, s.LiveBytes, s.DiskLive, s.ApparentLive = d.Disk, d.Live, d.PerLive, d.ApparentPerLive
+	s.CloseUS = fig(medianOf(runs, func(r runResult) float64 { return us(r.CloseTime) }))
 	return s
 }
 

@@ -13,9 +13,10 @@ import (
 )
 
 const (
-	modeAuto   = atomicio.ModeAuto
-	modeNative = atomicio.ModeNative
-	modeCOW    = atomicio.ModeCOW
+	modeAuto    = atomicio.ModeAuto
+	modeNative  = atomicio.ModeNative
+	modeCOW     = atomicio.ModeCOW
+	modeJournal = atomicio.ModeJournal
 )
 
 // fillChunk is the write size used to fill a new data file once.
@@ -159,9 +160,16 @@ func (u *untorn) age(cfg fileConfig) error {
 // agePages is how many pages aging writes between Syncs.
 const agePages = 1024
 
-// breakdown reads the container's time counters (zero in native mode).
+// breakdown reads the container's or the journal's time counters (zero
+// in native mode).
 func (u *untorn) breakdown() timeBreakdown {
-	c := u.f.Stats().COW
+	st := u.f.Stats()
+	if j := st.Journal; st.Mode == atomicio.ModeJournal {
+		return timeBreakdown{Commit: j.CommitTime, Flush: j.FlushTime, Checkpoint: j.CheckpointTime,
+			Journal: true, Home: j.HomeTime, ReadBack: j.ReadTime, RoomWaits: j.RoomWaits,
+			HomeBytes: j.HomeBytes, Superseded: j.Superseded, Checkpoints: j.Checkpoints}
+	}
+	c := st.COW
 	return timeBreakdown{Commit: c.CommitTime, Flush: c.FlushTime, Clean: c.CleanTime, Checkpoint: c.CheckpointTime,
 		CleanRead: c.CleanReadTime, CleanCheckpoint: c.CleanCheckpointTime}
 }
@@ -187,14 +195,21 @@ func (u *untorn) Close() error {
 func (u *untorn) BytesWritten() int64 { return u.f.Stats().Writeback.BytesWritten - u.base }
 
 // diskUse returns the disk the data file occupies (st_blocks * 512: in
-// COW mode the container's live data, cleaning headroom and metadata) and
-// its live data, the File's logical size.
-func (u *untorn) diskUse() (disk, live int64, err error) {
+// COW mode the container's live data, cleaning headroom and metadata; in
+// journal mode the file and its journal), its live data (the File's
+// logical size) and the file's apparent size (ls -l).
+func (u *untorn) diskUse() (disk, live, apparent int64, err error) {
 	var st unix.Stat_t
 	if err := unix.Stat(u.path, &st); err != nil {
-		return 0, 0, fmt.Errorf("stat %s: %w", u.path, err)
+		return 0, 0, 0, fmt.Errorf("stat %s: %w", u.path, err)
 	}
-	return st.Blocks * 512, u.f.Size(), nil
+	disk, apparent = st.Blocks*512, st.Size
+	if err := unix.Stat(atomicio.JournalPath(u.path), &st); err == nil {
+		disk += st.Blocks * 512
+	} else if !errors.Is(err, unix.ENOENT) {
+		return 0, 0, 0, fmt.Errorf("stat the journal of %s: %w", u.path, err)
+	}
+	return disk, u.f.Size(), apparent, nil
 }
 
 // describe says which mode the File runs in (auto resolves to one).

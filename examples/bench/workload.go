@@ -166,7 +166,8 @@ func (p pagePool) matches(b []byte, seq uint64) bool {
 
 // runResult is what one run of one contender measured.
 type runResult struct {
-	Elapsed          time.Duration // time spent inside Write, Read and Sync
+	Elapsed          time.Duration // time spent inside Write, Read, Sync and Close
+	CloseTime        time.Duration // of it, in Close
 	Reads, Writes    int
 	UserBytesRead    int64
 	UserBytesWritten int64
@@ -181,8 +182,9 @@ type runResult struct {
 	Mode             string
 	Breakdown        timeBreakdown // where an untorn contender's time went; zero for others
 	FreeReads        bool          // a writeOnly contender: reads were counted (as free page ops), not executed
-	DiskBytes        int64         // disk the data file occupies after the last Sync (diskUser contenders; 0 for others)
+	DiskBytes        int64         // disk the data file and its side files occupy after the last Sync (diskUser contenders; 0 for others)
 	LiveBytes        int64         // the data file's live data (its logical size) then
+	ApparentBytes    int64         // its apparent size (st_size) then
 }
 
 // describer is a contender that can say more about how it runs (the mode
@@ -193,14 +195,19 @@ type describer interface{ describe() string }
 // page written earlier in the run is checked against what was written. A
 // writeOnly contender is neither warmed up nor read from: its reads are
 // counted as page ops that took no time. After the last Sync a diskUser
-// contender's disk use is measured.
+// contender's disk use is measured; then Close is timed with the rest (a
+// journal's last checkpoint, say, is part of what the workload cost).
 func runOnce(c contender, cfg fileConfig, w workload, ops []op, pool pagePool, seq0 uint64) (res runResult, err error) {
 	res.PeakReset = resetPeakRSS()
 	res.BaseRSS = procStatusKB("VmRSS")
 	if err := c.Open(cfg); err != nil {
 		return res, err
 	}
+	closed := false
 	defer func() {
+		if closed {
+			return
+		}
 		if cerr := c.Close(); cerr != nil && err == nil {
 			err = fmt.Errorf("%s: close: %w", c.Name(), cerr)
 		}
@@ -297,9 +304,17 @@ func runOnce(c contender, cfg fileConfig, w workload, ops []op, pool pagePool, s
 	}
 	res.MaxRSS = peakRSS()
 	if du, ok := c.(diskUser); ok {
-		if res.DiskBytes, res.LiveBytes, err = du.diskUse(); err != nil {
+		if res.DiskBytes, res.LiveBytes, res.ApparentBytes, err = du.diskUse(); err != nil {
 			return res, fmt.Errorf("%s: disk use: %w", c.Name(), err)
 		}
+	}
+	closed = true
+	t0 := time.Now()
+	err = c.Close()
+	res.CloseTime = time.Since(t0)
+	res.Elapsed += res.CloseTime
+	if err != nil {
+		return res, fmt.Errorf("%s: close: %w", c.Name(), err)
 	}
 	return res, nil
 }
