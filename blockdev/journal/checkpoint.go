@@ -214,9 +214,10 @@ func (d *Device) timedFlushHome() error {
 func (d *Device) writeHome(p ckptPlan, homeEnd int64) (int64, error) {
 	bs := d.bs
 	start := time.Now()
+	var readBack time.Duration // copyHome's reads, counted apart (ReadTime)
 	defer func() {
 		d.mu.Lock()
-		d.stats.HomeTime += time.Since(start)
+		d.stats.HomeTime += time.Since(start) - readBack
 		d.mu.Unlock()
 	}()
 	if p.minCut != noCut {
@@ -234,7 +235,9 @@ func (d *Device) writeHome(p ckptPlan, homeEnd int64) (int64, error) {
 	if len(p.images) > 0 {
 		homeEnd = max(homeEnd, (p.images[len(p.images)-1].block+1)*bs)
 	}
-	return homeEnd, d.copyHome(p.images)
+	var err error
+	readBack, err = d.copyHome(p.images)
+	return homeEnd, err
 }
 
 // cutHome makes the data device hold nothing from byte from on: a regular
@@ -284,11 +287,12 @@ const (
 	maxHomeWrite = 1 << 20
 )
 
-// copyHome writes images (ascending blocks) home.
+// copyHome writes images (ascending blocks) home and returns the time it
+// spent reading them back.
 // REQUIRES: ckptMu held (it owns d.ckptBuf).
-func (d *Device) copyHome(images []image) error {
+func (d *Device) copyHome(images []image) (readBack time.Duration, err error) {
 	if len(images) == 0 {
-		return nil
+		return 0, nil
 	}
 	bs := d.bs
 	byLog := slices.Clone(images)
@@ -310,12 +314,14 @@ func (d *Device) copyHome(images []image) error {
 		buf := d.ckptBuf[:(hi-lo)*bs]
 		rstart := time.Now()
 		err := d.readLog(buf, lo)
+		took := time.Since(rstart)
+		readBack += took
 		d.mu.Lock()
-		d.stats.ReadTime += time.Since(rstart)
+		d.stats.ReadTime += took
 		d.stats.HomeReads++
 		d.mu.Unlock()
 		if err != nil {
-			return err
+			return readBack, err
 		}
 		slices.SortFunc(chunk, func(a, b image) int { return int(a.block - b.block) })
 		var writes [][2]int
@@ -356,10 +362,10 @@ func (d *Device) copyHome(images []image) error {
 		d.stats.HomeBytes += int64(len(chunk)) * bs
 		d.mu.Unlock()
 		if err != nil {
-			return err
+			return readBack, err
 		}
 	}
-	return nil
+	return readBack, nil
 }
 
 // parallel runs f over runs with up to QueueDepth at once and returns the
