@@ -65,8 +65,9 @@ func realFileProperty(t *testing.T, path string, opts Options, want Mode) {
 			"sync": func(rt *rapid.T) { require.NoError(rt, f.Sync()) },
 			"reopen": func(rt *rapid.T) {
 				require.NoError(rt, f.Close())
-				f, err = Open(path, opts)
+				g, err := Open(path, opts)
 				require.NoError(rt, err)
+				f = g
 				require.Equal(rt, want, f.Mode(), "an existing file is recognised")
 				img, err := readAll(f)
 				require.NoError(rt, err)
@@ -77,6 +78,7 @@ func realFileProperty(t *testing.T, path string, opts Options, want Mode) {
 }
 
 func TestRealFileCOWOnTempDir(t *testing.T) {
+	t.Parallel()
 	realFileProperty(t, filepath.Join(t.TempDir(), "data"), Options{CacheSize: 1 << 20}, ModeCOW)
 }
 
