@@ -260,14 +260,17 @@ func (r *oracleRun) epilogue() {
 	}
 }
 
-// faultMustSurface writes one page into the cache, then fails every device
-// write and flush (an injected EIO) for a Sync, which must report it; the
-// device then works again (heal) and a crash image is verified.
+// faultMustSurface fails every device write and flush (an injected EIO),
+// writes one page into the cache and syncs: the write or the Sync must
+// report the fault. The injector fails the device before the write, so a
+// background pass cannot write the page back first (it fails too, and the
+// page stays dirty for the Sync). Then the device works again (heal) and a
+// crash image is verified.
 func (r *oracleRun) faultMustSurface() {
 	errs := r.errs
-	r.write(0, 4096, true) // the random faults may fail it already: that surfaced too
 	r.s.fd.SetInjector(blockdev.Any(r.s.crash, blockdev.OnlyKinds(blockdev.FromIndex(0, blockdev.ErrInjectedEIO),
 		blockdev.OpWrite, blockdev.OpAtomicWrite, blockdev.OpFlush)))
+	r.write(0, 4096, true)
 	r.sync()
 	r.s.fd.SetInjector(r.s.inj)
 	if r.errs == errs {
