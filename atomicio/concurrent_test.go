@@ -22,6 +22,7 @@ import (
 // its last synced content. Run with -race: this is the engine's locking
 // under load.
 func TestConcurrentWritersReadersSync(t *testing.T) {
+	t.Parallel()
 	for _, l := range []blockdev.Limits{blockdev.LimitsXFS, blockdev.LimitsNone} {
 		t.Run(fmt.Sprint(l.AtomicMax), func(t *testing.T) {
 			f, mem := openMem(t, 8<<20, l, Options{CacheSize: 1 << 20, FlushInterval: time.Millisecond, MaxAtomic: 64 << 10})

@@ -18,12 +18,24 @@ import (
 	"github.com/untorn/untorn/writeback"
 )
 
-// oracleChecks is how many rapid checks each oracle profile runs by
-// default; -rapid.checks or RAPID_CHECKS overrides it.
-const oracleChecks = 40
+// How many rapid checks each rapid test of this package (each oracle
+// profile, the files oracle, the real-file properties) runs: few in the
+// default run, many with UNTORN_LONG=1 (internal/testsize); -rapid.checks
+// or RAPID_CHECKS overrides both.
+const (
+	oracleChecks     = 5
+	oracleChecksLong = 60
+)
 
+// Tests of this package that run in parallel (t.Parallel) set no package
+// variable (createHook, fsync, renameNoReplace: the create tests, which
+// stay sequential) and start no process: a child forked while a parallel
+// test closes and reopens a real file holds that file's flock until it
+// execs, and the reopen fails with ErrLocked. So the tests that run
+// children or mount XFS (xfstest runs losetup, mkfs.xfs, mount) stay
+// sequential too; Go runs every parallel test after the sequential ones.
 func TestMain(m *testing.M) {
-	rapidflag.DefaultChecks(oracleChecks)
+	rapidflag.Sized(oracleChecks, oracleChecksLong)
 	os.Exit(m.Run())
 }
 
@@ -253,6 +265,44 @@ func (r *oracleRun) closeReopen() {
 	r.reopen(r.s.m.cut(blockdev.CrashConfig{}), true)
 }
 
+// epilogue ends every case with what each case must hit, whatever rapid
+// drew: on a profile with faults, an injected fault that reaches the
+// caller; on a COW or journal profile, a power cut during the recovery of
+// a crash image (their recoveries always write: a COW checkpoint and
+// superblocks; the journal's replay and its reset to a new generation).
+// Checked per case, these hold in any subset and at any number of checks.
+func (r *oracleRun) epilogue() {
+	if r.p.faults {
+		r.faultMustSurface()
+	}
+	cuts := r.o.recoveryCrashes
+	r.crashInRecovery(blockdev.CrashConfig{Seed: r.seed, Survive: 0.5}, []int{0})
+	if r.p.mode != ModeNative && r.o.recoveryCrashes == cuts {
+		r.fail("the recovery of a %v crash image wrote nothing: no power cut during it", r.p.mode)
+	}
+}
+
+// faultMustSurface fails every device write and flush (an injected EIO),
+// writes one page into the cache and syncs: the write or the Sync must
+// report the fault. The injector fails the device before the write, so a
+// background pass cannot write the page back first (it fails too, and the
+// page stays dirty for the Sync). Then the device works again (heal) and a
+// crash image is verified.
+func (r *oracleRun) faultMustSurface() {
+	errs := r.errs
+	r.s.setInjector(blockdev.Any(r.s.crash, blockdev.OnlyKinds(blockdev.FromIndex(0, blockdev.ErrInjectedEIO),
+		blockdev.OpWrite, blockdev.OpAtomicWrite, blockdev.OpFlush)))
+	r.write(0, 4096, true)
+	r.sync()
+	r.s.setInjector(r.s.inj)
+	if r.errs == errs {
+		r.fail("a Sync with every device write failing reported no error")
+		return
+	}
+	r.heal()
+	r.crash(blockdev.CrashConfig{Seed: r.seed, Survive: 0.5})
+}
+
 func (r *oracleRun) reopen(clone machine, exact bool) {
 	var s *stack
 	var err error
@@ -322,89 +372,100 @@ func addStats(f *File) {
 }
 
 func TestCrashOracle(t *testing.T) {
-	for _, p := range oracleProfiles() {
-		t.Run(p.name, func(t *testing.T) {
-			rapid.Check(t, func(t *rapid.T) {
-				m, err := newMachine(p)
-				require.NoError(t, err)
-				s, err := openStack(p, m, 1)
-				require.NoError(t, err)
-				r := &oracleRun{p: p, s: s, o: newOracle(s.f.Size()), seed: 1, fail: t.Fatalf}
-				defer func() { _ = r.s.f.Abandon() }()
-				require.Equal(t, p.mode, s.f.Mode())
-				size := s.f.Size()
-				genRange := func(t *rapid.T) (int64, int) {
-					var n int
-					switch rapid.IntRange(0, 3).Draw(t, "shape") {
-					case 0: // a page, aligned
-						n = 4096 * rapid.SampledFrom([]int{1, 2, 4}).Draw(t, "pages")
-						return int64(rapid.IntRange(0, int(size)/n-1).Draw(t, "slot")) * int64(n), n
-					case 1: // small and unaligned
-						n = rapid.IntRange(1, 600).Draw(t, "len")
-					default:
-						n = rapid.IntRange(1, 16<<10).Draw(t, "len")
-					}
-					// Hot spots make overlaps likely.
-					hot := rapid.IntRange(0, 3).Draw(t, "hot") * int(size) / 4
-					off := min(int64(hot+rapid.IntRange(0, 12<<10).Draw(t, "delta")), size-int64(n))
-					return off, n
-				}
-				t.Repeat(map[string]func(*rapid.T){
-					"untorn": func(t *rapid.T) {
-						if r.o.full() {
-							t.Skip("id space used up")
-						}
-						off, n := genRange(t)
-						r.write(off, n, true)
-					},
-					"plain": func(t *rapid.T) {
-						if r.o.full() {
-							t.Skip("id space used up")
-						}
-						off, n := genRange(t)
-						r.write(off, n, false)
-					},
-					"read": func(t *rapid.T) {
-						off, n := genRange(t)
-						r.read(off, n)
-					},
-					"sync": func(t *rapid.T) { r.sync() },
-					"background": func(t *rapid.T) {
-						time.Sleep(time.Duration(rapid.IntRange(0, 4).Draw(t, "ms")) * time.Millisecond)
-					},
-					"crash": func(t *rapid.T) {
-						r.crash(blockdev.CrashConfig{
-							Seed:    rapid.Uint64().Draw(t, "seed"),
-							Survive: rapid.SampledFrom([]float64{0, 0.3, 0.5, 0.8, 1}).Draw(t, "survive"),
-						})
-					},
-					"crashInSync": func(t *rapid.T) {
-						r.crashInSync(rapid.IntRange(0, 12).Draw(t, "op"), blockdev.CrashConfig{
-							Seed:    rapid.Uint64().Draw(t, "seed"),
-							Survive: rapid.SampledFrom([]float64{0, 0.5, 1}).Draw(t, "survive"),
-						})
-					},
-					"close": func(t *rapid.T) { r.closeReopen() },
-					"heal":  func(t *rapid.T) { r.heal() },
-					"crashInRecovery": func(t *rapid.T) {
-						cfg := blockdev.CrashConfig{
-							Seed:    rapid.Uint64().Draw(t, "seed"),
-							Survive: rapid.SampledFrom([]float64{0, 0.5, 1}).Draw(t, "survive"),
-						}
-						ks := rapid.SliceOfN(rapid.IntRange(0, 6), 1, 3).Draw(t, "recovery ops")
-						r.crashInRecovery(cfg, ks)
-					},
-				})
-				oracleVerified.Add(int64(r.o.verified))
-				oracleRecoveryCrashes.Add(int64(r.o.recoveryCrashes))
-				oracleFaults.Add(int64(r.errs))
-				addStats(r.s.f)
+	t.Parallel()
+	t.Run("profiles", func(t *testing.T) {
+		for _, p := range oracleProfiles() {
+			t.Run(p.name, func(t *testing.T) {
+				t.Parallel()
+				oracleProperty(t, p)
 			})
-		})
-	}
+		}
+	})
 	t.Logf("crash verifications: %d; power cuts during recovery: %d; injected errors surfaced: %d",
 		oracleVerified.Load(), oracleRecoveryCrashes.Load(), oracleFaults.Load())
 	t.Logf("paths: %+v", oracleStats.Stats)
-	require.Positive(t, oracleFaults.Load(), "injected faults must surface to the caller")
-	require.Positive(t, oracleRecoveryCrashes.Load(), "the power must be cut during recoveries")
+}
+
+// oracleProperty is the rapid property of one profile: random histories of
+// writes, reads, Syncs, power cuts (anywhere, inside a Sync, inside
+// recoveries) and clean reopens, every crash image verified, each case
+// ending with its epilogue.
+func oracleProperty(t *testing.T, p profile) {
+	rapid.Check(t, func(t *rapid.T) {
+		m, err := newMachine(p)
+		require.NoError(t, err)
+		s, err := openStack(p, m, 1)
+		require.NoError(t, err)
+		r := &oracleRun{p: p, s: s, o: newOracle(s.f.Size()), seed: 1, fail: t.Fatalf}
+		defer func() { _ = r.s.f.Abandon() }()
+		require.Equal(t, p.mode, s.f.Mode())
+		size := s.f.Size()
+		genRange := func(t *rapid.T) (int64, int) {
+			var n int
+			switch rapid.IntRange(0, 3).Draw(t, "shape") {
+			case 0: // a page, aligned
+				n = 4096 * rapid.SampledFrom([]int{1, 2, 4}).Draw(t, "pages")
+				return int64(rapid.IntRange(0, int(size)/n-1).Draw(t, "slot")) * int64(n), n
+			case 1: // small and unaligned
+				n = rapid.IntRange(1, 600).Draw(t, "len")
+			default:
+				n = rapid.IntRange(1, 16<<10).Draw(t, "len")
+			}
+			// Hot spots make overlaps likely.
+			hot := rapid.IntRange(0, 3).Draw(t, "hot") * int(size) / 4
+			off := min(int64(hot+rapid.IntRange(0, 12<<10).Draw(t, "delta")), size-int64(n))
+			return off, n
+		}
+		t.Repeat(map[string]func(*rapid.T){
+			"untorn": func(t *rapid.T) {
+				if r.o.full() {
+					t.Skip("id space used up")
+				}
+				off, n := genRange(t)
+				r.write(off, n, true)
+			},
+			"plain": func(t *rapid.T) {
+				if r.o.full() {
+					t.Skip("id space used up")
+				}
+				off, n := genRange(t)
+				r.write(off, n, false)
+			},
+			"read": func(t *rapid.T) {
+				off, n := genRange(t)
+				r.read(off, n)
+			},
+			"sync": func(t *rapid.T) { r.sync() },
+			"background": func(t *rapid.T) {
+				time.Sleep(time.Duration(rapid.IntRange(0, 4).Draw(t, "ms")) * time.Millisecond)
+			},
+			"crash": func(t *rapid.T) {
+				r.crash(blockdev.CrashConfig{
+					Seed:    rapid.Uint64().Draw(t, "seed"),
+					Survive: rapid.SampledFrom([]float64{0, 0.3, 0.5, 0.8, 1}).Draw(t, "survive"),
+				})
+			},
+			"crashInSync": func(t *rapid.T) {
+				r.crashInSync(rapid.IntRange(0, 12).Draw(t, "op"), blockdev.CrashConfig{
+					Seed:    rapid.Uint64().Draw(t, "seed"),
+					Survive: rapid.SampledFrom([]float64{0, 0.5, 1}).Draw(t, "survive"),
+				})
+			},
+			"close": func(t *rapid.T) { r.closeReopen() },
+			"heal":  func(t *rapid.T) { r.heal() },
+			"crashInRecovery": func(t *rapid.T) {
+				cfg := blockdev.CrashConfig{
+					Seed:    rapid.Uint64().Draw(t, "seed"),
+					Survive: rapid.SampledFrom([]float64{0, 0.5, 1}).Draw(t, "survive"),
+				}
+				ks := rapid.SliceOfN(rapid.IntRange(0, 6), 1, 3).Draw(t, "recovery ops")
+				r.crashInRecovery(cfg, ks)
+			},
+		})
+		r.epilogue()
+		oracleVerified.Add(int64(r.o.verified))
+		oracleRecoveryCrashes.Add(int64(r.o.recoveryCrashes))
+		oracleFaults.Add(int64(r.errs))
+		addStats(r.s.f)
+	})
 }

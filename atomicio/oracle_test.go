@@ -59,7 +59,12 @@ func (o *oracle) newWrite(off int64, n int) (int, []byte) {
 	return id, p
 }
 
-func (o *oracle) full() bool { return o.nextID > maxWrites }
+// full reports whether the random part of a history used its ids up: the
+// last reservedIDs are left for the fixed steps that end every case (see
+// oracleRun.epilogue).
+func (o *oracle) full() bool { return o.nextID > maxWrites-reservedIDs }
+
+const reservedIDs = 1
 
 // applied records a write that WriteAt accepted.
 func (o *oracle) applied(id int, p []byte, off int64, untorn bool) {

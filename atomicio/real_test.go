@@ -66,8 +66,9 @@ func realFileProperty(t *testing.T, path string, opts Options, want Mode) {
 			"sync": func(rt *rapid.T) { require.NoError(rt, f.Sync()) },
 			"reopen": func(rt *rapid.T) {
 				require.NoError(rt, f.Close())
-				f, err = Open(path, opts)
+				g, err := Open(path, opts)
 				require.NoError(rt, err)
+				f = g
 				require.Equal(rt, want, f.Mode(), "an existing file is recognised")
 				img, err := readAll(f)
 				require.NoError(rt, err)
@@ -78,10 +79,12 @@ func realFileProperty(t *testing.T, path string, opts Options, want Mode) {
 }
 
 func TestRealFileCOWOnTempDir(t *testing.T) {
+	t.Parallel()
 	realFileProperty(t, filepath.Join(t.TempDir(), "data"), Options{CacheSize: 1 << 20, Mode: ModeCOW}, ModeCOW)
 }
 
 func TestRealFileJournalOnTempDir(t *testing.T) {
+	t.Parallel()
 	realFileProperty(t, filepath.Join(t.TempDir(), "data"), Options{CacheSize: 1 << 20, JournalSize: 1 << 20}, ModeJournal)
 }
 

@@ -17,6 +17,7 @@ import (
 // the next Sync succeeds and everything is durable and whole. (Issue 11:
 // the container used to stay failed for good.)
 func TestTransientFaultCOW(t *testing.T) {
+	t.Parallel()
 	faults := map[string]error{"ENOSPC": blockdev.ErrInjectedENOSPC, "EIO": blockdev.ErrInjectedEIO}
 	for name, fault := range faults {
 		for k := uint64(0); ; k++ {

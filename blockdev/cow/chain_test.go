@@ -199,14 +199,9 @@ func (c *chainRun) check(img *blockdev.Mem, level, want, lo, hi int, path string
 // the first cut, and a cut during recovery must show exactly the state
 // the image before it showed.
 func TestCrashChainsDuringRecovery(t *testing.T) {
+	t.Parallel()
 	ops, model, _, _ := crashWorkload(t, 21)
-	stride, sampleStep := uint64(1), 16
-	switch {
-	case raceEnabled:
-		stride, sampleStep = 32, 64
-	case testing.Short():
-		stride, sampleStep = 8, 32
-	}
+	stride, sampleStep := sized[uint64](32, 32, 1), sized(64, 64, 16)
 	c := &chainRun{t: t, model: model, seen: map[chainKey]bool{}, sampleStep: sampleStep}
 	mem := newSmallMem(t)
 	var at progress

@@ -14,6 +14,7 @@ import (
 // unchanged (also after a crash and recovery), and the next commit does
 // not have to clean.
 func TestCleanAheadSparesTheNextCommit(t *testing.T) {
+	t.Parallel()
 	mem, err := blockdev.NewMem(24<<20, blockdev.LimitsNone)
 	require.NoError(t, err)
 	d, err := Format(mem, Options{})

@@ -96,18 +96,16 @@ func crashWorkload(t *testing.T, seed uint64) ([]wop, *prefixModel, blockdev.Lim
 // state after some prefix of the operations, no shorter than the last
 // Flush or FUA and no longer than the operations begun (so every batch is
 // whole and every durable one present), and it passes the crashmodel
-// oracle. Under -short or -race only every 8th point is re-run; the
+// oracle. By default (see sized) only every 8th point is re-run; the
 // one-pass test below covers all of them.
 func TestCrashAtEveryWriteIndex(t *testing.T) {
+	t.Parallel()
 	ops, model, l, nblocks := crashWorkload(t, 1)
 	var at progress
 	fd := blockdev.WithFaults(newSmallMem(t), nil)
 	runWorkload(t, fd, ops, &at)
 	total := fd.Ops()
-	stride := uint64(1)
-	if testing.Short() || raceEnabled {
-		stride = 8
-	}
+	stride := sized[uint64](8, 8, 1)
 	points, images := 0, 0
 	for k := uint64(0); k < total; k += stride {
 		mem := newSmallMem(t)
@@ -138,10 +136,8 @@ func TestCrashAtEveryWriteIndex(t *testing.T) {
 // does not disturb the running Mem, so this equals re-running per point)
 // and checks each at once, for several workloads.
 func TestCrashAtEveryWriteIndexOnePass(t *testing.T) {
-	seeds := []uint64{2, 3, 4}
-	if testing.Short() || raceEnabled {
-		seeds = seeds[:1]
-	}
+	t.Parallel()
+	seeds := sized([]uint64{2}, []uint64{2}, []uint64{2, 3, 4})
 	points, images := 0, 0
 	for _, seed := range seeds {
 		ops, model, l, nblocks := crashWorkload(t, seed)
@@ -201,6 +197,7 @@ func checkCrashImage(t *testing.T, clone *blockdev.Mem, ops []wop, model *prefix
 // operation of that Open: the image must still show a state between the
 // last durable point and everything completed.
 func TestCrashDuringRecovery(t *testing.T) {
+	t.Parallel()
 	ops, model, _, _ := crashWorkload(t, 12)
 	for len(ops) > 0 && ops[len(ops)-1].durable() {
 		ops = ops[:len(ops)-1]

@@ -134,6 +134,7 @@ func (r *disagreeRun) level2(img *blockdev.Mem, want, lo, hi int) string {
 // first image showed, which is a prefix of the workload's operations
 // between what was durable and what was begun at the first cut.
 func TestRecoveryFromDisagreeingCopies(t *testing.T) {
+	t.Parallel()
 	probe, err := Format(newMem(t, sectorLimits, disagreeOption), disagreeOption)
 	require.NoError(t, err)
 	l, nblocks := probe.Limits(), probe.Size()/int64(probe.Limits().BlockSize)
@@ -175,10 +176,7 @@ func TestRecoveryFromDisagreeingCopies(t *testing.T) {
 	cfgs := func(k uint64) []blockdev.CrashConfig {
 		return []blockdev.CrashConfig{{Seed: k, Survive: 0}, {Seed: k, Survive: 0.5}, {Seed: k, Survive: 1}}
 	}
-	limit := min(len(inside), 60) // the first checkpoints
-	if testing.Short() || raceEnabled {
-		limit = min(limit, 12)
-	}
+	limit := min(len(inside), sized(12, 12, 60)) // the first checkpoints
 	// Second run: cut inside every checkpointing operation.
 	mem = newMem(t, sectorLimits, disagreeOption)
 	var at progress

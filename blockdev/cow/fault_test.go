@@ -20,6 +20,7 @@ import (
 // device, and a crash image of it, show every completed operation, and the
 // failed one whole or not at all.
 func TestFaultAtEveryIndex(t *testing.T) {
+	t.Parallel()
 	ops, _, _, nblocks := crashWorkload(t, 7)
 	ops = ops[:60]
 	fd := blockdev.WithFaults(newSmallMem(t), nil)
@@ -27,10 +28,7 @@ func TestFaultAtEveryIndex(t *testing.T) {
 	d := runWorkload(t, fd, ops, &at)
 	bs := int64(d.Limits().BlockSize)
 	total := fd.Ops() + 2*uint64(len(ops)) // reads add operations
-	stride := uint64(1)
-	if raceEnabled {
-		stride = 2
-	}
+	stride := sized[uint64](4, 2, 1)
 	checked, refused, kept := 0, 0, 0
 	for k := uint64(0); k < total; k += stride {
 		errs := []error{blockdev.ErrInjectedEIO, blockdev.ErrInjectedENOSPC}

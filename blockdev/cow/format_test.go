@@ -19,6 +19,7 @@ import (
 // but whole. A cut image is either the old container, a new empty one, or
 // refused with ErrIncompleteFormat (which may be formatted again).
 func TestFormatOverContainerCut(t *testing.T) {
+	t.Parallel()
 	mem := newSmallMem(t)
 	old, err := Format(mem, smallOptions)
 	require.NoError(t, err)

@@ -100,10 +100,8 @@ func TestCommitSized(t *testing.T) {
 // of the same prefix, at least up to the last durable operation. A cut that
 // landed without its batch, or a size without its data, shows no prefix.
 func TestCrashWithSizes(t *testing.T) {
-	seeds := []uint64{21, 22, 23, 24}
-	if testing.Short() || raceEnabled {
-		seeds = seeds[:1]
-	}
+	t.Parallel()
+	seeds := sized([]uint64{21}, []uint64{21}, []uint64{21, 22, 23, 24})
 	points, images, recoveryCuts := 0, 0, 0
 	for _, seed := range seeds {
 		probe, err := Format(newSmallMem(t), smallOptions)

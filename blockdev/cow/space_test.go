@@ -14,10 +14,8 @@ import (
 // space, the container never holds more than the size RequiredSize
 // documents, and the cleaner's write amplification is reported.
 func TestSpaceUnderRandomOverwrites(t *testing.T) {
-	opts := Options{LogicalSize: 32 << 20, SegmentSize: 256 << 10, MaxBatch: 256 << 10, AtomicMax: 256 << 10}
-	if raceEnabled || testing.Short() {
-		opts.LogicalSize = 8 << 20
-	}
+	t.Parallel()
+	opts := Options{LogicalSize: sized[int64](8<<20, 8<<20, 32<<20), SegmentSize: 256 << 10, MaxBatch: 256 << 10, AtomicMax: 256 << 10}
 	d, mem := formatMem(t, blockdev.LimitsNone, opts)
 	size, err := RequiredSize(4096, opts)
 	require.NoError(t, err)

@@ -303,6 +303,7 @@ var transientErrs = []struct {
 // written, and so must crash images of it. An Open that failed must
 // succeed when retried on the working device, with the state intact.
 func TestTransientFaultAtEveryIndex(t *testing.T) {
+	t.Parallel()
 	probe, err := Format(newSmallMem(t), smallOptions)
 	require.NoError(t, err)
 	nblocks := probe.Size() / int64(probe.Limits().BlockSize)
@@ -317,13 +318,7 @@ func TestTransientFaultAtEveryIndex(t *testing.T) {
 	require.Positive(t, st.CleanedBlocks, "the workload must clean")
 	require.Positive(t, st.DefragBlocks, "the workload's reads must defragment")
 
-	stride := uint64(1)
-	switch {
-	case raceEnabled:
-		stride = 7
-	case testing.Short():
-		stride = 3
-	}
+	stride := sized[uint64](11, 7, 1)
 	runs, faulted, recovered := 0, 0, 0
 	var fail failures
 	byKind := map[string]cutTal{} // by the kind of the faulted operation

@@ -25,6 +25,7 @@ type plainDevice struct{ blockdev.Device }
 // TestSumFolderMatchesCRC; the crash tests, TestCrashChainsDuringRecovery
 // first, replay records with it.)
 func TestRecordsCopiedOrVectored(t *testing.T) {
+	t.Parallel()
 	l := blockdev.Limits{BlockSize: 4096, MemAlign: 4096}
 	opts := Options{LogicalSize: 4 << 20, SparePercent: 30}
 	for _, vectored := range []bool{true, false} {

@@ -14,12 +14,11 @@ import (
 	"github.com/untorn/untorn/internal/rapidflag"
 )
 
-// minChecks is how many rapid checks the crash-model property runs by
-// default (CI); -rapid.checks or RAPID_CHECKS overrides it.
-const minChecks = 1000
-
+// How many rapid checks the crash-model property runs per profile: 150 by
+// default, 2000 with UNTORN_LONG=1 (internal/testsize; it was 1000 in
+// both); -rapid.checks or RAPID_CHECKS overrides both.
 func TestMain(m *testing.M) {
-	rapidflag.DefaultChecks(minChecks)
+	rapidflag.Sized(150, 2000)
 	os.Exit(m.Run())
 }
 

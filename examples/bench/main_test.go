@@ -50,6 +50,7 @@ func checkCounted(t testing.TB, c contender, distinct int64) {
 // rewritten within an interval, more than a batch holds), reads them back,
 // checks pages nobody wrote hold the fill pattern, and reopens.
 func TestContendersReadBack(t *testing.T) {
+	t.Parallel()
 	for _, name := range contenderNames {
 		for _, pageSize := range []int{4 << 10, 16 << 10} {
 			t.Run(name+"/"+formatSize(int64(pageSize)), func(t *testing.T) {
@@ -126,6 +127,7 @@ func newContenderOpen(name, dir string, pageSize int, reads bool) (contender, er
 // TestContendersModel drives each contender that reads with random writes,
 // reads, Syncs and reopens against a map of the last write per page.
 func TestContendersModel(t *testing.T) {
+	t.Parallel()
 	for _, name := range contenderNames {
 		if isWriteOnly(t, name) {
 			continue

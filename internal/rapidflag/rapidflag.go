@@ -4,6 +4,8 @@ import (
 	"flag"
 	"os"
 	"strconv"
+
+	"github.com/untorn/untorn/internal/testsize"
 )
 
 // DefaultChecks makes n the number of checks each rapid.Check runs, unless
@@ -20,3 +22,8 @@ func DefaultChecks(n int) {
 		panic("rapidflag: " + err.Error()) // rapid is not linked in: a programming error
 	}
 }
+
+// Sized is DefaultChecks(short) in the default run and DefaultChecks(long)
+// with UNTORN_LONG=1 (see package testsize). rapid itself still divides
+// the count by 5 under -short. Call it from TestMain.
+func Sized(short, long int) { DefaultChecks(testsize.Pick(short, long)) }

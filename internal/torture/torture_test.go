@@ -6,19 +6,21 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/untorn/untorn/internal/testsize"
 )
 
 // runCampaign runs cases of one campaign on every profile it applies to,
-// with fixed seeds, and fails the test for every failure found.
-func runCampaign(t *testing.T, name string, cases int64) *Report {
+// with fixed seeds, and fails the test for every failure found: one case
+// per profile in the default run, long cases with UNTORN_LONG=1
+// (internal/testsize).
+func runCampaign(t *testing.T, name string, long int64) *Report {
 	t.Helper()
 	cs, err := SelectCampaigns([]string{name})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if testing.Short() {
-		cases = 1
-	}
+	cases := testsize.Pick(1, long)
 	rep, err := Run(context.Background(), RunConfig{Campaigns: cs, Profiles: Profiles(), Seed: 1, Cases: cases})
 	if err != nil {
 		t.Fatal(err)
@@ -40,7 +42,7 @@ func runCampaign(t *testing.T, name string, cases int64) *Report {
 // TestCrash: power cuts at device writes of random workloads, on every
 // profile: every image keeps every promise.
 func TestCrash(t *testing.T) {
-	rep := runCampaign(t, "crash", 6)
+	rep := runCampaign(t, "crash", 12)
 	for _, p := range Profiles() {
 		if st := rep.Get("crash", p.Name); st.Crashes == 0 || st.Checks == 0 {
 			t.Errorf("%s: no crash image was checked: %+v", p.Name, st)
@@ -52,7 +54,7 @@ func TestCrash(t *testing.T) {
 // recovered file and power cuts again: every image keeps the promises of
 // the second workload over what the recovery found.
 func TestAftercrash(t *testing.T) {
-	rep := runCampaign(t, "aftercrash", 3)
+	rep := runCampaign(t, "aftercrash", 6)
 	if st := rep.Total(); st.Crashes == 0 || st.Checks == 0 {
 		t.Errorf("no crash image was checked: %+v", st)
 	}
@@ -61,7 +63,7 @@ func TestAftercrash(t *testing.T) {
 // TestRecovery: up to three power cuts during recovery, on the COW
 // profiles: the final image keeps the promises of the first cut.
 func TestRecovery(t *testing.T) {
-	rep := runCampaign(t, "recovery", 3)
+	rep := runCampaign(t, "recovery", 6)
 	for _, p := range Profiles() {
 		if st := rep.Get("recovery", p.Name); p.COW() && st.RecoveryCrashes == 0 {
 			t.Errorf("%s: no power cut during recovery: %+v", p.Name, st)
@@ -102,7 +104,7 @@ func TestRecoveryKnownChains(t *testing.T) {
 // code the COW profiles fail it (Stuck): a container refuses every write
 // after one failed write or flush until it is reopened.
 func TestTransient(t *testing.T) {
-	rep := runCampaign(t, "transient", 3)
+	rep := runCampaign(t, "transient", 6)
 	for _, p := range Profiles() {
 		if st := rep.Get("transient", p.Name); st.Faults == 0 {
 			t.Errorf("%s: no fault was injected: %+v", p.Name, st)
@@ -115,7 +117,7 @@ func TestTransient(t *testing.T) {
 // record after the checkpoint ends the replay there, silently dropping the
 // synced records after it.
 func TestCorruption(t *testing.T) {
-	rep := runCampaign(t, "corruption", 3)
+	rep := runCampaign(t, "corruption", 6)
 	if st := rep.Total(); st.Corruptions == 0 {
 		t.Errorf("no bit was flipped: %+v", st)
 	}
@@ -129,9 +131,6 @@ func TestCaseDeterministic(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range Campaigns() {
-		if testing.Short() && c.Name != "crash" {
-			continue
-		}
 		for _, p := range ps {
 			if !c.Applies(p) {
 				continue

@@ -2,7 +2,6 @@ package untornvfs
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -11,6 +10,8 @@ import (
 
 	"github.com/ncruces/go-sqlite3"
 	"github.com/stretchr/testify/require"
+
+	"github.com/untorn/untorn/internal/testsize"
 )
 
 // crashRun describes one crash test run of the bank.
@@ -133,19 +134,18 @@ func checkImage(t *testing.T, k bank, img *machineImage, lo, hi int, seed uint64
 	return k.expected(h).compare(got)
 }
 
-var crashSeeds = flag.Int("crash.seeds", 5, "bank crash test: workloads (seeds) to run, each cut at every operation")
-
-// TestBankCrashAtEveryOperation runs crash.seeds bank workloads of 100
+// TestBankCrashAtEveryOperation runs bank workloads of 100
 // transactions (synchronous=FULL, journal_mode=DELETE) and cuts the power
 // before every device write and flush and every journal write, truncate,
 // sync and delete of each; one image in four is first recovered with the
 // power cut again inside the recovery (atomicio's and SQLite's hot-journal
-// rollback), sometimes twice.
+// rollback), sometimes twice. One workload (seed 0) by default, 8 with
+// UNTORN_LONG=1 (internal/testsize).
 func TestBankCrashAtEveryOperation(t *testing.T) {
 	var mu sync.Mutex
 	var total crashTally
 	t.Run("seeds", func(t *testing.T) {
-		for seed := range *crashSeeds {
+		for seed := range testsize.Pick(1, 8) {
 			t.Run(fmt.Sprint(seed), func(t *testing.T) {
 				t.Parallel()
 				tally := runBankCrash(t, crashRun{seed: uint64(seed), txs: 100, cutAt: func(int) bool { return true }, recoveryOneIn: 4})
