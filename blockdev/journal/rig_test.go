@@ -57,6 +57,13 @@ func (r *rig) wire(inj blockdev.Injector) {
 	r.fj = blockdev.WithFaults(r.jrnl, all)
 }
 
+// setInjector puts inj in front of both devices (the rig's CrashPoint no
+// longer sees their operations).
+func (r *rig) setInjector(inj blockdev.Injector) {
+	r.fd.SetInjector(inj)
+	r.fj.SetInjector(inj)
+}
+
 // reopen opens the journal over mems (a crash image, or the rig's own
 // after Close) as a new rig.
 func reopen(t testing.TB, mems []*blockdev.Mem, opts Options, inj blockdev.Injector) (*rig, error) {
