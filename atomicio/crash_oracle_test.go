@@ -98,7 +98,7 @@ func openStack(p profile, m machine, seed uint64) (*stack, error) {
 			blockdev.OpWrite, blockdev.OpAtomicWrite, blockdev.OpFlush))
 	}
 	s.inj = inj
-	f, fds, err := m.open(p, inj)
+	f, fds, err := m.open(p.opts, inj)
 	if err != nil {
 		return nil, err
 	}
@@ -233,7 +233,7 @@ func (r *oracleRun) crashInRecovery(cfg blockdev.CrashConfig, ks []int) {
 		work := clone.cut(blockdev.CrashConfig{Survive: 1}) // a copy: clone stays as it is
 		cp := work.crashPoint()
 		cp.Arm(k, blockdev.CrashConfig{Seed: cfg.Seed + uint64(i) + 1, Survive: cfg.Survive})
-		f, _, err := work.open(r.p, cp)
+		f, _, err := work.open(r.p.opts, cp)
 		if err != nil {
 			r.fail("recovery %d: %v", i+1, err)
 			return

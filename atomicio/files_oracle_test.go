@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"github.com/untorn/untorn/blockdev/journal"
 	"io"
 	"math/rand/v2"
 	"sync"
@@ -178,7 +179,7 @@ func (d randDrawer) Float(string) float64               { return d.rng.Float64()
 // filesRig is the device stack of one history.
 type filesRig struct {
 	t       require.TestingT
-	mem     *blockdev.Mem
+	m       machine // one Mem, or two in journal mode
 	f       *File
 	opts    Options
 	model   fileModel
@@ -197,10 +198,10 @@ type filesRig struct {
 
 const filesDevSize = 2 << 20
 
-func (r *filesRig) open(mem *blockdev.Mem) {
-	r.mem = mem
+func (r *filesRig) open(m machine) {
+	r.m = m
 	var err error
-	r.f, err = OpenDevice(blockdev.WithFaults(mem, blockdev.InjectorFunc(r.crashPoint)), r.opts)
+	r.f, _, err = m.open(r.opts, blockdev.InjectorFunc(r.crashPoint))
 	require.NoError(r.t, err)
 }
 
@@ -219,7 +220,7 @@ func (r *filesRig) crashPoint(op blockdev.Op) error {
 	for range 2 {
 		*r.checks++
 		survive := float64(*r.checks%3) / 2
-		if err := r.checkImage(r.mem.CrashClone(blockdev.CrashConfig{Seed: uint64(*r.checks), Survive: survive})); err != nil {
+		if err := r.checkImage(r.m.cut(blockdev.CrashConfig{Seed: uint64(*r.checks), Survive: survive})); err != nil {
 			r.failure = err
 			return nil
 		}
@@ -235,8 +236,8 @@ func (r *filesRig) setCheckAt(on bool) {
 }
 
 // recover opens a crash image and reads the file it holds.
-func (r *filesRig) recover(img *blockdev.Mem) (*File, fileImage, error) {
-	g, err := OpenDevice(img, r.opts)
+func (r *filesRig) recover(img machine) (*File, fileImage, error) {
+	g, _, err := img.open(r.opts, nil)
 	if err != nil {
 		return nil, fileImage{}, fmt.Errorf("open crash image: %w", err)
 	}
@@ -252,11 +253,17 @@ func (r *filesRig) recover(img *blockdev.Mem) (*File, fileImage, error) {
 	return g, got, nil
 }
 
-// checkImage recovers a crash image with the container alone (what
-// OpenDevice does first, without the cost of a File's cache) and matches
-// the file it holds.
-func (r *filesRig) checkImage(img *blockdev.Mem) error {
-	c, err := cow.Open(img, cow.Options{})
+// checkImage recovers a crash image with the container or the journal
+// alone (what OpenDevice or OpenDeviceWithJournal does first, without the
+// cost of a File's cache) and matches the file it holds.
+func (r *filesRig) checkImage(img machine) error {
+	var c blockdev.SizedDevice
+	var err error
+	if len(img) == 1 {
+		c, err = cow.Open(img[0], cow.Options{})
+	} else {
+		c, err = journal.Open(img[0], img[1], journal.Options{NoBackground: true})
+	}
 	if err != nil {
 		return fmt.Errorf("open crash image: %w", err)
 	}
@@ -265,7 +272,7 @@ func (r *filesRig) checkImage(img *blockdev.Mem) error {
 	if got.size > r.limit {
 		return fmt.Errorf("crash image has size %d, past every size used (%d)", got.size, r.limit)
 	}
-	buf := blockdev.AlignedBuffer(int(ceilTo(got.size, 4096)), img.Limits().MemAlign)
+	buf := blockdev.AlignedBuffer(int(ceilTo(got.size, 4096)), c.Limits().MemAlign)
 	if _, err := c.ReadAt(buf, 0); err != nil {
 		return fmt.Errorf("read crash image: %w", err)
 	}
@@ -396,10 +403,10 @@ func (r *filesRig) sync(drawer) {
 
 // crash cuts the power now, opens the image and goes on with it.
 func (r *filesRig) crash(d drawer) {
-	img := r.mem.CrashClone(blockdev.CrashConfig{Seed: uint64(r.nextID), Survive: d.Float("survive")})
+	img := r.m.cut(blockdev.CrashConfig{Seed: uint64(r.nextID), Survive: d.Float("survive")})
 	_ = r.f.Abandon() // no pass runs from here on
 	r.setCheckAt(false)
-	g, got, err := r.recover(img.CrashClone(blockdev.CrashConfig{Survive: 1})) // img goes on below
+	g, got, err := r.recover(img.cut(blockdev.CrashConfig{Survive: 1})) // img goes on below
 	require.NoError(r.t, err)
 	_ = g.Abandon()
 	r.pointMu.Lock()
@@ -423,12 +430,17 @@ func (r *filesRig) check(drawer) {
 	require.True(r.t, bytes.Equal(want.data[:want.size], got[:n]), "the File reads what the model says")
 }
 
-// newFilesRig opens a File over a new Mem, empty, with opts.
+// newFilesRig opens a File over a new Mem, empty, with opts; in journal
+// mode (opts.Mode) over two, the second for the journal.
 func newFilesRig(t require.TestingT, opts Options, checks *int) *filesRig {
-	mem, err := blockdev.NewMem(filesDevSize, blockdev.LimitsNone)
+	var jsize int64
+	if opts.Mode == ModeJournal {
+		jsize = opts.JournalSize + 2*4096
+	}
+	m, err := makeMachine(filesDevSize, jsize, blockdev.LimitsNone)
 	require.NoError(t, err)
 	r := &filesRig{t: t, opts: opts, checks: checks, limit: 256 << 10}
-	r.open(mem)
+	r.open(m)
 	require.NoError(t, r.f.Truncate(0)) // OpenDevice starts as large as the device
 	require.NoError(t, r.f.Sync())
 	r.pointMu.Lock()
@@ -513,16 +525,33 @@ func runRandomFiles(opts Options, seed uint64, steps int) (err error) {
 // cache are written through at Commit.
 var filesOptions = Options{CacheSize: 512 << 10, MaxAtomic: 64 << 10, FlushInterval: -1}
 
+// filesJournalOptions: the same in journal mode, with a journal that holds
+// the largest batch written through (the range a history uses) and wraps
+// and fills within a history.
+var filesJournalOptions = func() Options {
+	o := filesOptions
+	o.Mode, o.JournalSize = ModeJournal, 768<<10
+	return o
+}()
+
 // TestFilesAndBatchesOracle runs the state machine and reports how many
 // crash images it checked.
 func TestFilesAndBatchesOracle(t *testing.T) {
 	t.Parallel()
-	total, through := 0, 0
-	rapid.Check(t, func(t *rapid.T) {
-		c, b := runFilesMachine(t, filesOptions)
-		total, through = total+c, through+b
-	})
-	t.Logf("crash images checked: %d; batches written through: %d", total, through)
+	for _, mode := range []struct {
+		name string
+		opts Options
+	}{{"cow", filesOptions}, {"journal", filesJournalOptions}} {
+		t.Run(mode.name, func(t *testing.T) {
+			t.Parallel()
+			total, through := 0, 0
+			rapid.Check(t, func(t *rapid.T) {
+				c, b := runFilesMachine(t, mode.opts)
+				total, through = total+c, through+b
+			})
+			t.Logf("crash images checked: %d; batches written through: %d", total, through)
+		})
+	}
 }
 
 // TestFilesOracleCatchesSplitBatches is the negative control: an engine
@@ -536,16 +565,18 @@ func TestFilesAndBatchesOracle(t *testing.T) {
 // sized by testsize.
 func TestFilesOracleCatchesSplitBatches(t *testing.T) {
 	t.Parallel()
-	broken := filesOptions
-	broken.splitBatches = true
 	histories := testsize.Pick(4, 16)
-	caught := 0
-	for seed := range uint64(histories) {
-		require.NoError(t, runRandomFiles(filesOptions, seed, 24), "the honest engine must pass (seed %d)", seed)
-		if err := runRandomFiles(broken, seed, 24); err != nil {
-			caught++
+	for _, honest := range []Options{filesOptions, filesJournalOptions} {
+		broken := honest
+		broken.splitBatches = true
+		caught := 0
+		for seed := range uint64(histories) {
+			require.NoError(t, runRandomFiles(honest, seed, 24), "the honest engine must pass (%v, seed %d)", honest.Mode, seed)
+			if err := runRandomFiles(broken, seed, 24); err != nil {
+				caught++
+			}
 		}
+		t.Logf("mode %v (auto: COW here): split-batch engine caught in %d of %d histories", honest.Mode, caught, histories)
+		require.GreaterOrEqual(t, caught, histories/2, "the oracle must catch an engine that splits batches (%v)", honest.Mode)
 	}
-	t.Logf("split-batch engine caught in %d of %d histories", caught, histories)
-	require.GreaterOrEqual(t, caught, histories/2, "the oracle must catch an engine that splits batches")
 }

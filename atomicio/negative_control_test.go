@@ -81,7 +81,7 @@ func runRandomHistory(p profile, seed uint64) (err error) {
 		return errors.New("the Sync flushed nothing")
 	}
 	for i, img := range images {
-		f, _, err := img.open(p, nil)
+		f, _, err := img.open(p.opts, nil)
 		if err != nil {
 			return fmt.Errorf("image %d: open: %w", i, err)
 		}
