@@ -255,6 +255,7 @@ const (
 	childStep   = "UNTORN_CREATE_STEP"  // kill-at: the step to die at
 	childSignal = "UNTORN_CREATE_SIGNAL"
 	childMarker = "UNTORN_CREATE_MARKER"
+	childMode   = "UNTORN_CREATE_MODE" // "journal": create in journal mode (journalCreateOpts)
 )
 
 // TestCreateChild is the child process; it does nothing in a normal run.
@@ -265,6 +266,9 @@ func TestCreateChild(t *testing.T) {
 	}
 	path := os.Getenv(childPath)
 	opts := createOpts
+	if os.Getenv(childMode) == "journal" {
+		opts = journalCreateOpts
+	}
 	switch what {
 	case "kill-at":
 		at := os.Getenv(childStep)
