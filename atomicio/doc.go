@@ -31,7 +31,7 @@
 //  5. Errors stick. A writeback error is returned by the next Sync and
 //     every later one until the data is written; dirty data is never
 //     dropped because a write failed (Close refuses too; Abandon gives up).
-//  6. Batches are untorn as a whole (COW mode). After any crash either
+//  6. Batches are untorn as a whole (journal and COW mode). After any crash either
 //     every range of a committed Batch, and the size it leaves, is there
 //     or none of it, up to 1 GiB (larger than half the cache, it is
 //     written through at Commit). Batches and untorn writes that overlap behave as if
@@ -41,8 +41,8 @@
 //     extends it (the gap reads as zeros); Truncate shrinks or extends
 //     it. After a crash the size is one the writes and Truncates that
 //     landed leave, consistent with the data: a range cut off and then
-//     synced never reappears, and in COW mode a size change lands with
-//     the transaction that made it.
+//     synced never reappears, and in journal and COW mode a size change
+//     lands with the transaction that made it.
 //
 // # When things fail
 //
@@ -54,7 +54,12 @@
 //     again succeeds: nothing is lost and nothing needs reopening. In COW
 //     mode the container re-reads its own state from the device before it
 //     writes again (a record or root may have been half written), exactly
-//     as a reopen would, underneath the cache.
+//     as a reopen would, underneath the cache. In journal mode a failed
+//     journal write or flush makes the records since the last good flush
+//     suspect: they are written again; a failed checkpoint (the data file's
+//     file system full, say) leaves the journal authoritative, Syncs go on
+//     while it has room (Stats().Journal.CheckpointErr reports it), and a
+//     Sync that needs the room reports the error.
 //   - State unknown beyond repair: the container's recovery finds damage
 //     (below). The File keeps its data in the cache, refuses to write
 //     (Sync fails), and a reopen reports the damage.
@@ -66,11 +71,15 @@
 //     later record proves it had been durable: damage to the records of
 //     the last Sync before a crash can pass for a torn write (that Sync's
 //     data is lost, as if the crash had come first). A clean Close leaves
-//     no such records. In native mode the file is a plain file: damage to
-//     its data is not detected.
+//     no such records. The journal checksums its records the same way (a
+//     single flipped bit in one is corrected). In native and journal mode
+//     the file is a plain file: damage to the data once it is home is not
+//     detected.
 //
 // Creating a file is atomic and durable: a crash during Open of a new path
-// leaves either no file or a complete container, never a partial one.
+// leaves either no file or a complete one (in journal mode the file first,
+// then its journal: a file without a journal gets a new one at Open),
+// never a partial one.
 //
 // Plain writes ((*File).WriteAt, io.WriterAt) are buffered the same way
 // but may tear at a crash, like pwrite. A plain write inside a dirty untorn
@@ -78,27 +87,49 @@
 // dirty become one unit. No ordering between ranges is promised without
 // Sync.
 //
-// # Native and COW
+// # Journal, native and COW
 //
-// Untorn writes reach the device one of two ways (see Mode):
+// Untorn writes reach the device one of three ways (see Mode):
 //
+//   - Journal (the default): the file stays the caller's file, in its own
+//     layout at its own offsets, readable by any program. A Sync appends
+//     one record to a side journal, "<path>-untorn" (package
+//     blockdev/journal): every page it writes, with a CRC-32C each, the
+//     size it leaves; one sequential write and one flush. A checkpoint in
+//     the background writes the newest image of each page home, flushes
+//     the file and only then frees the journal's space. Any file system,
+//     any alignment, batches and sizes. After a clean Close the journal is
+//     empty and removed, and the file is an ordinary file of exactly its
+//     size.
 //   - Native: in place with pwritev2(RWF_ATOMIC) on O_DIRECT, as the
 //     smallest naturally aligned power-of-two unit covering each write. The
 //     file stays an ordinary file. It needs a file system with untorn
 //     writes (XFS with reflink on Linux 6.13+; 4 KiB to 1-2 MiB), and a
-//     write whose unit exceeds its maximum fails with ErrTooLarge.
+//     write whose unit exceeds its maximum fails with ErrTooLarge. ModeAuto
+//     takes it only where the hardware writes 2 x MaxAtomic untorn.
 //   - COW: the file is a container (package blockdev/cow) that writes new
 //     data out of place and commits many ranges at once: random page
 //     writes become one sequential write and one flush. Any file system,
-//     any alignment. New files are COW by default.
+//     any alignment. A private format, read through this package only, of
+//     about twice the live data; chosen with Options.Mode, and existing
+//     containers open as COW (examples/untorn convert turns one into a file
+//     in journal mode).
 //
 // # Caveats
+//
+// After a crash, a file in journal mode may hold torn pages (the journal
+// holds their good images) until this package opens it once, which
+// replays the journal (or examples/untorn recover runs): do not read it
+// with another program before. Stop using untorn by closing the File
+// cleanly: the file is then an ordinary file and no journal is left.
 //
 // A COW file grows up to Options.MaxSize (1 TiB by default), set when it
 // is created; a native file's size moves in whole 4 KiB blocks. Data is
 // durable only after Sync (or with Options.WriteThrough). The cache budget
 // bounds folio memory, not the Go heap. A COW container is read through
-// this package only.
+// this package only. Another File (in this process or another) opening a
+// file that is open is refused with ErrLocked (flock on the file and on
+// its journal).
 //
 // # Concurrency
 //

@@ -16,10 +16,12 @@ const maxOpenRaces = 8
 
 // Open opens the data file at path, with O_DIRECT underneath.
 //
-// A missing (or empty) file is created with Options.Size bytes of logical
-// capacity. With ModeAuto or ModeCOW it becomes a COW container (a little
-// larger on disk than Size; see package blockdev/cow); with ModeNative it
-// is a plain file and the file system must offer RWF_ATOMIC.
+// A missing (or empty) file is created with Options.Size bytes (zeros).
+// With ModeAuto or ModeJournal it is a plain file of exactly that size
+// with a side journal beside it (JournalPath; see ModeAuto for when
+// ModeAuto takes native mode instead); with ModeCOW a COW container (see
+// package blockdev/cow); with ModeNative a plain file on a file system
+// that must offer RWF_ATOMIC.
 //
 // Creation is atomic and durable. The new file is built (sized,
 // preallocated, formatted, fsynced) under a temporary name in the same
@@ -54,11 +56,13 @@ const maxOpenRaces = 8
 // leftover temporary files of the same base name that no process holds
 // locked, that is, that nobody is creating.
 //
-// An existing file is recognised: a COW container (by its superblock) is
-// recovered and opened in COW mode; any other file is opened in native
-// mode, which needs a file system with RWF_ATOMIC (XFS with reflink on
-// Linux 6.13+). On a file system without it Open fails with
-// ErrNoUntornWrites rather than silently losing the guarantee.
+// An existing file is recognised: a file with a journal beside it is
+// opened in journal mode and recovered (the journal replayed into it),
+// whatever its size; a COW container (by its superblock) is recovered and
+// opened in COW mode; any other file is opened in journal mode, with a
+// new journal created atomically beside it (or, see ModeAuto, in native
+// mode). A journal whose file is missing is refused (ErrInvalid): it holds
+// the last writes of a deleted file.
 func Open(path string, opts Options) (*File, error) {
 	opts, err := opts.withDefaults()
 	if err != nil {
