@@ -288,11 +288,19 @@ const (
 )
 
 // copyHome writes images (ascending blocks) home and returns the time it
-// spent reading them back.
+// spent reading them back: cloned (blockdev.Cloner) where the devices can
+// share blocks, else copied.
 // REQUIRES: ckptMu held (it owns d.ckptBuf).
 func (d *Device) copyHome(images []image) (readBack time.Duration, err error) {
 	if len(images) == 0 {
 		return 0, nil
+	}
+	if d.cloner != nil && !d.noClone && len(d.repaired) == 0 {
+		err := d.cloneHome(images)
+		if !errors.Is(err, blockdev.ErrNotSupported) {
+			return 0, err
+		}
+		d.noClone = true // and copy them all (what was cloned is the same data)
 	}
 	bs := d.bs
 	byLog := slices.Clone(images)
@@ -366,6 +374,38 @@ func (d *Device) copyHome(images []image) (readBack time.Duration, err error) {
 		}
 	}
 	return readBack, nil
+}
+
+// cloneHome clones images (ascending blocks) home from the journal: a run
+// of consecutive blocks that lie consecutively in the journal device (not
+// across the end of the ring) is one clone, QueueDepth at once.
+// REQUIRES: ckptMu held.
+func (d *Device) cloneHome(images []image) error {
+	bs := d.bs
+	var runs [][2]int
+	for k := 0; k < len(images); {
+		m := k + 1
+		for m < len(images) && images[m].block == images[m-1].block+1 && images[m].lsn == images[m-1].lsn+1 &&
+			d.phys(images[m].lsn) == d.phys(images[m-1].lsn)+bs && int64(m-k)*bs < maxHomeWrite {
+			m++
+		}
+		runs = append(runs, [2]int{k, m})
+		k = m
+	}
+	err := d.parallel(runs, func(r [2]int) error {
+		first, n := images[r[0]], int64(r[1]-r[0])*bs
+		if err := d.cloner.CloneFrom(d.jdev, d.phys(first.lsn), first.block*bs, n); err != nil {
+			return fmt.Errorf("journal: clone home at %d: %w", first.block*bs, err)
+		}
+		return nil
+	})
+	if err == nil {
+		d.mu.Lock()
+		d.stats.Clones += int64(len(runs))
+		d.stats.HomeBytes += int64(len(images)) * bs
+		d.mu.Unlock()
+	}
+	return err
 }
 
 // parallel runs f over runs with up to QueueDepth at once and returns the

@@ -28,10 +28,11 @@ type Device struct {
 	limits      blockdev.Limits
 	opts        Options
 	folder      *logrec.Folder
-	growHome    bool   // the data device can be resized (a regular file)
-	growJournal bool   // the journal device can be resized
-	logical     int64  // the capacity (Size)
-	id          uint64 // the journal's id: records carry it
+	growHome    bool            // the data device can be resized (a regular file)
+	growJournal bool            // the journal device can be resized
+	cloner      blockdev.Cloner // the data device, when it may share the journal's blocks; nil otherwise
+	logical     int64           // the capacity (Size)
+	id          uint64          // the journal's id: records carry it
 
 	// area is the number of blocks in the record area, gen the journal's
 	// generation (records carry it). They change only at a reset, with
@@ -46,6 +47,7 @@ type Device struct {
 	ckptMu  sync.Mutex // serialises checkpoints and resets
 	rootBuf []byte     // header (root) block buffer; guarded by ckptMu
 	ckptBuf []byte     // checkpoints' buffer of images read back (ckptChunk); guarded by ckptMu
+	noClone bool       // cloning failed with ErrNotSupported once: copy from then on; guarded by ckptMu
 
 	mu sync.RWMutex // guards everything below
 	// hdr is the newest durable header: the log starts at hdr.start, and
@@ -130,6 +132,7 @@ type Stats struct {
 	HomeWrites   int64 // data device writes of checkpoints
 	HomeBytes    int64 // bytes they wrote
 	HomeReads    int64 // journal reads of checkpoints
+	Clones       int64 // runs of images checkpoints cloned home instead (blockdev.Cloner)
 	Superseded   int64 // images a checkpoint skipped: a later durable record holds the block
 	RoomWaits    int64 // commits that found the journal full and checkpointed first
 	Grows        int64 // times the journal grew for a transaction
@@ -250,6 +253,9 @@ func newDevice(data, jdev blockdev.Device, h header, opts Options) *Device {
 		kick:        make(chan struct{}, 1),
 		stop:        make(chan struct{}),
 		done:        make(chan struct{}),
+	}
+	if c, ok := data.(blockdev.Cloner); ok && !opts.NoClone {
+		d.cloner = c
 	}
 	d.limits = blockdev.Limits{BlockSize: bsz, AtomicMin: bsz, MemAlign: max(dl.MemAlign, jl.MemAlign, 1)}
 	d.limits.AtomicMax = pow2Floor(maxData(h.area, h.blockSize) * h.blockSize)

@@ -28,6 +28,15 @@
 // their space is reused only after that. Commits go on meanwhile in the
 // rest of the ring; a commit waits only when the ring is full.
 //
+// Where the two devices can share blocks (blockdev.Cloner: two files on
+// XFS with reflink), a checkpoint clones each run of images home
+// (FICLONERANGE) instead of reading it back and writing it: measured on
+// XFS over a loop device, 35-39 us per 16 KiB page against 134-158 us for
+// the copy (BenchmarkCheckpointXFS, 1024 random pages per checkpoint), and
+// the journal's next lap over the shared blocks, which the file system
+// then copies on write, cost no more. Elsewhere (ext4, simulated devices)
+// it copies; Options.NoClone forces the copy.
+//
 // Open replays every record from the start into the data device, flushes
 // it, and only then resets the journal to a new generation (the header
 // durable before any record of it). A power cut at any point, also during

@@ -54,6 +54,11 @@ type Options struct {
 	// QueueDepth is how many home writes a checkpoint keeps in flight
 	// (DefaultQueueDepth).
 	QueueDepth int
+	// NoClone makes checkpoints copy every image home (read back from the
+	// journal, written to the data device) even where the two devices
+	// can share blocks (blockdev.Cloner: files on XFS with reflink), where
+	// they clone it by default (see the package documentation).
+	NoClone bool
 	// Salvage opens a journal whose log is damaged in the middle (Open
 	// would fail with ErrCorrupt): it replays what precedes the damage and
 	// drops every record after it, even synced ones, and makes that
