@@ -96,12 +96,14 @@ func (w workload) run(t testing.TB, r *rig, base fileModel, arm func(*rig), chec
 }
 
 // cutter is an Injector that cuts the power of a rig's devices before
-// every write and flush (never failing one), with each of several
-// chances of survival: one run of a workload yields a crash image at
-// every device operation.
+// every write and flush (never failing one): one run of a workload yields
+// a crash image at every device operation, the chance of survival of the
+// volatile writes rotating through survive (every one of them at every
+// operation with all).
 type cutter struct {
 	mems    []*blockdev.Mem
 	survive []float64
+	all     bool
 	seed    uint64
 	mu      sync.Mutex // guards n and cuts
 	n       uint64
@@ -114,7 +116,11 @@ func (c *cutter) MaybeError(op blockdev.Op) error {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, s := range c.survive {
+	survive := c.survive
+	if !c.all {
+		survive = survive[c.n%uint64(len(survive)) : c.n%uint64(len(survive))+1]
+	}
+	for _, s := range survive {
 		c.cuts = append(c.cuts, blockdev.CrashCloneAll(blockdev.CrashConfig{Seed: c.seed + c.n, Survive: s}, c.mems...))
 		c.n++
 	}
@@ -190,7 +196,8 @@ func checkCut(t testing.TB, c *cutResult, opts Options, depth int) (int, error) 
 }
 
 // campaign cuts the power of both devices at once before every write and
-// flush of w, with three choices of which volatile writes survive, and
+// flush of w, with three choices of which volatile writes survive (one of
+// them at each operation, in turn, unless UNTORN_LONG=1), and
 // checks every image (and cuts inside its recovery, see checkCut, for one
 // cut in three). With after, the recovery of every afterEvery-th image
 // then runs a second workload (seed+1000), cut the same way, whose images
@@ -224,7 +231,7 @@ func campaign(t testing.TB, w workload, after, firstOnly bool) (images int, fail
 	}
 	var c *cutter
 	_, _, err := w.run(t, nil, fileModel{}, func(r *rig) {
-		c = &cutter{mems: []*blockdev.Mem{r.data, r.jrnl}, survive: []float64{0, 0.5, 1}, seed: w.seed * 1000}
+		c = &cutter{mems: []*blockdev.Mem{r.data, r.jrnl}, survive: []float64{0, 0.5, 1}, all: testsize.Long(), seed: w.seed * 1000}
 		r.setInjector(c)
 	}, func(states []fileModel, from, to int) error { return check(c)(states, from, to) })
 	if err != nil && (len(failures) == 0 || err != failures[0]) {
@@ -274,7 +281,7 @@ func TestCrashAtEveryWrite(t *testing.T) {
 	t.Parallel()
 	images := 0
 	for seed := range uint64(testsize.Pick(1, 12)) {
-		w := workload{seed: seed, steps: 40, dataSize: 64 * testBS, area: 24, afterEvery: testsize.Pick(8, 4)}
+		w := workload{seed: seed, steps: 40, dataSize: 64 * testBS, area: 24, afterEvery: testsize.Pick(6, 4)}
 		n, failures := campaign(t, w, true, false)
 		images += n
 		require.Empty(t, failures)
