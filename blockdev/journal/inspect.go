@@ -53,7 +53,8 @@ type Report struct {
 // progress, when not nil, is called after each read of jdev with the
 // bytes read so far and a bound of what the walk reads (the header copies
 // and the record area twice: once for the records, once for the search
-// past the end of the log); the last call has done == total. It is called
+// past the end of the log); done stays below the bound until the last
+// call, which has done == total == the bytes actually read. It is called
 // from the caller's goroutine.
 //
 // Limits: the report is as of the moment of the reads. A journal in use
@@ -74,7 +75,7 @@ func Inspect(data, jdev blockdev.Device, progress func(done, total int64)) (Repo
 		Capacity: h.area * h.blockSize, LogicalSize: h.logical,
 		BaseSize: h.baseSize, FileSize: h.baseSize, FirstSeq: h.startSeq,
 	}
-	rc := &readOnly{Device: jdev, done: hdrCopies * bs, total: (hdrCopies + 2*h.area) * bs, progress: progress}
+	rc := &readOnly{Device: jdev, read: hdrCopies * bs, total: (hdrCopies + 2*h.area) * bs, progress: progress}
 	rc.report()
 	d := newDevice(data, rc, h, Options{})
 	recs, repaired, err := d.scan()
@@ -94,8 +95,9 @@ func Inspect(data, jdev blockdev.Device, progress func(done, total int64)) (Repo
 	rep.FileSize = d.size
 	rep.HomeBytes = int64(d.index.Len()) * h.blockSize
 	rep.Repaired = len(repaired)
-	rc.done = rc.total
-	rc.report()
+	if progress != nil {
+		progress(rc.read, rc.read)
+	}
 	return rep, nil
 }
 
@@ -104,22 +106,21 @@ func Inspect(data, jdev blockdev.Device, progress func(done, total int64)) (Repo
 // device; Close leaves it open (it is the caller's).
 type readOnly struct {
 	blockdev.Device
-	done, total int64
+	read, total int64 // bytes read, and the bound
 	progress    func(done, total int64)
 }
 
+// report reports the bytes read, below the bound (re-reads can pass it;
+// the end is reported last).
 func (r *readOnly) report() {
 	if r.progress != nil {
-		r.progress(min(r.done, r.total), r.total)
+		r.progress(min(r.read, r.total-1), r.total)
 	}
 }
 
 func (r *readOnly) ReadAt(p []byte, off int64) (int, error) {
 	n, err := r.Device.ReadAt(p, off)
-	r.done += int64(n)
-	if r.done >= r.total {
-		r.done = r.total - 1 // the bound can be passed by re-reads; the end is reported last
-	}
+	r.read += int64(n)
 	r.report()
 	return n, err
 }

@@ -147,6 +147,10 @@ func TestInspectReportsTheLog(t *testing.T) {
 		require.NoError(t, err)
 		require.Positive(t, calls)
 		require.Equal(t, lastTotal, last, "the last progress call ends the walk")
+		// It read the header copies, the records and, looking past the
+		// end of the log, the whole area.
+		require.GreaterOrEqual(t, last, int64(hdrCopies*testBS)+rep.LogBytes+rep.Capacity)
+		require.LessOrEqual(t, last, int64(hdrCopies*testBS)+2*rep.Capacity+int64(testBS)*int64(rep.Records+2))
 		require.Equal(t, len(ir.recs), rep.Records)
 		require.Equal(t, uint64(1), rep.Generation)
 		require.Equal(t, uint64(1), rep.FirstSeq)
