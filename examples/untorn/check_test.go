@@ -46,7 +46,7 @@ func TestCheckCOW(t *testing.T) {
 // bit, which recovery corrects, is damage too; the same damage in the
 // last record is the torn tail of a crash (exit 0, one record less).
 func TestCheckJournal(t *testing.T) {
-	t.Parallel()
+	// Not parallel: it forks (see runChild).
 	for _, tc := range []struct {
 		name string
 		page int   // whose block 0 is damaged: 3 is in the first record, 12 in the last
@@ -60,7 +60,6 @@ func TestCheckJournal(t *testing.T) {
 		{"torn-tail", 12, []int{100, 3000}, 0, "journal clean: 3 records"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
 			path := filepath.Join(t.TempDir(), "j.db")
 			crashFile(t, path, atomicio.ModeJournal, 16, 0, 4)
 			jpath := atomicio.JournalPath(path)

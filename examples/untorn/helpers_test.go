@@ -34,7 +34,8 @@ func testOpts(mode atomicio.Mode) atomicio.Options {
 	return atomicio.Options{Mode: mode, Size: testSize, CacheSize: 2 << 20, MaxAtomic: 64 << 10, JournalSize: 1 << 20, MaxSize: 8 << 20, FlushInterval: -1}
 }
 
-// testEnv runs verbs with output in buffers, stderr no terminal.
+// testEnv runs verbs with output in buffers, stderr no terminal, and a
+// small conversion (64 KiB chunks, a durable record every 256 KiB).
 type testEnv struct {
 	env
 	out, errOut bytes.Buffer
@@ -42,15 +43,17 @@ type testEnv struct {
 
 func newTestEnv() *testEnv {
 	te := &testEnv{}
-	te.env = env{stdout: &te.out, stderr: &te.errOut, now: time.Now}
+	te.env = env{stdout: &te.out, stderr: &te.errOut, now: time.Now, convert: convertConfig{chunk: 64 << 10, durable: 256 << 10}}
 	return te
 }
 
-// runVerb runs `untorn verb path` in a fresh environment and returns the
-// exit status and both outputs.
-func runVerb(t *testing.T, verb, path string, _ func(string, int64) error) (int, string, string) {
+// runVerb runs `untorn verb path` in a fresh environment (hook, when not
+// nil, goes into the conversion) and returns the exit status and both
+// outputs.
+func runVerb(t *testing.T, verb, path string, hook func(string, int64) error) (int, string, string) {
 	t.Helper()
 	te := newTestEnv()
+	te.convert.hook = hook
 	code := run(&te.env, []string{verb, path})
 	t.Logf("untorn %s %s: exit %d\nstdout:\n%sstderr:\n%s", verb, filepath.Base(path), code, te.out.String(), te.errOut.String())
 	return code, te.out.String(), te.errOut.String()
@@ -234,9 +237,9 @@ func stateOf(t *testing.T, path string) fileState {
 // Child processes: TestChild runs in a re-executed test binary when the
 // environment asks, and kills itself (SIGKILL) at a chosen point.
 const (
-	childEnv   = "UNTORN_CLI_CHILD" // what the child does: "write"
+	childEnv   = "UNTORN_CLI_CHILD" // what the child does: "write" or "convert"
 	childPath  = "UNTORN_CLI_PATH"
-	childArg   = "UNTORN_CLI_ARG"   // write: "mode,pages,every"
+	childArg   = "UNTORN_CLI_ARG"   // write: "mode,pages,every"; convert: "point,k"
 	childRound = "UNTORN_CLI_ROUND" // write: the round of the pages
 )
 
@@ -263,11 +266,30 @@ func TestChild(t *testing.T) {
 		require.NoError(t, err)
 		writeFile(t, f, make([]byte, testSize), n, r, every)
 		die()
+	case "convert":
+		k, _ := strconv.Atoi(args[1])
+		seen := 0
+		te := newTestEnv()
+		te.convert.hook = func(point string, _ int64) error {
+			if point == args[0] {
+				if seen++; seen == k {
+					die()
+				}
+			}
+			return nil
+		}
+		code := run(&te.env, []string{"convert", path})
+		t.Fatalf("convert was not killed: exit %d: %s%s", code, te.out.String(), te.errOut.String())
 	}
 }
 
 // runChild runs TestChild with the arguments and requires that it died
 // of SIGKILL.
+//
+// Tests that fork child processes do not run in parallel (t.Parallel)
+// with anything: from fork to exec a child holds copies of all the
+// parent's descriptors, and with them their flock locks, so a parallel
+// test could find its file "in use" for that moment (it happened).
 func runChild(t *testing.T, what, path, arg string, round int) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestChild$", "-test.count=1")

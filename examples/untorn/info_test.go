@@ -24,7 +24,7 @@ func agedTimes(t *testing.T, paths ...string) {
 // and writes nothing (times, sizes and data regions of every file are
 // unchanged).
 func TestInfo(t *testing.T) {
-	t.Parallel()
+	// Not parallel: it forks (see runChild).
 	dir := t.TempDir()
 	cowPath := filepath.Join(dir, "c.db")
 	makeFile(t, cowPath, atomicio.ModeCOW, 16)
@@ -97,7 +97,7 @@ func TestBadPaths(t *testing.T) {
 	dir := t.TempDir()
 	orphan := filepath.Join(dir, "gone.db")
 	require.NoError(t, os.WriteFile(atomicio.JournalPath(orphan), []byte("x"), 0o644))
-	for _, verb := range []string{"info", "recover", "check"} {
+	for _, verb := range []string{"info", "recover", "check", "convert"} {
 		for path, want := range map[string]string{
 			filepath.Join(dir, "missing"): "no such file",
 			dir:                           "not a regular file",
@@ -115,5 +115,5 @@ func TestBadPaths(t *testing.T) {
 	}
 	te := newTestEnv()
 	require.Equal(t, 0, run(&te.env, []string{"help"}))
-	require.Contains(t, te.out.String(), "check")
+	require.Contains(t, te.out.String(), "convert")
 }

@@ -11,15 +11,17 @@ import (
 )
 
 // env is what a verb runs with: where it prints, whether stderr is a
-// terminal (the progress bar), and the clock.
+// terminal (the progress bar), the clock, and convert's tuning (tests
+// shrink it and hook into it).
 type env struct {
 	stdout, stderr io.Writer
 	tty            bool
 	now            func() time.Time
+	convert        convertConfig
 }
 
 func main() {
-	e := &env{stdout: os.Stdout, stderr: os.Stderr, tty: isTerminal(os.Stderr), now: time.Now}
+	e := &env{stdout: os.Stdout, stderr: os.Stderr, tty: isTerminal(os.Stderr), now: time.Now, convert: defaultConvert}
 	os.Exit(run(e, os.Args[1:]))
 }
 
@@ -29,6 +31,7 @@ Verbs (PATH is an untorn data file; see the package documentation):
   info     what PATH is (journal mode, COW container or plain file) and its state; writes nothing
   recover  replay PATH's journal (or container) after a crash, and nothing else
   check    verify every checksum of PATH's journal (or container); writes nothing
+  convert  turn a COW container into an ordinary file (journal mode), crash-safe and resumable
 
 Exit status: 0 clean, 1 damage found, 2 usage or other errors.
 `
@@ -38,6 +41,7 @@ var verbs = map[string]func(e *env, path string) error{
 	"info":    info,
 	"recover": recoverFile,
 	"check":   check,
+	"convert": convert,
 }
 
 // run runs one command line (without the program name) and returns the

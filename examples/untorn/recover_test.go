@@ -16,7 +16,7 @@ import (
 // synced write with the exact size, and the journal is gone. A second
 // recover has nothing to do.
 func TestRecoverJournalAfterKill(t *testing.T) {
-	t.Parallel()
+	// Not parallel: it forks (see runChild).
 	path := filepath.Join(t.TempDir(), "d.db")
 	want := crashFile(t, path, atomicio.ModeJournal, 16, 0, 4)
 	got, err := os.ReadFile(path)
@@ -62,7 +62,7 @@ func TestRecoverJournalAfterAbandon(t *testing.T) {
 // Syncs is recovered (its log replayed, a new root written) and holds
 // every synced write.
 func TestRecoverCOWAfterKill(t *testing.T) {
-	t.Parallel()
+	// Not parallel: it forks (see runChild).
 	path := filepath.Join(t.TempDir(), "d.db")
 	want := crashFile(t, path, atomicio.ModeCOW, 16, 0, 4)
 	code, out, _ := runVerb(t, "recover", path, nil)
@@ -78,7 +78,7 @@ func TestRecoverCOWAfterKill(t *testing.T) {
 // unchanged); a file open through atomicio is in use (exit 2, and its
 // journal stays); a damaged journal exits 1 and is left as it was.
 func TestRecoverRefuses(t *testing.T) {
-	t.Parallel()
+	// Not parallel: it forks (see runChild).
 	dir := t.TempDir()
 	plain := filepath.Join(dir, "plain")
 	require.NoError(t, os.WriteFile(plain, []byte("hello"), 0o644))
