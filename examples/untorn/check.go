@@ -89,9 +89,9 @@ func checkCOW(e *env, t target) error {
 	repaired := c.Stats().RepairedRecords
 	switch {
 	case len(damaged) > 0:
-		return fmt.Errorf("%w: %s: %d damaged blocks of %d", errDamage, t.path, len(damaged), end/int64(c.Limits().BlockSize))
+		return fmt.Errorf("%w: %s: %s of %d", errDamage, t.path, count(len(damaged), "damaged block"), end/int64(c.Limits().BlockSize))
 	case repaired > 0:
-		return fmt.Errorf("%w: %s: %d log records have one flipped bit (recovery corrects them)", errDamage, t.path, repaired)
+		return fmt.Errorf("%w: %s: %s with one flipped bit (recovery corrects them)", errDamage, t.path, count(int(repaired), "log record"))
 	}
 	fmt.Fprintf(e.stdout, "%s: container clean: roots, log and %s of data verified\n", t.path, human(end))
 	return nil

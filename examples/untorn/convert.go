@@ -214,7 +214,7 @@ func (cv *conversion) run() error {
 		_ = removeDurably(cv.dirfd, filepath.Base(cv.temp), filepath.Base(cv.record))
 		return fmt.Errorf("%w: %s: convert refuses a damaged container (run check): %w", errDamage, cv.path, err)
 	} else if err != nil {
-		return err
+		return fmt.Errorf("convert %s (run convert again to resume): %w", cv.path, err)
 	}
 	if err := cv.publish(); err != nil {
 		return err
@@ -250,10 +250,7 @@ func (cv *conversion) copyAll(done int64) error {
 		}
 	}
 	cv.resumed = done
-	if err := cv.copyFrom(done); err != nil {
-		return fmt.Errorf("convert %s (run convert again to resume): %w", cv.path, err)
-	}
-	return nil
+	return cv.copyFrom(done)
 }
 
 // resume returns where the copy can go on from: the bytes a progress
@@ -285,20 +282,20 @@ func (cv *conversion) startOver() error {
 		cv.tmp = nil
 	}
 	if err := removeDurably(cv.dirfd, filepath.Base(cv.record), filepath.Base(cv.record)+".tmp", filepath.Base(cv.temp)); err != nil {
-		return fmt.Errorf("convert %s: %w", cv.path, err)
+		return err
 	}
 	f, err := os.OpenFile(cv.temp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		return fmt.Errorf("convert %s: create %s: %w", cv.path, cv.temp, err)
+		return fmt.Errorf("create %s: %w", cv.temp, err)
 	}
 	if err := f.Chmod(fs.FileMode(cv.perm & 0o777)); err != nil {
 		_ = f.Close()
-		return fmt.Errorf("convert %s: chmod %s: %w", cv.path, cv.temp, err)
+		return fmt.Errorf("chmod %s: %w", cv.temp, err)
 	}
 	id, _, err := fstatID(int(f.Fd()))
 	if err != nil {
 		_ = f.Close()
-		return fmt.Errorf("convert %s: stat %s: %w", cv.path, cv.temp, err)
+		return fmt.Errorf("stat %s: %w", cv.temp, err)
 	}
 	cv.tmp, cv.tmpID = f, id
 	return nil

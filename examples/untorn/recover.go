@@ -75,7 +75,7 @@ func recoverJournal(e *env, t target) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "%s: replayed %s (%s of data) from %s; the file is up to date (%s) and the journal is removed\n",
+	fmt.Fprintf(e.stdout, "%s: replayed %s (%s of data) from %s; the file is up to date, %s, and the journal is removed\n",
 		t.path, count(rep.Records, "record"), human(rep.DataBytes), t.journal, bytesOf(size))
 	if rep.Repaired > 0 {
 		fmt.Fprintf(e.stdout, "%s: %s with one flipped bit corrected\n", t.path, count(rep.Repaired, "block"))
