@@ -189,3 +189,24 @@ func TestJournalWithoutItsFile(t *testing.T) {
 	require.ErrorIs(t, err, ErrInvalid)
 	requireMissing(t, path)
 }
+
+// TestAbandonWritesNothingInJournalMode: Abandon after a Sync leaves the
+// data file as it was and the synced data in the journal, which the next
+// Open replays.
+func TestAbandonWritesNothingInJournalMode(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "data.db")
+	opts := journalCreateOpts
+	opts.FlushInterval = -1 // no background checkpoint either
+	f, err := Open(path, opts)
+	require.NoError(t, err)
+	writeMarker(t, f, "synced")
+	before, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.NoError(t, f.Abandon())
+	after, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.Equal(t, before, after, "Abandon wrote nothing to the data file")
+	requirePlainFile(t, path, journalCreateOpts.Size, true)
+	requireUsableJournal(t, path, "synced", "next")
+}

@@ -3,6 +3,7 @@ package atomicio
 import (
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"math/bits"
 	"sync"
@@ -239,32 +240,51 @@ func (f *File) Close() error {
 			}
 		}
 	}
-	return f.releaseLocked()
+	return f.releaseLocked(f.dev)
 }
 
 // Abandon releases the File without writing anything back: dirty data is
 // lost. It is for a process that gives up on a failed device; it returns
-// the first error of closing the device.
+// the first error of closing the device. In journal mode it writes nothing
+// at all: what Syncs made durable stays in the journal, and the next Open
+// replays it (as after a crash).
 func (f *File) Abandon() error {
 	f.closeMu.Lock()
 	defer f.closeMu.Unlock()
 	if f.closed {
 		return ErrClosed
 	}
-	return f.releaseLocked()
+	if d, ok := f.dev.(detacher); ok {
+		// A journal's Close would checkpoint: Abandon writes nothing, and
+		// the journal stays for the next Open to replay.
+		data, jdev := d.Detach()
+		return f.releaseLocked(closer(func() error { return errors.Join(data.Close(), jdev.Close()) }))
+	}
+	return f.releaseLocked(f.dev)
 }
 
+// detacher is a device that can stop without writing and give back the
+// devices under it (the journal).
+type detacher interface {
+	Detach() (data, jdev blockdev.Device)
+}
+
+// closer adapts a function to io.Closer.
+type closer func() error
+
+func (c closer) Close() error { return c() }
+
 // releaseLocked stops the engine, unmaps the cache and the buffers and
-// closes the devices.
+// closes the devices through dev.
 // REQUIRES: closeMu held exclusively.
-func (f *File) releaseLocked() error {
+func (f *File) releaseLocked(dev io.Closer) error {
 	f.closed = true
 	var errs []error
 	errs = append(errs, f.eng.Close(), f.cache.Close(), f.readBufs.Close())
 	if f.unitBufs != nil {
 		errs = append(errs, f.unitBufs.Close())
 	}
-	errs = append(errs, f.dev.Close())
+	errs = append(errs, dev.Close())
 	return errors.Join(errs...)
 }
 
