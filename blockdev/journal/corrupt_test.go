@@ -111,3 +111,32 @@ func TestBitFlipsInTheJournal(t *testing.T) {
 	require.Positive(t, repaired, "single flips in live records are repaired")
 	require.Positive(t, detected, "two flips in a record proven durable are detected")
 }
+
+// TestHeaderDamageBeforeTheFirstCheckpoint: a new journal holds its first
+// header in both copies, so one damaged copy (a flipped bit in its magic,
+// say) leaves the other; a journal device whose header blocks hold
+// something that is not blank is ErrCorrupt, never ErrNotFormatted (which
+// would invite a Format over synced records). The torture campaigns found
+// the first: corruption/none-journal, seeds 50036 and 50173.
+func TestHeaderDamageBeforeTheFirstCheckpoint(t *testing.T) {
+	t.Parallel()
+	for copyNo := range int64(hdrCopies) {
+		r := newRig(t, 16*testBS, testOptions(16))
+		page := blockdev.AlignedBuffer(testBS, 512)
+		page[0] = 7
+		require.NoError(t, r.d.CommitSized([]blockdev.Piece{{Off: 0, Data: page}}, 0, testBS, blockdev.FUA))
+		mems := r.cut(blockdev.CrashConfig{})
+		_ = r.d.Close()
+		flipBit(t, mems[1], copyNo*testBS*8+3) // in the magic
+		r2, err := reopen(t, blockdev.CrashCloneAll(blockdev.CrashConfig{Survive: 1}, mems...), testOptions(16), nil)
+		require.NoError(t, err, "copy %d damaged: the other holds the header", copyNo)
+		img, err := readImage(r2.d)
+		require.NoError(t, err)
+		require.Equal(t, byte(7), img.content[0])
+		_ = r2.d.Close()
+		flipBit(t, mems[1], (1-copyNo)*testBS*8+5) // both damaged now
+		_, err = reopen(t, mems, testOptions(16), nil)
+		require.ErrorIs(t, err, ErrCorrupt)
+		require.NotErrorIs(t, err, ErrNotFormatted)
+	}
+}

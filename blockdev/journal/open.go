@@ -65,6 +65,13 @@ func Format(data, jdev blockdev.Device, opts Options) (*Device, error) {
 		return nil, fmt.Errorf("journal: flush the journal: %w", err)
 	}
 	d := newDevice(data, jdev, h, opts)
+	// Both copies hold the first header (writes 0 and 1), so that one
+	// damaged copy leaves the other even before the first checkpoint.
+	h0 := h
+	h0.rootSeq = 0
+	if err := d.writeRoot(h0); err != nil {
+		return nil, err
+	}
 	if err := d.writeRoot(h); err != nil {
 		return nil, err
 	}
@@ -186,6 +193,9 @@ func readRoot(data, jdev blockdev.Device, bs int64) (header, error) {
 		switch {
 		case errors.Is(err, ErrVersion):
 			return header{}, fmt.Errorf("journal: header copy %d: %w", i, err)
+		case errors.Is(err, ErrNotFormatted) && !allZero(buf):
+			formatted = true // not a header, not blank either: a damaged one
+			errs = append(errs, fmt.Errorf("%w: header copy %d: no header magic in a block that is not blank", ErrCorrupt, i))
 		case errors.Is(err, ErrNotFormatted):
 		case err != nil:
 			formatted = true
@@ -213,6 +223,15 @@ func readRoot(data, jdev blockdev.Device, bs int64) (header, error) {
 	}
 	logrec.NewestFirst(hs, func(h header) uint64 { return h.rootSeq })
 	return hs[0], nil
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // resetLocked starts a new generation over an empty log (the start at the
