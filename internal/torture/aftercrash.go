@@ -1,7 +1,5 @@
 package torture
 
-import "github.com/untorn/untorn/blockdev"
-
 // The aftercrash campaign: a workload cut at one random device write, the
 // image reopened (recovered), read whole and checked, and what it holds
 // taken as the baseline of a second workload on the recovered file, which
@@ -27,7 +25,7 @@ func runAftercrash(c *caseRun) error {
 	first := cuts[0]
 	c.Stats.Crashes++
 	c.Stats.Checks++
-	base, err := c.readImage(first.img.CrashClone(blockdev.CrashConfig{}))
+	base, err := c.readImage(first.img.copy())
 	if err == nil {
 		err = c.checker.Check(m1, first.snap, base)
 	}

@@ -9,14 +9,18 @@ import (
 	"github.com/untorn/untorn/blockdev"
 )
 
-// Profile is one device setup: a Mem with some limits, the options a File
-// is opened with, and the mode it must end up in.
+// Profile is one device setup: the Mems of a machine with some limits, the
+// options a File is opened with, and the mode it must end up in.
 type Profile struct {
 	Name    string
-	Limits  blockdev.Limits
-	MemSize int64 // bytes of the Mem: the file (native) or the container (COW)
-	Options atomicio.Options
-	Mode    atomicio.Mode // the mode OpenDevice must pick (never ModeAuto)
+	Limits  blockdev.Limits // of every device
+	MemSize int64           // bytes of the data Mem: the file (native, journal) or the container (COW)
+	// JournalMemSize is the bytes of the journal Mem of a journal profile
+	// (opened with atomicio.OpenDeviceWithJournal); 0 for the others, whose
+	// File runs on one Mem (atomicio.OpenDevice).
+	JournalMemSize int64
+	Options        atomicio.Options
+	Mode           atomicio.Mode // the mode the File must run in (never ModeAuto)
 }
 
 // COW reports whether the profile's File is a COW container.
@@ -92,45 +96,22 @@ func SelectProfiles(names []string) ([]Profile, error) {
 	return out, nil
 }
 
-// newMem returns a zeroed Mem for the profile.
-func (p Profile) newMem() (*blockdev.Mem, error) {
-	m, err := blockdev.NewMem(p.MemSize, p.Limits)
-	if err != nil {
-		return nil, fmt.Errorf("torture: profile %s: %w", p.Name, err)
-	}
-	return m, nil
-}
-
-// open opens a File over dev with the profile's options and checks that
-// it runs in the profile's mode.
-func (p Profile) open(dev blockdev.Device) (*atomicio.File, error) {
-	f, err := atomicio.OpenDevice(dev, p.Options)
-	if err != nil {
-		return nil, err
-	}
-	if f.Mode() != p.Mode {
-		_ = f.Abandon()
-		return nil, violation(Unexpected, nil, "OpenDevice picked mode %v, the profile wants %v", f.Mode(), p.Mode)
-	}
-	return f, nil
-}
-
-// fileSizes caches the size of a File on each profile's new device, by
+// fileSizes caches the size of a File on each profile's new machine, by
 // profile name.
 var fileSizes sync.Map // string -> int64
 
-// fileSize returns the size of a File opened on a new device of the
+// fileSize returns the size of a File opened on a new machine of the
 // profile (for a COW container, its logical size), opening one the first
 // time.
 func (p Profile) fileSize() (int64, error) {
 	if v, ok := fileSizes.Load(p.Name); ok {
 		return v.(int64), nil
 	}
-	mem, err := p.newMem()
+	m, err := p.newMachine()
 	if err != nil {
 		return 0, err
 	}
-	f, err := p.open(mem)
+	f, err := p.open(m, nil)
 	if err != nil {
 		return 0, annotate(err, "open a new device")
 	}
