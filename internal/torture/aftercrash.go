@@ -7,8 +7,9 @@ package torture
 // crashConfigs images per cut. Each of those images must keep the promises
 // of the second workload over that baseline: the writes of the life after
 // the crash must never mix with what the first cut left behind (in a COW
-// container, log records beyond the recovered end of the log from before
-// the crash must stay dead, whatever the new records reuse).
+// container or a journal, log records beyond the recovered end of the log
+// from before the crash must stay dead, whatever the new records reuse;
+// in a journal, the recovery's new generation must keep them so).
 
 func runAftercrash(c *caseRun) error {
 	steps, err := c.workload()

@@ -3,13 +3,16 @@ package torture
 // The recovery campaign: a workload cut at up to recoveryPoints device
 // writes (one crash image each), then, for each image, a chain of one to
 // maxRecoveryDepth further power cuts, each just before a random write or
-// flush of the recovery OpenDevice runs on the image before (a COW
-// container writes a new checkpoint and superblocks when it opens). Every
-// image of the chain, the last one included, must keep the promises of the
-// first cut: recovery may never make a state worse. (Each image is opened
-// once without a cut anyway, to count the writes of its recovery; that
-// open reads it whole and checks it too.)
-// Native recovery writes nothing, so the campaign runs on COW profiles.
+// flush of the recovery that the open runs on the image before (a COW
+// container writes a new checkpoint and superblocks when it opens; a
+// journal replays its records into the data device, flushes it, and
+// resets the journal to a new generation: writes and flushes of both
+// devices, cut at one instant). Every image of the chain, the last one
+// included, must keep the promises of the first cut: recovery may never
+// make a state worse. (Each image is opened once without a cut anyway, to
+// count the writes of its recovery; that open reads it whole and checks it
+// too.) Native recovery writes nothing, so the campaign runs on the
+// profiles with a log (Profile.Logged): COW and journal.
 
 const (
 	recoveryPoints   = 4
