@@ -44,7 +44,7 @@ func runCampaign(t *testing.T, name string, cases int64) *Report {
 // TestCrash: power cuts at device writes of random workloads, on every
 // profile: every image keeps every promise.
 func TestCrash(t *testing.T) {
-	rep := runCampaign(t, "crash", 6)
+	rep := runCampaign(t, "crash", 4)
 	for _, p := range Profiles() {
 		if st := rep.Get("crash", p.Name); st.Crashes == 0 || st.Checks == 0 {
 			t.Errorf("%s: no crash image was checked: %+v", p.Name, st)
@@ -56,7 +56,7 @@ func TestCrash(t *testing.T) {
 // recovered file and power cuts again: every image keeps the promises of
 // the second workload over what the recovery found.
 func TestAftercrash(t *testing.T) {
-	rep := runCampaign(t, "aftercrash", 3)
+	rep := runCampaign(t, "aftercrash", 2)
 	if st := rep.Total(); st.Crashes == 0 || st.Checks == 0 {
 		t.Errorf("no crash image was checked: %+v", st)
 	}
