@@ -1,10 +1,13 @@
 // Command torture runs the crash and fault campaigns of package
-// internal/torture against atomicio on simulated devices (blockdev.Mem) and
-// prints what they found:
+// internal/torture against atomicio on simulated devices (blockdev.Mem: one
+// per File in native and COW mode, two in journal mode, the data device and
+// the journal, whose power is cut at one instant) and prints what they
+// found:
 //
 //	go run ./examples/torture                       # 30 s, every campaign and profile
 //	go run ./examples/torture -duration 0           # until Ctrl-C
 //	go run ./examples/torture -campaigns crash -profiles none-cow,xfs-native
+//	go run ./examples/torture -profiles none-journal,nvme-journal   # journal mode only
 //	go run ./examples/torture -campaigns transient -profiles none-cow -seed 17 -cases 1   # replay one case
 //
 // It redraws a progress line on stderr about once a second (on a terminal;
@@ -41,7 +44,8 @@ func main() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: torture [flags]\n\n"+
 			"Runs crash and fault campaigns against atomicio on simulated devices and\n"+
 			"checks every image found: untorn writes whole, synced writes present, no\n"+
-			"phantom data. Campaigns:\n")
+			"phantom data. Profiles (native, COW, and journal mode over a data device\n"+
+			"and a journal):\n  %s\nCampaigns:\n", strings.Join(torture.ProfileNames(), ", "))
 		for _, c := range torture.Campaigns() {
 			fmt.Fprintf(flag.CommandLine.Output(), "  %-11s %s\n", c.Name, c.Doc)
 		}

@@ -1,7 +1,5 @@
 package torture
 
-import "github.com/untorn/untorn/blockdev"
-
 // The aftercrash campaign: a workload cut at one random device write, the
 // image reopened (recovered), read whole and checked, and what it holds
 // taken as the baseline of a second workload on the recovered file, which
@@ -9,8 +7,9 @@ import "github.com/untorn/untorn/blockdev"
 // crashConfigs images per cut. Each of those images must keep the promises
 // of the second workload over that baseline: the writes of the life after
 // the crash must never mix with what the first cut left behind (in a COW
-// container, log records beyond the recovered end of the log from before
-// the crash must stay dead, whatever the new records reuse).
+// container or a journal, log records beyond the recovered end of the log
+// from before the crash must stay dead, whatever the new records reuse;
+// in a journal, the recovery's new generation must keep them so).
 
 func runAftercrash(c *caseRun) error {
 	steps, err := c.workload()
@@ -27,7 +26,7 @@ func runAftercrash(c *caseRun) error {
 	first := cuts[0]
 	c.Stats.Crashes++
 	c.Stats.Checks++
-	base, err := c.readImage(first.img.CrashClone(blockdev.CrashConfig{}))
+	base, err := c.readImage(first.img.copy())
 	if err == nil {
 		err = c.checker.Check(m1, first.snap, base)
 	}

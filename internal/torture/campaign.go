@@ -12,8 +12,10 @@ import (
 // Campaign is one way of damaging a device, run case by case.
 type Campaign struct {
 	Name string
-	// COWOnly: the campaign means nothing for a native file (see its doc).
-	COWOnly bool
+	// LogOnly: the campaign runs only on the profiles whose File keeps a
+	// log with checksums, COW and journal (Profile.Logged); it means
+	// nothing for a native file (see its doc).
+	LogOnly bool
 	// Doc says in one line what a case does.
 	Doc string
 	run func(c *caseRun) error
@@ -24,9 +26,9 @@ func Campaigns() []Campaign {
 	return []Campaign{
 		{Name: "crash", Doc: "power cuts at device writes of a workload, several crash images per cut", run: runCrash},
 		{Name: "aftercrash", Doc: "a power cut, recovery, then a second workload on the recovered file with power cuts again", run: runAftercrash},
-		{Name: "recovery", COWOnly: true, Doc: "power cuts during recovery, up to three in a row (native recovery writes nothing)", run: runRecovery},
+		{Name: "recovery", LogOnly: true, Doc: "power cuts during recovery (COW, journal replay), up to three in a row (native recovery writes nothing)", run: runRecovery},
 		{Name: "transient", Doc: "one EIO or ENOSPC at one I/O, then Sync must recover", run: runTransient},
-		{Name: "corruption", COWOnly: true, Doc: "one flipped bit of a synced image: ErrCorrupt or no harm (native data has no checksums)", run: runCorruption},
+		{Name: "corruption", LogOnly: true, Doc: "one flipped bit of a synced container or journal: ErrCorrupt or no harm (plain data has no checksums)", run: runCorruption},
 	}
 }
 
@@ -62,7 +64,7 @@ func SelectCampaigns(names []string) ([]Campaign, error) {
 }
 
 // Applies reports whether the campaign runs on profile p.
-func (c Campaign) Applies(p Profile) bool { return !c.COWOnly || p.COW() }
+func (c Campaign) Applies(p Profile) bool { return !c.LogOnly || p.Logged() }
 
 // RunCase runs one case of the campaign on profile p with seed, and
 // returns its counters and failures. The same arguments give the same case.

@@ -20,7 +20,7 @@ const (
 	// kept failing.
 	Stuck
 	// Silent: a flipped bit changed what reads return without any error
-	// wrapping cow.ErrCorrupt.
+	// wrapping atomicio.ErrCorrupt (blockdev.ErrCorrupt).
 	Silent
 	// WrongRead: a read of the running File did not return the latest
 	// data written (read-your-writes).

@@ -9,33 +9,34 @@ import (
 // cut is a crash image together with the promises in force when the power
 // failed.
 type cut struct {
-	img  *blockdev.Mem
+	img  machine
 	snap Snapshot
-	at   uint64 // the device write or flush it preceded, counted from the workload's start
+	at   uint64 // the device write or flush it preceded, counted from the workload's start (over all the machine's devices)
 }
 
 // modelFor returns the model a run starts from, for a File of size bytes.
 type modelFor func(size int64) *Model
 
-// startDevice returns the device a run starts from: a copy of img (an
-// image without volatile writes), or a new device when img is nil.
-func (c *caseRun) startDevice(img *blockdev.Mem) (*blockdev.Mem, error) {
+// startMachine returns the machine a run starts from: a copy of img (an
+// image without volatile writes), or a new machine when img is nil.
+func (c *caseRun) startMachine(img machine) (machine, error) {
 	if img == nil {
-		return c.Profile.newMem()
+		return c.Profile.newMachine()
 	}
-	return img.CrashClone(blockdev.CrashConfig{}), nil
+	return img.copy(), nil
 }
 
 // countOps runs steps (and a Close) on a File over a copy of from (a new
-// device when from is nil), and returns how many device writes and flushes
-// the workload issued after OpenDevice.
-func (c *caseRun) countOps(from *blockdev.Mem, model modelFor, steps []step) (uint64, error) {
-	mem, err := c.startDevice(from)
+// machine when from is nil), and returns how many device writes and
+// flushes, of all the machine's devices, the workload issued after the
+// open.
+func (c *caseRun) countOps(from machine, model modelFor, steps []step) (uint64, error) {
+	mach, err := c.startMachine(from)
 	if err != nil {
 		return 0, err
 	}
 	cnt := &opCounter{}
-	f, err := c.Profile.open(blockdev.WithFaults(mem, cnt))
+	f, err := c.Profile.open(mach, cnt)
 	if err != nil {
 		return 0, annotate(err, "open the device")
 	}
@@ -51,17 +52,17 @@ func (c *caseRun) countOps(from *blockdev.Mem, model modelFor, steps []step) (ui
 }
 
 // cutRun runs steps (and a Close) on a File over a copy of from (a new
-// device when from is nil) and cuts the power, with perCut crash
-// configurations each, just before up to points of its device writes and
-// flushes after OpenDevice, chosen at random. It returns the images and
-// the model of what the workload wrote.
-func (c *caseRun) cutRun(from *blockdev.Mem, model modelFor, steps []step, points, perCut int) ([]cut, *Model, error) {
+// machine when from is nil) and cuts the power of the whole machine, with
+// perCut crash configurations each, just before up to points of its device
+// writes and flushes after the open (of any of its devices), chosen at
+// random. It returns the images and the model of what the workload wrote.
+func (c *caseRun) cutRun(from machine, model modelFor, steps []step, points, perCut int) ([]cut, *Model, error) {
 	total, err := c.countOps(from, model, steps)
 	if err != nil {
 		return nil, nil, err
 	}
 	at := c.pickIndexes(total, points)
-	mem, err := c.startDevice(from)
+	mach, err := c.startMachine(from)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -69,10 +70,10 @@ func (c *caseRun) cutRun(from *blockdev.Mem, model modelFor, steps []step, point
 	cps := make([]*blockdev.CrashPoint, 0, len(at)*perCut)
 	injs := []blockdev.Injector{cnt}
 	for range len(at) * perCut {
-		cp := blockdev.NewCrashPoint(mem)
+		cp := mach.crashPoint()
 		cps, injs = append(cps, cp), append(injs, cp)
 	}
-	f, err := c.Profile.open(blockdev.WithFaults(mem, blockdev.Any(injs...)))
+	f, err := c.Profile.open(mach, blockdev.Any(injs...))
 	if err != nil {
 		return nil, nil, annotate(err, "open the device")
 	}
@@ -89,7 +90,7 @@ func (c *caseRun) cutRun(from *blockdev.Mem, model modelFor, steps []step, point
 	}
 	var cuts []cut
 	for i, cp := range cps {
-		img, ok := cp.Take()
+		img, ok := takeCut(cp)
 		if !ok {
 			continue // the run issued fewer operations than the count (it should not)
 		}

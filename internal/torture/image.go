@@ -9,7 +9,7 @@ import (
 // checkImage reopens img (a crash image: the File takes it) with the
 // profile's options, reads the whole file and checks it against m at snap.
 // It counts one check and returns nil or a *Violation.
-func (c *caseRun) checkImage(img *blockdev.Mem, m *Model, snap Snapshot) error {
+func (c *caseRun) checkImage(img machine, m *Model, snap Snapshot) error {
 	c.Stats.Checks++
 	data, err := c.readImage(img)
 	if err != nil {
@@ -18,11 +18,12 @@ func (c *caseRun) checkImage(img *blockdev.Mem, m *Model, snap Snapshot) error {
 	return c.checker.Check(m, snap, data)
 }
 
-// readImage reopens img with the profile's options and returns the whole
-// file; the error is the one OpenDevice or ReadAt returned (or a
-// *Violation when the file has the wrong mode or size).
-func (c *caseRun) readImage(img *blockdev.Mem) ([]byte, error) {
-	f, err := c.Profile.open(img)
+// readImage reopens img (the File takes it) with the profile's options
+// and returns the whole file; the error is the one the open (OpenDevice,
+// OpenDeviceWithJournal) or ReadAt returned (or a *Violation when the file
+// has the wrong mode or size).
+func (c *caseRun) readImage(img machine) ([]byte, error) {
+	f, err := c.Profile.open(img, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -46,7 +47,8 @@ func (c *caseRun) crashConfig() blockdev.CrashConfig {
 }
 
 // opCounter is an Injector that counts device writes and flushes (the
-// operations a CrashPoint counts) and never fails one.
+// operations a CrashPoint counts) and never fails one. Given to every
+// device of a machine, it counts them together.
 type opCounter struct{ n atomic.Uint64 }
 
 var _ blockdev.Injector = (*opCounter)(nil)

@@ -9,18 +9,32 @@ import (
 	"github.com/untorn/untorn/blockdev"
 )
 
-// Profile is one device setup: a Mem with some limits, the options a File
-// is opened with, and the mode it must end up in.
+// Profile is one device setup: the Mems of a machine with some limits, the
+// options a File is opened with, and the mode it must end up in.
 type Profile struct {
 	Name    string
-	Limits  blockdev.Limits
-	MemSize int64 // bytes of the Mem: the file (native) or the container (COW)
-	Options atomicio.Options
-	Mode    atomicio.Mode // the mode OpenDevice must pick (never ModeAuto)
+	Limits  blockdev.Limits // of every device
+	MemSize int64           // bytes of the data Mem: the file (native, journal) or the container (COW)
+	// JournalMemSize is the bytes of the journal Mem of a journal profile
+	// (opened with atomicio.OpenDeviceWithJournal); 0 for the others, whose
+	// File runs on one Mem (atomicio.OpenDevice).
+	JournalMemSize int64
+	Options        atomicio.Options
+	Mode           atomicio.Mode // the mode the File must run in (never ModeAuto)
 }
 
 // COW reports whether the profile's File is a COW container.
 func (p Profile) COW() bool { return p.Mode == atomicio.ModeCOW }
+
+// Journal reports whether the profile's File runs in journal mode, over a
+// data Mem and a journal Mem.
+func (p Profile) Journal() bool { return p.Mode == atomicio.ModeJournal }
+
+// Logged reports whether the profile's File keeps a log with checksums, a
+// COW container or a journal: its recovery writes (and can be cut), and a
+// flipped bit in that log can be detected. A native file is a plain file:
+// recovery writes nothing and its data has no checksums.
+func (p Profile) Logged() bool { return p.COW() || p.Journal() }
 
 // baseOptions: a cache that holds a whole small file, no background
 // writeback (no timer, thresholds at the budget), one write in flight:
@@ -39,8 +53,9 @@ func baseOptions(maxAtomic int) atomicio.Options {
 }
 
 // Profiles returns every profile, in a fixed order. The devices are small
-// (a 1 MiB container holds a 128 KiB file; a native file is 128 KiB too) so
-// that one check, a reopen and a read of the whole file, takes about a
+// (a 1 MiB container holds a 128 KiB file; a native file is 128 KiB too, and
+// so is a journal profile's data device, with a journal of journalMemSize)
+// so that one check, a reopen and a read of the whole file, takes about a
 // millisecond.
 func Profiles() []Profile {
 	forceCOW := baseOptions(64 << 10)
@@ -58,7 +73,31 @@ func Profiles() []Profile {
 		{Name: "xfs-native", Limits: blockdev.LimitsXFS, MemSize: 128 << 10, Options: baseOptions(64 << 10), Mode: atomicio.ModeNative},
 		// The same device forced into a COW container with Options.Mode.
 		{Name: "xfs-cow", Limits: blockdev.LimitsXFS, MemSize: 1 << 20, Options: forceCOW, Mode: atomicio.ModeCOW},
+		// Journal mode (OpenDeviceWithJournal) on devices without untorn
+		// writes, and on NVMe-like ones.
+		journalProfile("none-journal", blockdev.LimitsNone),
+		journalProfile("nvme-journal", blockdev.LimitsNVMe),
 	}
+}
+
+// journalMemSize is the journal Mem of a journal profile: two header
+// blocks and a record area of 152 KiB (38 blocks). That holds a record of
+// the whole 128 KiB file (32 data blocks and one header block: a Sync can
+// write all of it), and a case's workload fills it in about three cases out
+// of four (TestJournalProfilesWrap): a commit then finds the ring full and
+// checkpoints first, and the records after it reuse the space freed, so
+// checkpoints and the ring's wrap happen inside the cases.
+const journalMemSize = 160 << 10
+
+// journalProfile is a journal-mode profile: a data Mem of 128 KiB (the
+// file) and a journal Mem of journalMemSize, both with limits l, MaxAtomic
+// 64 KiB. The journal's background checkpoints are off (baseOptions sets
+// FlushInterval < 0), so a seed replays the same I/O.
+func journalProfile(name string, l blockdev.Limits) Profile {
+	opts := baseOptions(64 << 10)
+	opts.Mode = atomicio.ModeJournal
+	opts.JournalSize = journalMemSize - 2*4096 // the record area: all but the two header blocks
+	return Profile{Name: name, Limits: l, MemSize: 128 << 10, JournalMemSize: journalMemSize, Options: opts, Mode: atomicio.ModeJournal}
 }
 
 // ProfileNames returns the names of Profiles, in order.
@@ -92,45 +131,22 @@ func SelectProfiles(names []string) ([]Profile, error) {
 	return out, nil
 }
 
-// newMem returns a zeroed Mem for the profile.
-func (p Profile) newMem() (*blockdev.Mem, error) {
-	m, err := blockdev.NewMem(p.MemSize, p.Limits)
-	if err != nil {
-		return nil, fmt.Errorf("torture: profile %s: %w", p.Name, err)
-	}
-	return m, nil
-}
-
-// open opens a File over dev with the profile's options and checks that
-// it runs in the profile's mode.
-func (p Profile) open(dev blockdev.Device) (*atomicio.File, error) {
-	f, err := atomicio.OpenDevice(dev, p.Options)
-	if err != nil {
-		return nil, err
-	}
-	if f.Mode() != p.Mode {
-		_ = f.Abandon()
-		return nil, violation(Unexpected, nil, "OpenDevice picked mode %v, the profile wants %v", f.Mode(), p.Mode)
-	}
-	return f, nil
-}
-
-// fileSizes caches the size of a File on each profile's new device, by
+// fileSizes caches the size of a File on each profile's new machine, by
 // profile name.
 var fileSizes sync.Map // string -> int64
 
-// fileSize returns the size of a File opened on a new device of the
+// fileSize returns the size of a File opened on a new machine of the
 // profile (for a COW container, its logical size), opening one the first
 // time.
 func (p Profile) fileSize() (int64, error) {
 	if v, ok := fileSizes.Load(p.Name); ok {
 		return v.(int64), nil
 	}
-	mem, err := p.newMem()
+	m, err := p.newMachine()
 	if err != nil {
 		return 0, err
 	}
-	f, err := p.open(mem)
+	f, err := p.open(m, nil)
 	if err != nil {
 		return 0, annotate(err, "open a new device")
 	}

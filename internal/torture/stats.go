@@ -12,7 +12,7 @@ type Stats struct {
 	Checks          int64 // images reopened and checked (or found corrupt) against the model
 
 	// Outcomes of the corruption campaign.
-	Detected int64 // an error wrapping cow.ErrCorrupt
+	Detected int64 // an error wrapping atomicio.ErrCorrupt (blockdev.ErrCorrupt)
 	Harmless int64 // the image still kept every promise
 
 	// Failures by class.

@@ -40,8 +40,13 @@ func (r *Report) WriteTable(w io.Writer) error {
 	fmt.Fprintf(w, "\n%d checks in %.1fs (%.1f CPU seconds): %.0f checks/s on the wall clock, %.0f per CPU second (seed %d)\n",
 		total.Checks, el.Seconds(), cpu.Seconds(), float64(total.Checks)/max(el.Seconds(), 1e-9), float64(total.Checks)/max(cpu.Seconds(), 1e-9), r.Seed)
 	if total.Corruptions > 0 {
-		fmt.Fprintf(w, "corruption: %d bits flipped: %d detected (cow.ErrCorrupt), %d harmless, %d silent\n",
+		fmt.Fprintf(w, "corruption: %d bits flipped: %d detected (ErrCorrupt), %d harmless, %d silent\n",
 			total.Corruptions, total.Detected, total.Harmless, total.ByClass[Silent])
+		for _, row := range r.ByProfile() {
+			if row.Corruptions > 0 && row.Corruptions < total.Corruptions {
+				fmt.Fprintf(w, "  %s: %d flipped: %d detected, %d harmless\n", row.Name, row.Corruptions, row.Detected, row.Harmless)
+			}
+		}
 	}
 	fails := r.Failures()
 	if len(fails) == 0 {

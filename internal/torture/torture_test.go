@@ -60,12 +60,12 @@ func TestAftercrash(t *testing.T) {
 	}
 }
 
-// TestRecovery: up to three power cuts during recovery, on the COW
-// profiles: the final image keeps the promises of the first cut.
+// TestRecovery: up to three power cuts during recovery, on the COW and
+// journal profiles: the final image keeps the promises of the first cut.
 func TestRecovery(t *testing.T) {
 	rep := runCampaign(t, "recovery", 6)
 	for _, p := range Profiles() {
-		if st := rep.Get("recovery", p.Name); p.COW() && st.RecoveryCrashes == 0 {
+		if st := rep.Get("recovery", p.Name); p.Logged() && st.RecoveryCrashes == 0 {
 			t.Errorf("%s: no power cut during recovery: %+v", p.Name, st)
 		}
 	}
@@ -99,10 +99,9 @@ func TestRecoveryKnownChains(t *testing.T) {
 	}
 }
 
-// TestTransient: one EIO or ENOSPC at one I/O; afterwards Sync succeeds
-// within a few tries and the image holds every synced write. On today's
-// code the COW profiles fail it (Stuck): a container refuses every write
-// after one failed write or flush until it is reopened.
+// TestTransient: one EIO or ENOSPC at one I/O (of the data device or the
+// journal); afterwards Sync succeeds within a few tries and the image holds
+// every synced write.
 func TestTransient(t *testing.T) {
 	rep := runCampaign(t, "transient", 6)
 	for _, p := range Profiles() {
@@ -112,10 +111,8 @@ func TestTransient(t *testing.T) {
 	}
 }
 
-// TestCorruption: one flipped bit of a synced COW image gives ErrCorrupt
-// or no harm. On today's code it fails (Silent): a flipped bit in a log
-// record after the checkpoint ends the replay there, silently dropping the
-// synced records after it.
+// TestCorruption: one flipped bit of a synced COW image, or of the
+// journal of a journal profile, gives ErrCorrupt or no harm.
 func TestCorruption(t *testing.T) {
 	rep := runCampaign(t, "corruption", 6)
 	if st := rep.Total(); st.Corruptions == 0 {
@@ -123,10 +120,10 @@ func TestCorruption(t *testing.T) {
 	}
 }
 
-// TestCaseDeterministic: a case replays exactly from its seed, in COW and
-// in native mode.
+// TestCaseDeterministic: a case replays exactly from its seed, in COW,
+// native and journal mode.
 func TestCaseDeterministic(t *testing.T) {
-	ps, err := SelectProfiles([]string{"none-cow", "xfs-native"})
+	ps, err := SelectProfiles([]string{"none-cow", "xfs-native", "none-journal"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +177,7 @@ func TestSelect(t *testing.T) {
 // TestNoGoroutineLeak: every File a case opens is closed or abandoned.
 func TestNoGoroutineLeak(t *testing.T) {
 	before := runtime.NumGoroutine()
-	ps, err := SelectProfiles([]string{"none-cow", "xfs-native"})
+	ps, err := SelectProfiles([]string{"none-cow", "xfs-native", "none-journal"})
 	if err != nil {
 		t.Fatal(err)
 	}

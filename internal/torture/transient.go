@@ -7,15 +7,17 @@ import (
 	"github.com/untorn/untorn/blockdev"
 )
 
-// The transient campaign: a random workload on a new File whose device
+// The transient campaign: a random workload on a new File whose machine
 // fails exactly one operation (EIO or ENOSPC; a read, write, untorn write
-// or flush, whichever comes at a random index after OpenDevice) and works
-// again afterwards. The workload treats errors wrapping the injected one as
-// allowed (a failed write wrote nothing, a failed Sync made nothing
-// durable). Then, the device working, Sync must succeed within
-// transientTries tries (else the case is Stuck), the running File must
-// read back every write, and a crash image taken right after the
-// successful Sync must hold every write issued before it began, whole.
+// or flush of any of its devices, the data device or the journal,
+// whichever comes at a random index after the open, the devices'
+// operations numbered together) and works again afterwards. The workload
+// treats errors wrapping the injected one as allowed (a failed write wrote
+// nothing, a failed Sync made nothing durable). Then, the machine working,
+// Sync must succeed within transientTries tries (else the case is Stuck),
+// the running File must read back every write, and a crash image taken
+// right after the successful Sync must hold every write issued before it
+// began, whole.
 
 const (
 	transientFaults = 3 // fault runs per case, each at another index
@@ -44,50 +46,44 @@ func runTransient(c *caseRun) error {
 	return nil
 }
 
-// transientRun runs steps on a new File whose device fails I/O number i
-// (counted from the end of OpenDevice) with fault, and returns the kind of
-// operation that failed ("no operation" if the workload issued fewer).
+// transientRun runs steps on a new File whose machine fails I/O number i
+// (counted from the end of the open, over all its devices) with fault,
+// and returns the kind of operation that failed ("no operation" if the
+// workload issued fewer).
 func (c *caseRun) transientRun(steps []step, i uint64, fault error) (string, error) {
 	kind := "no operation"
-	mem, err := c.Profile.newMem()
+	mach, err := c.Profile.newMachine()
 	if err != nil {
 		return kind, err
 	}
-	fd := blockdev.WithFaults(mem, nil)
-	f, err := c.Profile.open(fd)
+	seq := &opSeq{fault: fault}
+	f, err := c.Profile.open(mach, seq)
 	if err != nil {
 		return kind, annotate(err, "open a new device")
 	}
-	at := fd.Ops() + i
-	hit := make(chan blockdev.OpKind, 1)
-	fd.SetInjector(blockdev.InjectorFunc(func(op blockdev.Op) error {
-		if op.Index != at {
-			return nil
-		}
-		hit <- op.Kind
-		return fault
-	}))
+	seq.failAt(seq.ops() + i)
 	m := NewModel(f.Size())
 	x := &executor{f: f, m: m, p: c.Profile, tolerate: isInjected}
 	err = x.run(steps)
-	select {
-	case k := <-hit:
+	if k, dev, ok := seq.hit(); ok {
 		kind = "a " + k.String()
+		if len(mach) > 1 {
+			kind += " of the " + [...]string{"data", "journal"}[dev] + " device"
+		}
 		c.Stats.Faults++
-	default:
 	}
 	if err != nil {
 		_ = f.Abandon()
 		return kind, err
 	}
-	return kind, c.afterFault(x, mem)
+	return kind, c.afterFault(x, mach)
 }
 
 // afterFault checks what follows a transient fault on a device that works
 // again: Sync succeeds within transientTries tries, the running File reads
 // back every write, a crash image right after the Sync holds everything
 // it made durable, and Close succeeds. The File is gone afterwards.
-func (c *caseRun) afterFault(x *executor, mem *blockdev.Mem) error {
+func (c *caseRun) afterFault(x *executor, mach machine) error {
 	synced := false
 	for range transientTries {
 		ok, err := x.sync()
@@ -108,7 +104,7 @@ func (c *caseRun) afterFault(x *executor, mem *blockdev.Mem) error {
 		_ = x.f.Abandon()
 		return err
 	}
-	img := mem.CrashClone(c.crashConfig())
+	img := mach.cut(c.crashConfig())
 	c.Stats.Crashes++
 	if err := c.checkImage(img, x.m, x.m.Snapshot()); err != nil {
 		_ = x.f.Abandon()
@@ -118,22 +114,22 @@ func (c *caseRun) afterFault(x *executor, mem *blockdev.Mem) error {
 }
 
 // countAllOps runs steps on a new File and returns how many device
-// operations of every kind (reads too) the workload issued after
-// OpenDevice, up to the end of its last step.
+// operations of every kind (reads too), of all the machine's devices, the
+// workload issued after the open, up to the end of its last step.
 func (c *caseRun) countAllOps(steps []step) (uint64, error) {
-	mem, err := c.Profile.newMem()
+	mach, err := c.Profile.newMachine()
 	if err != nil {
 		return 0, err
 	}
-	fd := blockdev.WithFaults(mem, nil)
-	f, err := c.Profile.open(fd)
+	seq := &opSeq{}
+	f, err := c.Profile.open(mach, seq)
 	if err != nil {
 		return 0, annotate(err, "open a new device")
 	}
-	base := fd.Ops()
+	base := seq.ops()
 	x := &executor{f: f, m: NewModel(f.Size()), p: c.Profile}
 	err = x.run(steps)
-	n := fd.Ops() - base
+	n := seq.ops() - base
 	if err != nil {
 		_ = f.Abandon()
 		return 0, err
