@@ -45,6 +45,11 @@ type Device struct {
 	// filledAhead: a never-taken segment fillLocked wrote with zeros for
 	// the log to take next; -1 if none.
 	filledAhead int64
+	// fillOnGrow: the head segment Format or Open would have filled
+	// (fillHeadLocked) but for lying past the end of a file that grows
+	// with the container: it is filled when the file grows to it; -1 if
+	// none.
+	fillOnGrow int64
 	// headFlushes counts the flushes since the log head entered its
 	// segment (fillLocked fills the next one only after many).
 	headFlushes int
@@ -223,6 +228,7 @@ func newDevice(dev blockdev.Device, g geometry, opts Options) *Device {
 		inner:       dev,
 		g:           g,
 		filledAhead: -1,
+		fillOnGrow:  -1,
 		overFile:    overFile,
 		grows:       blockdev.Resizable(dev) && g.innerBlocks()*g.bs > dev.Size(),
 		control:     opts.sizeControl,
@@ -384,6 +390,7 @@ func (d *Device) adoptLocked(n *Device) {
 	d.liveBlocks = n.liveBlocks
 	d.head, d.nextSeq, d.durableSeq, d.sb = n.head, n.nextSeq, n.durableSeq, n.sb
 	d.logLen, d.dirty, d.failed = n.logLen, n.dirty, nil
+	d.fillOnGrow = n.fillOnGrow
 	d.takes++ // a read from before must not be defragmented over the new state
 	for s := range d.segs {
 		d.segs[s].taken = d.takes

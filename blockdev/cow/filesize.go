@@ -86,8 +86,9 @@ func (d *Device) growLocked(end int64) error {
 
 // growHeadLocked makes the log head's segment exist in the inner file
 // before the log writes into it at the head: the file grows to the
-// segment's end and (over a file) the rest of the segment is filled, as
-// Format and Open fill the head segment of a container of fixed size.
+// segment's end. The head segment Format or Open left unfilled for lying
+// past the end of the file is filled then (a segment the log moves into
+// is filled, or not, by fillLocked before the log takes it).
 // REQUIRES: mu held.
 func (d *Device) growHeadLocked() error {
 	end := d.g.segEnd(d.head)
@@ -97,7 +98,10 @@ func (d *Device) growHeadLocked() error {
 	if err := d.growLocked(end); err != nil {
 		return err
 	}
-	d.fillHeadLocked()
+	if d.g.segOf(d.head) == d.fillOnGrow {
+		d.fillOnGrow = -1
+		d.fillHeadLocked()
+	}
 	return nil
 }
 

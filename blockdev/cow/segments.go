@@ -176,18 +176,21 @@ func (d *Device) fillLocked(s int64) error {
 
 // fillHeadLocked writes zeros from the log head to the end of its
 // segment when the inner device is a file and the segment is not filled
-// (Format and Open call it, and growHeadLocked when the log first writes
-// into a segment past the end of a file that grows with it; past the head
-// the log holds nothing anyone reads). It is an optimisation: a failed
-// write is ignored and leaves the segment unfilled. A head segment past
-// the end of the file is filled when the file grows to it.
+// (Format and Open call it; past the head the log holds nothing anyone
+// reads). It is an optimisation: a failed write is ignored and leaves the
+// segment unfilled. A head segment past the end of a file that grows with
+// the container is filled when the file grows to it (growHeadLocked).
 // REQUIRES: mu held.
 func (d *Device) fillHeadLocked() {
 	s := d.g.segOf(d.head)
 	if d.segs[s].filled {
 		return
 	}
-	if !d.overFile || d.g.segEnd(d.head)*d.g.bs > d.inner.Size() {
+	if !d.overFile {
+		return
+	}
+	if d.g.segEnd(d.head)*d.g.bs > d.inner.Size() {
+		d.fillOnGrow = s // when the file grows to it
 		return
 	}
 	n := d.g.segEnd(d.head) - d.head
