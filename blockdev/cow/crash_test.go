@@ -67,18 +67,12 @@ func crashModel(t testing.TB, ops []wop, at progress, nblocks, bs int64) *crashm
 // crashConfigs are the crash images taken at every crash point; under the
 // race detector one of them, rotating.
 func crashConfigs(k uint64) []blockdev.CrashConfig {
-	all := allCrashConfigs(k)
-	if raceEnabled {
-		return all[k%4 : k%4+1]
-	}
-	return all
-}
-
-// allCrashConfigs are the crash images taken at crash point k.
-func allCrashConfigs(k uint64) []blockdev.CrashConfig {
 	all := []blockdev.CrashConfig{{Seed: 1, Survive: 0}, {Seed: 2, Survive: 0.5}, {Seed: 3, Survive: 0.8}, {Seed: 4, Survive: 1}}
 	for i := range all {
 		all[i].Seed += k * 31
+	}
+	if raceEnabled {
+		return all[k%4 : k%4+1]
 	}
 	return all
 }

@@ -316,13 +316,14 @@ func TestTransientFaultAtEveryIndex(t *testing.T) {
 }
 
 // TestTransientFaultGrowingFile is TestTransientFaultAtEveryIndex over a
-// container that grows its file (newSmallFile): the faults hit the
-// resizes that grow and cut it too (FaultDevice offers a Resize as a
-// write). A failed growth is a failed write (ErrFailed, then recovery); a
-// failed cut is an optimisation lost, reported by nothing.
+// container that grows its file (newSmallFile), faulting every resize
+// that grows or cuts it (FaultDevice offers a Resize as a write) and
+// every 41st other operation (every one with UNTORN_LONG=1). A failed
+// growth is a failed write (ErrFailed, then recovery); a failed cut is an
+// optimisation lost, reported by nothing.
 func TestTransientFaultGrowingFile(t *testing.T) {
 	t.Parallel()
-	transientSweep(t, newSmallFile, sized[uint64](7, 7, 1))
+	transientSweep(t, newSmallFile, sized[uint64](41, 41, 1))
 }
 
 // transientSweep runs the transient-fault campaign over devices from
