@@ -21,7 +21,10 @@ import (
 //     not reached yet, to the end of a checkpoint or superblock. A grown
 //     file is dirty: the size is durable with the next inner flush, which
 //     every record, checkpoint and superblock needs anyway before anyone
-//     relies on it (a FUA record is not used until then).
+//     relies on it (a FUA record is not used until then). Growing fills
+//     nothing by itself: fillLocked fills a segment or not as over a file
+//     of full size, and the head segment Format or Open would have filled
+//     is filled when the file first grows to it.
 //   - Shrinking. When a checkpoint has trimmed the free segments at the
 //     top of those in use (releaseSpaceLocked), and at Open, the file is
 //     cut to the end of the highest segment any root can still need: the
