@@ -202,19 +202,20 @@ func build(dirfd int, path string, opts Options, perm int) (*built, error) {
 	if info.DIOReported && info.DIOOffsetAlign > 0 {
 		bs = max(bs, int(info.DIOOffsetAlign))
 	}
-	// Native: the file starts at its initial size (whole blocks). COW: a
-	// sparse file with room for the largest size; the container takes
-	// disk space as data comes.
+	// Native: the file starts at its initial size (whole blocks). COW: an
+	// empty file, which the container grows as it writes (to its roots
+	// first, then segment by segment), and cuts when the segments at its
+	// top are freed; the layout it grows into is checked here.
 	size := ceilTo(opts.Size, int64(bs))
 	if mode == ModeJournal {
 		size = 0 // the data file gets its exact length below
 	}
 	capacity := ceilTo(cmp.Or(opts.MaxSize, max(DefaultMaxSize, opts.Size)), int64(bs))
 	if mode == ModeCOW {
-		size, err = cowPhysicalSize(bs, opts, capacity)
-		if err != nil {
+		if _, err := cowPhysicalSize(bs, opts, capacity); err != nil {
 			return nil, err
 		}
+		size = 0
 	}
 	if err := step("create-temp"); err != nil {
 		return fail(fmt.Errorf("create-temp: %w", err))

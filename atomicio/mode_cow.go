@@ -32,8 +32,8 @@ func formatCOW(dev blockdev.Device, opts Options, logical int64) (*cow.Device, e
 	return cow.Format(dev, cowOptions(opts, logical))
 }
 
-// cowPhysicalSize is the size a new file needs to hold a container of
-// logical bytes.
+// cowPhysicalSize is the size of the layout of a container of logical
+// bytes: the most its file can grow to.
 func cowPhysicalSize(blockSize int, opts Options, logical int64) (int64, error) {
 	n, err := cow.RequiredSize(blockSize, cowOptions(opts, logical))
 	if err != nil {
@@ -58,7 +58,9 @@ func initialSize(c *cow.Device, size int64) error {
 }
 
 // preallocateCOW allocates (without writing) the container's first
-// Options.Size bytes of segments, where the log will put the first data.
+// Options.Size bytes of segments, where the log will put the first data:
+// past the end of the new file (fallocate KEEP_SIZE), which grows into
+// them.
 func preallocateCOW(dev *blockdev.File, blockSize int, opts Options, capacity int64) error {
 	if opts.Size == 0 {
 		return nil
@@ -67,7 +69,11 @@ func preallocateCOW(dev *blockdev.File, blockSize int, opts Options, capacity in
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	n := min(ceilTo(opts.Size, int64(blockSize)), dev.Size()-off)
+	layout, err := cowPhysicalSize(blockSize, opts, capacity)
+	if err != nil {
+		return err
+	}
+	n := min(ceilTo(opts.Size, int64(blockSize)), layout-off)
 	if err := dev.Allocate(off, n); err != nil {
 		return fmt.Errorf("preallocate: %w", err)
 	}

@@ -116,8 +116,11 @@ type Options struct {
 	// as the device holds for a device): writes past it fail with
 	// ErrOutOfRange. It is a limit, not an allocation: a COW container
 	// holds on disk about its live data plus COWSparePercent of it, and
-	// its file's apparent size (ls -l, not du) is about twice MaxSize
-	// (sparse). In memory a COW file takes 8 bytes per 4 KiB of its size
+	// its file's apparent size (ls -l) is MaxSize/256 (the checkpoint
+	// slots before its data area, sparse: 4 GiB for the default) plus the
+	// segments up to the highest in use; a container made before its file
+	// followed its use keeps about twice MaxSize, sparse. In memory a COW
+	// file takes 8 bytes per 4 KiB of its size
 	// plus 4 per 4 KiB of container in use. A native file grows with its
 	// file system and has no limit of its own. Ignored for an existing
 	// file.

@@ -23,8 +23,9 @@
 // Two optional interfaces (space.go) serve growable containers: a
 // Discarder gives a range back (it then reads as zeros; crash model of a
 // plain write of zeros), a Resizer changes the capacity and reserves disk
-// space. File is both (Resize only on a regular file), Mem is a Discarder,
-// FaultDevice passes both through. AllocatedBytes tells what a File
+// space. File is both (Resize only on a regular file), Mem is a Discarder
+// (and a Resizer when made by NewMemFile: a file in memory whose size is
+// in the crash model), FaultDevice passes both through. AllocatedBytes tells what a File
 // occupies on disk.
 //
 // # Vectored writes
@@ -45,7 +46,9 @@
 //     (software CoW); ext4 on a plain disk offers none.
 //   - Mem (NewMem): memory-backed, for crash and fault tests. CrashClone
 //     builds an independent device as it would be found after a power cut
-//     while the original runs on, deterministically from a seed.
+//     while the original runs on, deterministically from a seed. NewMemFile
+//     makes one that grows and shrinks like a regular file, the size
+//     included in the crash model.
 //   - FaultDevice (WithFaults): wraps any Device and fails chosen operations
 //     with errors wrapping syscall.EIO or syscall.ENOSPC (see Injector).
 //

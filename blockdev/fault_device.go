@@ -13,7 +13,8 @@ import "sync/atomic"
 // range, Resize with Off the new size and Len 0 (it touches no bytes of the
 // medium, so Overlapping never fails it). They pass through to the inner
 // device when it is a Discarder or Resizer; otherwise they fail with
-// ErrNotSupported at once, without being numbered or offered.
+// ErrNotSupported at once, without being numbered or offered (a Mem made
+// by NewMem counts as no Resizer).
 type FaultDevice struct {
 	inner Device
 	inj   atomic.Pointer[Injector] // nil: inject nothing
@@ -119,9 +120,19 @@ func (d *FaultDevice) Discard(off, n int64) error {
 	return inner.Discard(off, n)
 }
 
+// resizer returns the inner device as a Resizer; a Mem of fixed size
+// (NewMem) counts as none.
+func (d *FaultDevice) resizer() (Resizer, bool) {
+	if m, ok := d.inner.(*Mem); ok && !m.file {
+		return nil, false
+	}
+	r, ok := d.inner.(Resizer)
+	return r, ok
+}
+
 // Resize injects, then resizes the inner device (see FaultDevice).
 func (d *FaultDevice) Resize(size int64) error {
-	inner, ok := d.inner.(Resizer)
+	inner, ok := d.resizer()
 	if !ok {
 		return notSupported("resize", size, 0)
 	}
@@ -133,7 +144,7 @@ func (d *FaultDevice) Resize(size int64) error {
 
 // Allocate injects, then allocates on the inner device (see FaultDevice).
 func (d *FaultDevice) Allocate(off, n int64) error {
-	inner, ok := d.inner.(Resizer)
+	inner, ok := d.resizer()
 	if !ok {
 		return notSupported("allocate", off, n)
 	}

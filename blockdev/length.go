@@ -42,13 +42,16 @@ func LengthOf(d Device) (int64, bool) {
 	return 0, false
 }
 
-// Resizable reports whether Resize works on d: a regular File, or a
-// FaultDevice over one. (A FaultDevice is a Resizer by type whatever it
-// wraps, and a File may be a block device.)
+// Resizable reports whether Resize works on d: a regular File, a Mem made
+// by NewMemFile, or a FaultDevice over one. (A FaultDevice is a Resizer by
+// type whatever it wraps, a File may be a block device, and a Mem made by
+// NewMem has a fixed size.)
 func Resizable(d Device) bool {
 	switch d := d.(type) {
 	case *File:
 		return !d.blockDev
+	case *Mem:
+		return d.file
 	case *FaultDevice:
 		return Resizable(d.Inner())
 	}

@@ -29,13 +29,17 @@ func MemProfiles() map[string]Limits {
 //
 // Lock order: mu only.
 type Mem struct {
-	size   int64
 	limits Limits
+	// file: made by NewMemFile, it behaves like a regular file (see
+	// mem_file.go); limit is the largest size it may take.
+	file  bool
+	limit int64
+	size  atomic.Int64 // the capacity; changes (file only) with mu held exclusively
 
 	mu      sync.RWMutex // guards everything below
-	cur     []byte       // what reads see: every completed write
-	durable []byte       // the image as of the last completed Flush
-	log     []memWrite   // writes since the last Flush, in issue order
+	cur     []byte       // what reads see: every completed write (len: the size)
+	durable []byte       // the image as of the last completed Flush (len: the size then)
+	log     []memWrite   // writes (and, file only, resizes) since the last Flush, in issue order
 	stats   MemStats     // write and flush counters
 	closed  bool
 
@@ -47,19 +51,21 @@ var (
 	_ Discarder = (*Mem)(nil)
 )
 
-// memWrite is one write since the last Flush.
+// memWrite is one write since the last Flush, or (resize) a size change of
+// a Mem made by NewMemFile: the new size is off.
 type memWrite struct {
-	off   int64
-	data  []byte
-	flags Flags
+	off    int64
+	data   []byte
+	flags  Flags
+	resize bool
 }
 
-// MemStats counts what a Mem was asked to do. Discards are counted apart
-// from Writes and BytesWritten.
+// MemStats counts what a Mem was asked to do. Discards and Resizes (of a
+// Mem made by NewMemFile) are counted apart from Writes and BytesWritten.
 type MemStats struct {
 	Reads, Writes, AtomicWrites, FUAWrites, Flushes int64
 	BytesRead, BytesWritten                         int64
-	Discards                                        int64
+	Discards, Resizes                               int64
 }
 
 // NewMem returns a zeroed Mem of size bytes with limits l (for example
@@ -70,12 +76,9 @@ func NewMem(size int64, l Limits) (*Mem, error) {
 	if err := validateMemLimits(size, l); err != nil {
 		return nil, err
 	}
-	return &Mem{
-		size:    size,
-		limits:  l,
-		cur:     make([]byte, size),
-		durable: make([]byte, size),
-	}, nil
+	m := &Mem{limits: l, limit: size, cur: make([]byte, size), durable: make([]byte, size)}
+	m.size.Store(size)
+	return m, nil
 }
 
 func validateMemLimits(size int64, l Limits) error {
@@ -94,7 +97,7 @@ func validateMemLimits(size int64, l Limits) error {
 }
 
 // Size returns the capacity in bytes.
-func (m *Mem) Size() int64 { return m.size }
+func (m *Mem) Size() int64 { return m.size.Load() }
 
 // Limits returns the limits given to NewMem.
 func (m *Mem) Limits() Limits { return m.limits }
@@ -110,11 +113,11 @@ func (m *Mem) Stats() MemStats {
 
 // ReadAt reads the latest completed writes.
 func (m *Mem) ReadAt(p []byte, off int64) (int, error) {
-	if err := CheckIO(m.limits, m.size, p, off, 0); err != nil {
-		return 0, &OpError{Op: "read", Off: off, Len: len(p), Err: err}
-	}
 	m.mu.RLock()
 	defer m.mu.RUnlock()
+	if err := CheckIO(m.limits, m.Size(), p, off, 0); err != nil {
+		return 0, &OpError{Op: "read", Off: off, Len: len(p), Err: err}
+	}
 	if m.closed {
 		return 0, &OpError{Op: "read", Off: off, Len: len(p), Err: ErrClosed}
 	}
@@ -126,13 +129,13 @@ func (m *Mem) ReadAt(p []byte, off int64) (int, error) {
 // WriteAt applies p at off and records it as volatile (durable at once with
 // FUA, as far as CrashClone is concerned).
 func (m *Mem) WriteAt(p []byte, off int64, flags Flags) (int, error) {
-	if err := CheckIO(m.limits, m.size, p, off, flags); err != nil {
-		return 0, &OpError{Op: opName(flags, true), Off: off, Len: len(p), Err: err}
-	}
 	data := make([]byte, len(p))
 	copy(data, p)
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if err := CheckIO(m.limits, m.Size(), p, off, flags); err != nil {
+		return 0, &OpError{Op: opName(flags, true), Off: off, Len: len(p), Err: err}
+	}
 	if m.closed {
 		return 0, &OpError{Op: opName(flags, true), Off: off, Len: len(p), Err: ErrClosed}
 	}
@@ -154,12 +157,12 @@ func (m *Mem) WriteAt(p []byte, off int64, flags Flags) (int, error) {
 // subset of its blocks, as for any plain write. Mem has no holes; its memory
 // use does not change.
 func (m *Mem) Discard(off, n int64) error {
-	if err := checkRange(m.limits, m.size, off, n); err != nil {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := checkRange(m.limits, m.Size(), off, n); err != nil {
 		return &OpError{Op: "discard", Off: off, Len: int(n), Err: err}
 	}
 	zeros := make([]byte, n)
-	m.mu.Lock()
-	defer m.mu.Unlock()
 	if m.closed {
 		return &OpError{Op: "discard", Off: off, Len: int(n), Err: ErrClosed}
 	}
@@ -180,6 +183,10 @@ func (m *Mem) Flush() error {
 		return &OpError{Op: "flush", Off: -1, Err: ErrClosed}
 	}
 	for _, w := range m.log {
+		if w.resize {
+			m.durable = resized(m.durable, w.off)
+			continue
+		}
 		copy(m.durable[w.off:], w.data)
 	}
 	m.log = m.log[:0]

@@ -22,7 +22,11 @@ type CrashConfig struct {
 // write and a random subset of the other volatile writes, an Atomic write
 // whole or not at all and a plain write block by block. The clone has no
 // volatile writes, is open, and shares no memory with m, which runs on
-// unchanged.
+// unchanged. For a Mem made by NewMemFile the size is in the model too: the
+// resizes since the last Flush survive as a prefix (each with the same
+// chance as a write, none after the first one lost), a surviving cut
+// zeros what it cut, and whatever lies past the size that survived is
+// gone.
 func (m *Mem) CrashClone(cfg CrashConfig) *Mem {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
@@ -61,8 +65,22 @@ func CrashCloneAll(cfg CrashConfig, mems ...*Mem) []*Mem {
 // crashCloneLocked is CrashClone.
 // REQUIRES: m.mu held (shared is enough).
 func (m *Mem) crashCloneLocked(cfg CrashConfig) *Mem {
-	img := make([]byte, m.size)
+	// img has room for every size the log went through; size is the size
+	// of the image as built so far: the durable one, then after each
+	// resize that survives. Resizes survive as a prefix (a file system
+	// commits size changes in order): after the first one lost, none.
+	// Those before a FUA write survive: like fdatasync, a write with
+	// RWF_DSYNC commits the size changes before it.
+	img := make([]byte, max(int64(len(m.durable)), m.maxLoggedSizeLocked()))
 	copy(img, m.durable)
+	size := int64(len(m.durable))
+	resizes := true
+	lastFUA := -1
+	for i, w := range m.log {
+		if !w.resize && w.flags&FUA != 0 {
+			lastFUA = i
+		}
+	}
 
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x756e746f726e)) // "untorn"
 	keep := func() bool {
@@ -75,8 +93,15 @@ func (m *Mem) crashCloneLocked(cfg CrashConfig) *Mem {
 		return rng.Float64() < cfg.Survive
 	}
 	bs := m.limits.BlockSize
-	for _, w := range m.log {
+	for i, w := range m.log {
 		switch {
+		case w.resize:
+			if resizes = resizes && (i < lastFUA || keep()); resizes {
+				if w.off < size {
+					clear(img[w.off:size]) // cut: a later growth reads zeros
+				}
+				size = w.off
+			}
 		case w.flags&FUA != 0:
 			copy(img[w.off:], w.data)
 		case w.flags&Atomic != 0:
@@ -91,7 +116,26 @@ func (m *Mem) crashCloneLocked(cfg CrashConfig) *Mem {
 			}
 		}
 	}
-	cur := make([]byte, m.size)
+	// Writes past the size that survived are gone with the growth they
+	// needed.
+	clear(img[size:])
+	img = img[:size]
+	cur := make([]byte, size)
 	copy(cur, img)
-	return &Mem{size: m.size, limits: m.limits, cur: cur, durable: img}
+	c := &Mem{limits: m.limits, file: m.file, limit: m.limit, cur: cur, durable: img}
+	c.size.Store(size)
+	return c
+}
+
+// maxLoggedSizeLocked is the largest size a resize since the last Flush
+// set (0 if none).
+// REQUIRES: m.mu held (shared is enough).
+func (m *Mem) maxLoggedSizeLocked() int64 {
+	var n int64
+	for _, w := range m.log {
+		if w.resize {
+			n = max(n, w.off)
+		}
+	}
+	return n
 }

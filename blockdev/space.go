@@ -22,9 +22,11 @@ type Discarder interface {
 	Discard(off, n int64) error
 }
 
-// Resizer is a Device whose capacity can change (a regular file). File and
-// FaultDevice implement it; on a block device, or a FaultDevice over a
-// device that is no Resizer, Resize and Allocate fail with ErrNotSupported.
+// Resizer is a Device whose capacity can change (a regular file). File,
+// Mem and FaultDevice implement it; on a block device, a Mem made by
+// NewMem (NewMemFile makes one that behaves like a file), or a FaultDevice
+// over a device that is no Resizer, Resize and Allocate fail with
+// ErrNotSupported. Resizable tells which devices can.
 type Resizer interface {
 	Device
 	// Resize sets the capacity to size bytes (a multiple of BlockSize, >= 0;

@@ -112,7 +112,7 @@ func skipBytes(bufs [][]byte, n int) [][]byte {
 // WritevAt writes the concatenation of bufs at off as one WriteAt (one
 // logged write in the crash model).
 func (m *Mem) WritevAt(bufs [][]byte, off int64, flags Flags) (int, error) {
-	total, err := CheckVector(m.limits, m.size, bufs, off, flags)
+	total, err := CheckVector(m.limits, m.Size(), bufs, off, flags)
 	if err != nil {
 		return 0, &OpError{Op: opName(flags, true), Off: off, Len: total, Err: err}
 	}

@@ -200,6 +200,12 @@ func (g geometry) segmentsFor(n, headRoom int64) int64 {
 // goes out as one FUA write: durable without a flush.
 // REQUIRES: mu held.
 func (d *Device) writeTxnLocked(runs []run, flags uint16, cut, size int64, fua bool) error {
+	// A growth of the file (see growHeadLocked) leaves it dirty: the FUA
+	// fast path is not taken then (the size is made durable by a flush,
+	// not left to the FUA write).
+	if err := d.growHeadLocked(); err != nil {
+		return err
+	}
 	fua = fua && !d.dirty
 	moved := flags&logrec.FlagClean != 0
 	g := d.g
@@ -208,6 +214,12 @@ func (d *Device) writeTxnLocked(runs []run, flags uint16, cut, size int64, fua b
 	ri, roff := 0, int64(0) // next run and block offset in it
 	pos, seq := d.head, d.nextSeq
 	for first := true; first || ri < len(runs); first = false {
+		// pos is the head: over a file that grows with the container, its
+		// segment must exist before the record goes there (a transaction
+		// may continue into a segment further out).
+		if err := d.growHeadLocked(); err != nil {
+			return err
+		}
 		var exts []logrec.Extent
 		var srcs [][]byte
 		var data int64

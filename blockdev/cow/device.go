@@ -45,6 +45,11 @@ type Device struct {
 	// filledAhead: a never-taken segment fillLocked wrote with zeros for
 	// the log to take next; -1 if none.
 	filledAhead int64
+	// fillOnGrow: the head segment Format or Open would have filled
+	// (fillHeadLocked) but for lying past the end of a file that grows
+	// with the container: it is filled when the file grows to it; -1 if
+	// none.
+	fillOnGrow int64
 	// headFlushes counts the flushes since the log head entered its
 	// segment (fillLocked fills the next one only after many).
 	headFlushes int
@@ -52,6 +57,10 @@ type Device struct {
 	// space (blockdev.AllocatedBytes) and has holes where nothing was
 	// written.
 	overFile bool
+	// grows: the inner device is a file shorter than the layout, which
+	// grows and shrinks with what the container holds (see filesize.go).
+	grows   bool
+	control sizeControl // Options.sizeControl
 	// takes counts segments taken as the log head (and state reloads): a
 	// segment's taken is the count when it last was, so a block whose
 	// segment has the same taken as before still holds the same data.
@@ -112,6 +121,10 @@ type Stats struct {
 	// not free. Free segments are given back to an inner device that is a
 	// blockdev.Discarder (a hole in a file).
 	PhysicalBytes int64
+	// InnerBytes is the inner device's size: over a file that grows with
+	// the container (see Resizes) the file's size (ls -l), which follows
+	// the highest segment in use; else the device's fixed size.
+	InnerBytes    int64
 	LiveBytes     int64 // bytes of mapped logical data
 	FreeSegments  int   // segments in use so far that are free
 	Segments      int   // segments in use so far (the most is MaxSegments)
@@ -120,6 +133,11 @@ type Stats struct {
 	Discards      int64 // segments given back to the inner device
 	Fills         int64 // segments written with zeros before the log took them (see fillLocked)
 	DiscardErrors int64 // Discards the inner device refused (the space stays allocated; nothing else changes)
+	// Resizes counts the times the container grew or cut its inner file,
+	// which follows its use when Format or Open found it shorter than the
+	// layout (a new file); ResizeErrors the cuts the inner device refused
+	// (the file stays longer; nothing else changes).
+	Resizes, ResizeErrors int64
 
 	Commits       int64 // transactions committed (writes, batches, cleaner moves)
 	Records       int64 // records written
@@ -161,7 +179,7 @@ func Format(dev blockdev.Device, opts Options) (*Device, error) {
 	if err != nil {
 		return nil, err
 	}
-	if g.innerBlocks()*bs > dev.Size() {
+	if g.innerBlocks()*bs > dev.Size() && !blockdev.Resizable(dev) {
 		return nil, fmt.Errorf("%w: %d bytes needed for a logical size of %d, the device has %d",
 			ErrTooSmall, g.innerBlocks()*bs, g.nLogical*bs, dev.Size())
 	}
@@ -175,6 +193,12 @@ func Format(dev blockdev.Device, opts Options) (*Device, error) {
 	d.nextSeq, d.durableSeq = 1, 1
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	// Over a file shorter than the layout (see filesize.go) the superblocks
+	// and checkpoints grow it as they are written, and the log does when it
+	// first writes into the head segment, which is filled then.
+	if err := d.growLocked(sbBlocks); err != nil {
+		return nil, err
+	}
 	for copyNo := range int64(sbBlocks) {
 		if err := d.writeSuperblockLocked(&d.sb, copyNo); err != nil {
 			return nil, err
@@ -204,7 +228,10 @@ func newDevice(dev blockdev.Device, g geometry, opts Options) *Device {
 		inner:       dev,
 		g:           g,
 		filledAhead: -1,
+		fillOnGrow:  -1,
 		overFile:    overFile,
+		grows:       blockdev.Resizable(dev) && g.innerBlocks()*g.bs > dev.Size(),
+		control:     opts.sizeControl,
 		limits: blockdev.Limits{BlockSize: int(g.bs), AtomicMin: int(g.bs), AtomicMax: int(g.atomicMax),
 			MemAlign: l.MemAlign},
 		ckptEvery: g.checkpointInterval(opts.CheckpointInterval),
@@ -248,6 +275,7 @@ func (d *Device) Stats() Stats {
 	s.Segments = len(d.segs)
 	s.MaxSegments = int(d.g.nSegs)
 	s.SegmentBytes = d.g.segBlocks * d.g.bs
+	s.InnerBytes = d.inner.Size()
 	s.PhysicalBytes = sbBlocks*d.g.bs + 2*ceilDiv(checkpointLen(int64(len(d.m))), d.g.bs)*d.g.bs +
 		int64(len(d.segs)-len(d.free))*s.SegmentBytes
 	for _, sg := range d.segs {
@@ -338,6 +366,7 @@ func (d *Device) recoverLocked() error {
 	if err == nil {
 		n := newDevice(d.inner, d.g, Options{})
 		n.ckptEvery, n.defrag, n.salvage = d.ckptEvery, d.defrag, d.salvage
+		n.grows, n.control = d.grows, d.control
 		n.mu.Lock()
 		err = n.loadLocked(sbs)
 		n.mu.Unlock()
@@ -361,6 +390,7 @@ func (d *Device) adoptLocked(n *Device) {
 	d.liveBlocks = n.liveBlocks
 	d.head, d.nextSeq, d.durableSeq, d.sb = n.head, n.nextSeq, n.durableSeq, n.sb
 	d.logLen, d.dirty, d.failed = n.logLen, n.dirty, nil
+	d.fillOnGrow = n.fillOnGrow
 	d.takes++ // a read from before must not be defragmented over the new state
 	for s := range d.segs {
 		d.segs[s].taken = d.takes
@@ -450,9 +480,14 @@ func (d *Device) growBufferLocked(b *[]byte, n, least int64) []byte {
 	return (*b)[:n]
 }
 
-// innerRead reads n blocks at pos into an aligned buffer.
+// innerRead reads n blocks at pos into an aligned buffer; past the end of
+// a file that grows with the container, zeros (see filesize.go).
 func (d *Device) innerRead(buf []byte, pos int64) error {
-	if _, err := d.inner.ReadAt(buf, pos*d.g.bs); err != nil {
+	done, err := d.readPastEnd(buf, pos)
+	if !done {
+		_, err = d.inner.ReadAt(buf, pos*d.g.bs)
+	}
+	if err != nil {
 		return fmt.Errorf("cow: read %d blocks at inner block %d: %w", int64(len(buf))/d.g.bs, pos, err)
 	}
 	return nil

@@ -75,6 +75,29 @@
 // about 3 live blocks per block written at 10% headroom (see
 // TestSpaceUnderRandomOverwrites) and about one at 25%.
 //
+// The file the container lives in follows its use too (see filesize.go).
+// Format over a regular file (blockdev.Resizable) shorter than the layout,
+// an empty new one in particular, does not extend it to the layout: the
+// container grows the file (ftruncate, before the write that needs it) to
+// its superblocks and checkpoints, then segment by segment as the log
+// first writes into a segment further out than any before (once per
+// segment, never per flush: the log takes the lowest free segment first,
+// so in steady state it takes none), and cuts it after the highest
+// segment any root can need once a checkpoint has freed those above. The
+// apparent size (ls -l) then follows the highest segment in use. What the
+// format fixes: the data area starts after both checkpoint slots, at
+// block 2+2C, so a container's file is at least 2+C+1 blocks once its
+// second root is written and 2+2C blocks and a segment once it holds data
+// (at the default 1 TiB capacity of atomicio, about 2 GiB and 4 GiB: the
+// map of N blocks takes 8N bytes per slot); moving the slots or the data
+// area would take a new format version. Reads past the end of the file
+// read zeros: a power cut after a growth and before the flush that makes
+// it durable leaves the file shorter than a segment the log had started
+// to use, and what was written there was not durable (the end of the
+// log, not damage). A file as long as its layout (a container written
+// before files followed their use, or one that grew to it) keeps its size,
+// as does a device of fixed size.
+//
 // The file size (FileSize) is kept with the data: every record carries
 // the size change its transaction makes (CommitSized: a cut, the data, a
 // size), and every checkpoint the size, with a map of ceil(size/B)
@@ -90,6 +113,10 @@
 //	block 2 ...               checkpoint slot 0 (C blocks, C = ceil((80+8N)/B), written only as far as the checkpoint reaches)
 //	block 2+C ...             checkpoint slot 1
 //	block 2+2C ...            data area: S segments of G blocks each
+//
+// A regular file may end before the layout does; past its end it reads as
+// zeros (see Space above). A device of fixed size must hold the whole
+// layout.
 //
 // Superblock (first 128 bytes of its block, rest zero):
 //
@@ -172,7 +199,12 @@
 // Versioning: each structure carries a version; this code reads version 3
 // and refuses anything else with ErrVersion. Version 1 (one shared root,
 // no block sums) is not read: copy its data out with the release that
-// wrote it.
+// wrote it. A file shorter than its layout is version 3 too, but a
+// release from before files followed their use required the whole layout:
+// it refuses such a file with ErrCorrupt (a layout larger than the
+// device) and writes nothing. Extended to RequiredSize (truncate -s, a
+// sparse extension), the file opens there, and here as a container of
+// fixed size.
 //
 // # Errors
 //

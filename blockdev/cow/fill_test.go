@@ -40,11 +40,22 @@ func holesIn(t *testing.T, path string, off, n int64) int64 {
 // (with zeros first, fillLocked), so no log write lands in a hole, whose
 // flush would commit file-system metadata. Without the fill the head
 // segment is allocated only up to the head. Large commits with few
-// flushes per segment fill nothing.
+// flushes per segment fill nothing but the first head segment. The same
+// holds over a file as long as the layout and over one that grows with
+// the container (where the first head segment is filled when the log
+// first writes into it, and no later one for growing alone).
 func TestLogWritesIntoFilledSegments(t *testing.T) {
+	for name, format := range map[string]func(testing.TB, string, Options) *Device{
+		"full-size": formatFile, "growing": formatGrowingFile,
+	} {
+		t.Run(name, func(t *testing.T) { checkFilledSegments(t, format) })
+	}
+}
+
+func checkFilledSegments(t *testing.T, format func(testing.TB, string, Options) *Device) {
 	path := filepath.Join(t.TempDir(), "c")
 	opts := Options{LogicalSize: 64 << 20, SegmentSize: 256 << 10, MaxBatch: 1 << 20, AtomicMax: 256 << 10}
-	d := formatFile(t, path, opts)
+	d := format(t, path, opts)
 	defer d.Close()
 
 	rng := rand.New(rand.NewPCG(1, 1))
@@ -82,12 +93,12 @@ func TestLogWritesIntoFilledSegments(t *testing.T) {
 
 	// Few, large flushed commits: no segment is worth filling.
 	opts.SegmentSize = 1 << 20 // a fill pays from 8 flushes in it
-	e := formatFile(t, filepath.Join(t.TempDir(), "c"), opts)
+	e := format(t, filepath.Join(t.TempDir(), "c"), opts)
 	defer e.Close()
 	big := make([]byte, 512<<10) // two flushes per segment
 	for i := range 64 {
 		require.NoError(t, e.CommitBatch([]blockdev.Piece{{Off: int64(i%8) * int64(len(big)), Data: big}}, 0))
 		require.NoError(t, e.Flush())
 	}
-	require.EqualValues(t, 1, e.Stats().Fills, "only Format's fill of the first head segment")
+	require.EqualValues(t, 1, e.Stats().Fills, "only the fill of the first head segment")
 }

@@ -28,6 +28,18 @@ func formatMem(t testing.TB, l blockdev.Limits, opts Options) (*Device, *blockde
 	return d, mem
 }
 
+// formatGrowingFile formats a device with opts on a new, empty file at
+// path, which the container grows (see filesize.go). The caller closes
+// it.
+func formatGrowingFile(t testing.TB, path string, opts Options) *Device {
+	f, err := blockdev.OpenFile(path, blockdev.FileOptions{Create: true})
+	require.NoError(t, err)
+	d, err := Format(f, opts)
+	require.NoError(t, err)
+	require.True(t, d.grows)
+	return d
+}
+
 // formatFile formats a device with opts on a new sparse file at path, as
 // large as the device needs. The caller closes it.
 func formatFile(t testing.TB, path string, opts Options) *Device {

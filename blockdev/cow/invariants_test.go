@@ -82,5 +82,24 @@ func (d *Device) checkInvariants() error {
 			return fmt.Errorf("live data at %d after the head %d", p, d.head)
 		}
 	}
+	return d.checkFileLocked()
+}
+
+// checkFileLocked: over a file that grows with the container, every
+// segment that is not free lies within the file, but the head segment
+// when the log has written nothing into it yet.
+// REQUIRES: mu held (shared is enough).
+func (d *Device) checkFileLocked() error {
+	if !d.grows {
+		return nil
+	}
+	g := d.g
+	size := d.inner.Size()
+	for s, sg := range d.segs {
+		empty := g.segOf(d.head) == int64(s) && d.head == g.segStart(int64(s))
+		if sg.state != segFree && !empty && g.segStart(int64(s)+1)*g.bs > size {
+			return fmt.Errorf("segment %d (state %d) reaches past the end of the inner file (%d bytes)", s, sg.state, size)
+		}
+	}
 	return nil
 }

@@ -66,7 +66,9 @@ func readSuperblocks(dev blockdev.Device, bs int64) ([]superblock, bool, error) 
 		case err != nil:
 			formatted = formatted || !errors.Is(err, ErrNotFormatted)
 			errs = append(errs, fmt.Errorf("superblock %d: %w", i, err))
-		case sb.blockSize != bs || sb.geometry().innerBlocks()*bs > dev.Size():
+		case sb.blockSize != bs || sb.geometry().innerBlocks()*bs > dev.Size() && !blockdev.Resizable(dev):
+			// A file may be shorter than the layout: it grows with the
+			// container (see filesize.go).
 			formatted = true
 			errs = append(errs, fmt.Errorf("%w: superblock %d: block size %d and %d blocks do not match the device (%d, %d bytes)",
 				ErrCorrupt, i, sb.blockSize, sb.geometry().innerBlocks(), bs, dev.Size()))

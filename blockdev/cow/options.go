@@ -70,6 +70,9 @@ type Options struct {
 	// cleans to (see ensureSpaceLocked); 0 in production. Tests set it to
 	// make cleaning rounds larger and run where they otherwise would not.
 	cleanBand int64
+	// sizeControl breaks how the container's file follows its use (see
+	// filesize.go): the negative controls of the tests; 0 in production.
+	sizeControl sizeControl
 }
 
 // geometry is the layout of a formatted device, in blocks of bs bytes.
@@ -208,7 +211,10 @@ func (g *geometry) setLogical(n int64) {
 
 // RequiredSize returns the size in bytes an inner device of the given block
 // size needs to hold a COW device formatted with opts (opts.LogicalSize
-// must be set): the logical size plus the documented overhead.
+// must be set): the logical size plus the documented overhead, the whole
+// layout. A device of fixed size must have it; a regular file may start
+// shorter (empty) and grows with the container, never past it (see the
+// package documentation).
 func RequiredSize(blockSize int, opts Options) (int64, error) {
 	g, err := formatGeometry("RequiredSize", blockSize, opts)
 	if err != nil {

@@ -29,8 +29,12 @@ func (d *Device) checkpointLocked(bumpEpoch bool) error {
 	}
 	// Only the map of the file as it is now: the rest of the slot (room
 	// for the capacity) is never written.
-	buf := d.bufferLocked(&d.stage, ceilDiv(checkpointLen(int64(len(d.m))), g.bs)*g.bs)
+	n := ceilDiv(checkpointLen(int64(len(d.m))), g.bs)
+	buf := d.bufferLocked(&d.stage, n*g.bs)
 	c.encode(buf)
+	if err := d.growLocked(g.ckptSlot(slot) + n); err != nil {
+		return err
+	}
 	if err := d.innerWriteLocked(buf, g.ckptSlot(slot), 0); err != nil {
 		return err
 	}
@@ -38,6 +42,7 @@ func (d *Device) checkpointLocked(bumpEpoch bool) error {
 	if err := d.writeSuperblockLocked(&sb, int64(slot)); err != nil {
 		return err
 	}
+	d.earlyShrinkLocked()
 	if err := d.innerFlushLocked(); err != nil {
 		return err
 	}
@@ -58,6 +63,9 @@ func (d *Device) checkpointLocked(bumpEpoch bool) error {
 // writeSuperblockLocked writes sb to superblock copy copyNo (block copyNo).
 // REQUIRES: mu held.
 func (d *Device) writeSuperblockLocked(sb *superblock, copyNo int64) error {
+	if err := d.growLocked(copyNo + 1); err != nil {
+		return err
+	}
 	buf := d.bufferLocked(&d.stage, d.g.bs)
 	sb.encode(buf)
 	return d.innerWriteLocked(buf, copyNo, 0)

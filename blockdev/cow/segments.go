@@ -134,11 +134,8 @@ func (d *Device) releaseSpaceLocked(freed []int64) {
 		}
 	}
 	d.discards = append(d.discards[:0], freed...)
-	for n := int64(len(d.segs)); n > 1 && len(d.free) > 0 && d.free[0] == n-1; n-- {
-		d.free = d.free[1:]
-		d.segs = d.segs[:n-1]
-		d.rev = d.rev[:(n-1)*d.g.segBlocks]
-	}
+	d.trimLocked()
+	d.shrinkLocked()
 }
 
 // fillFlushBytes: fillLocked fills the next segment when the head segment
@@ -160,6 +157,9 @@ func (d *Device) fillLocked(s int64) error {
 	if !d.overFile {
 		return nil
 	}
+	if err := d.growLocked(d.g.segStart(s) + d.g.segBlocks); err != nil {
+		return err
+	}
 	zeros := d.bufferLocked(&d.stage, d.g.segBlocks*d.g.bs)
 	clear(zeros)
 	if err := d.innerWriteLocked(zeros, d.g.segStart(s), 0); err != nil {
@@ -178,7 +178,8 @@ func (d *Device) fillLocked(s int64) error {
 // segment when the inner device is a file and the segment is not filled
 // (Format and Open call it; past the head the log holds nothing anyone
 // reads). It is an optimisation: a failed write is ignored and leaves the
-// segment unfilled.
+// segment unfilled. A head segment past the end of a file that grows with
+// the container is filled when the file grows to it (growHeadLocked).
 // REQUIRES: mu held.
 func (d *Device) fillHeadLocked() {
 	s := d.g.segOf(d.head)
@@ -186,6 +187,10 @@ func (d *Device) fillHeadLocked() {
 		return
 	}
 	if !d.overFile {
+		return
+	}
+	if d.g.segEnd(d.head)*d.g.bs > d.inner.Size() {
+		d.fillOnGrow = s // when the file grows to it
 		return
 	}
 	n := d.g.segEnd(d.head) - d.head
@@ -226,6 +231,12 @@ func (d *Device) discardLocked(pos, n int64) {
 	if !ok {
 		return
 	}
+	if d.grows {
+		n = min(n, d.inner.Size()/d.g.bs-pos) // past the end of the file is nothing to give back
+		if n <= 0 {
+			return
+		}
+	}
 	d.dirty = true
 	d.filledAhead = -1 // it may have been given back
 	if err := dc.Discard(pos*d.g.bs, n*d.g.bs); err != nil {
@@ -239,16 +250,22 @@ func (d *Device) discardLocked(pos, n int64) {
 // the layout back to the inner device (Open does this once its new root
 // is durable: a crash or a killed process may have left them allocated).
 // The rest of the layout is discarded only on an inner device that tells
-// its allocated space (a file), where one call covers it.
+// its allocated space (a file), where one call covers it; over a file
+// that grows with the container, the free segments at the top are
+// dropped and the file is cut after the highest segment in use instead.
 // REQUIRES: mu held.
 func (d *Device) releaseAllLocked() {
+	d.discards = d.discards[:0]
+	if d.grows {
+		d.trimLocked()
+		d.shrinkLocked()
+	}
 	for _, s := range d.free {
 		if !d.warmLocked(s) {
 			d.discardSegLocked(s)
 		}
 	}
-	d.discards = d.discards[:0]
-	if d.overFile {
+	if d.overFile && !d.grows {
 		if start := d.g.segStart(int64(len(d.segs))); start < d.g.innerBlocks() {
 			d.discardLocked(start, d.g.innerBlocks()-start)
 		}

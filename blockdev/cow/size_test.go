@@ -1,6 +1,7 @@
 package cow
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"sync"
 	"testing"
@@ -161,6 +162,13 @@ func TestCrashWithSizes(t *testing.T) {
 // one img showed: recovery never loses or invents a transaction. It
 // returns the cuts made.
 func cutRecovery(t *testing.T, img *blockdev.Mem, model *prefixModel, k int) int {
+	n, err := cutRecoveryErr(img, model, k)
+	require.NoError(t, err)
+	return n
+}
+
+// cutRecoveryErr is cutRecovery, returning the first broken promise.
+func cutRecoveryErr(img *blockdev.Mem, model *prefixModel, k int) (int, error) {
 	for j := 0; ; j++ {
 		base := img.CrashClone(blockdev.CrashConfig{Survive: 1})
 		var cut *blockdev.Mem
@@ -175,15 +183,20 @@ func cutRecovery(t *testing.T, img *blockdev.Mem, model *prefixModel, k int) int
 			return nil
 		})
 		d, err := Open(blockdev.WithFaults(base, inj), Options{})
-		require.NoError(t, err)
+		if err != nil {
+			return j, fmt.Errorf("recovery to cut: %w", err)
+		}
 		_ = d.Close()
 		if cut == nil {
-			return j
+			return j, nil
 		}
 		again, err := Open(cut, Options{})
-		require.NoError(t, err, "cut %d of a recovery", j)
-		_, err = model.match(again, k, k)
-		require.NoError(t, err, "cut %d of a recovery", j)
+		if err != nil {
+			return j, fmt.Errorf("cut %d of a recovery: %w", j, err)
+		}
+		if _, err := model.match(again, k, k); err != nil {
+			return j, fmt.Errorf("cut %d of a recovery: %w", j, err)
+		}
 	}
 }
 

@@ -70,6 +70,7 @@ type pageCache struct {
 	errno    syscall.Errno // the errno the fault simulates
 	recovers int           // errors after which the cache re-issued its writes
 	readBuf  []byte
+	resizes  []uint64 // a run without a fault: the inner resizes, by index after Format
 }
 
 func (c *pageCache) apply(o wop, cur []uint64) {
@@ -193,12 +194,12 @@ func crashCheck(mem *blockdev.Mem, cfg blockdev.CrashConfig, states [][]uint64) 
 	return fmt.Errorf("crash image (%+v) shows none of the %d states allowed", cfg, len(states))
 }
 
-// runTransient runs the script on a new device whose inner operation k
-// (counted from after Format) fails once with inj; nil injects nothing.
-// It returns the cache, the Mem, the number of inner operations after
-// Format and the first broken promise.
-func runTransient(t *testing.T, steps []step, k uint64, inj error, errno syscall.Errno) (*pageCache, *blockdev.Mem, uint64, error) {
-	mem := newSmallMem(t)
+// runTransient runs the script on a new device (over newDev) whose inner
+// operation k (counted from after Format) fails once with inj; nil
+// injects nothing. It returns the cache, the Mem, the number of inner
+// operations after Format and the first broken promise.
+func runTransient(t *testing.T, newDev func(require.TestingT) *blockdev.Mem, steps []step, k uint64, inj error, errno syscall.Errno) (*pageCache, *blockdev.Mem, uint64, error) {
+	mem := newDev(t)
 	fd := blockdev.WithFaults(mem, nil)
 	d, err := Format(fd, smallOptions)
 	require.NoError(t, err)
@@ -214,6 +215,13 @@ func runTransient(t *testing.T, steps []step, k uint64, inj error, errno syscall
 			}
 			c.fired = &op
 			return inj
+		}))
+	} else {
+		fd.SetInjector(blockdev.InjectorFunc(func(op blockdev.Op) error {
+			if op.Kind == blockdev.OpWrite && op.Len == 0 { // a Resize (see FaultDevice)
+				c.resizes = append(c.resizes, op.Index-start)
+			}
+			return nil
 		}))
 	}
 	// afterError: reads still work and a crash now recovers a prefix from
@@ -304,6 +312,24 @@ var transientErrs = []struct {
 // succeed when retried on the working device, with the state intact.
 func TestTransientFaultAtEveryIndex(t *testing.T) {
 	t.Parallel()
+	transientSweep(t, newSmallMem, sized[uint64](11, 7, 1))
+}
+
+// TestTransientFaultGrowingFile is TestTransientFaultAtEveryIndex over a
+// container that grows its file (newSmallFile), faulting every resize
+// that grows or cuts it (FaultDevice offers a Resize as a write) and
+// every 41st other operation (every one with UNTORN_LONG=1). A failed
+// growth is a failed write (ErrFailed, then recovery); a failed cut is an
+// optimisation lost, reported by nothing.
+func TestTransientFaultGrowingFile(t *testing.T) {
+	t.Parallel()
+	transientSweep(t, newSmallFile, sized[uint64](41, 41, 1))
+}
+
+// transientSweep runs the transient-fault campaign over devices from
+// newDev, faulting every stride-th inner operation of the workload and
+// every one of the Open after it.
+func transientSweep(t *testing.T, newDev func(require.TestingT) *blockdev.Mem, stride uint64) {
 	probe, err := Format(newSmallMem(t), smallOptions)
 	require.NoError(t, err)
 	nblocks := probe.Size() / int64(probe.Limits().BlockSize)
@@ -311,21 +337,24 @@ func TestTransientFaultAtEveryIndex(t *testing.T) {
 
 	// A run without faults counts the operations and shows that the
 	// workload does what it should.
-	clean, mem, total, err := runTransient(t, steps, 0, nil, 0)
+	clean, mem, total, err := runTransient(t, newDev, steps, 0, nil, 0)
 	require.NoError(t, err)
 	st := clean.d.Stats()
 	require.Greater(t, st.Checkpoints, int64(2), "the workload must checkpoint")
 	require.Positive(t, st.CleanedBlocks, "the workload must clean")
 	require.Positive(t, st.DefragBlocks, "the workload's reads must defragment")
 
-	stride := sized[uint64](11, 7, 1)
 	runs, faulted, recovered := 0, 0, 0
 	var fail failures
 	byKind := map[string]cutTal{} // by the kind of the faulted operation
-	for k := uint64(0); k < total; k += stride {
+	for k := range total {
+		// Every stride-th operation, and every resize.
+		if k%stride != 0 && !slices.Contains(clean.resizes, k) {
+			continue
+		}
 		for _, e := range transientErrs {
 			runs++
-			c, _, _, err := runTransient(t, steps, k, e.err, e.errno)
+			c, _, _, err := runTransient(t, newDev, steps, k, e.err, e.errno)
 			if c.fired != nil {
 				faulted++
 			}
@@ -391,8 +420,11 @@ func transientKind(err error) string {
 }
 
 func firedKind(c *pageCache) string {
-	if c.fired == nil {
+	switch {
+	case c.fired == nil:
 		return "not reached"
+	case c.fired.Kind == blockdev.OpWrite && c.fired.Len == 0:
+		return "resize" // the only write of no bytes (see FaultDevice)
 	}
 	return c.fired.Kind.String()
 }

@@ -207,8 +207,10 @@ const cowReserve = 48 << 20
 // grows, and its cleaner keeps that near the live data (all of -size after
 // the fill) plus its cleaning headroom, spare percent of the live data or
 // atomicio.DefaultCOWSparePercent, a few percent of metadata, and
-// cowReserve (its sparse file's apparent size, about twice
-// atomicio.DefaultMaxSize, takes no space). That is counted for every
+// cowReserve (its file's apparent size, the checkpoint slots the format
+// places before the data area, about 4 GiB at atomicio.DefaultMaxSize,
+// plus the segments up to the highest in use, is sparse: the slots take
+// no space beyond the checkpoints written). That is counted for every
 // contender to keep this simple.
 func checkSpace(dir string, size int64, contenders, spare int) error {
 	free, err := freeBytes(dir)
