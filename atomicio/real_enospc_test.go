@@ -126,7 +126,10 @@ func TestRealJournalDataFileSystemFull(t *testing.T) {
 	require.ErrorIs(t, syncErr, syscall.ENOSPC, "once the journal is full, a Sync reports the full data file system")
 	t.Logf("Syncs that succeeded with the data file system full: %d KiB in a %d KiB journal", synced>>10, journalSize>>10)
 	require.GreaterOrEqual(t, synced, journalSize/4, "Syncs kept working while the journal had room")
-	require.ErrorIs(t, f.Stats().Journal.CheckpointErr, syscall.ENOSPC, "the failed checkpoints are reported")
+	require.Contains(t, syncErr.Error(), "checkpoint", "the Sync reports the checkpoint that could not make room")
+	if err := f.Stats().Journal.CheckpointErr; err != nil { // a later checkpoint may have found its blocks allocated
+		require.ErrorIs(t, err, syscall.ENOSPC, "the failed checkpoints are reported")
+	}
 	require.Positive(t, f.Stats().DirtyBytes, "the dirty data is kept")
 
 	require.NoError(t, os.Remove(filler)) // space again

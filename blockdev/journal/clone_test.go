@@ -55,11 +55,11 @@ func pagesWorkload(t testing.TB, d *Device, size int64, n int, seed uint64) []by
 	return want
 }
 
-// TestCloneHomeOnXFS: on XFS with reflink, checkpoints clone the images
-// home (the data file shares the journal's blocks) instead of reading them
-// back; the file then holds exactly what was written, also after the
-// journal wrote over the shared blocks again. With NoClone, and on a file
-// system without reflink, they are copied.
+// TestCloneHomeOnXFS: on XFS with reflink and Options.Clone, checkpoints
+// clone the images home (the data file shares the journal's blocks)
+// instead of reading them back; the file then holds exactly what was
+// written, also after the journal wrote over the shared blocks again.
+// Without Clone, and on a file system without reflink, they are copied.
 func TestCloneHomeOnXFS(t *testing.T) {
 	mnt := xfstest.Mount(t)
 	for _, noClone := range []bool{false, true} {
@@ -72,7 +72,7 @@ func TestCloneHomeOnXFS(t *testing.T) {
 			require.NoError(t, os.Mkdir(dir, 0o755))
 		}
 		const size = 8 << 20
-		d := openFiles(t, dir, size, Options{Capacity: 2 << 20, NoBackground: true, NoClone: noClone})
+		d := openFiles(t, dir, size, Options{Capacity: 2 << 20, NoBackground: true, Clone: !noClone})
 		want := pagesWorkload(t, d, size, 1024, 3) // 16 MiB through a 2 MiB journal: it laps 8 times
 		s := d.Stats()
 		require.NoError(t, d.Close())
@@ -91,12 +91,12 @@ func TestCloneHomeOnXFS(t *testing.T) {
 }
 
 // TestCloneFallsBackToCopy: where the devices cannot share blocks (ext4,
-// the temporary directory), checkpoints copy.
+// the temporary directory), checkpoints copy, Clone or not.
 func TestCloneFallsBackToCopy(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	const size = 4 << 20
-	d := openFiles(t, dir, size, Options{Capacity: 1 << 20, NoBackground: true})
+	d := openFiles(t, dir, size, Options{Capacity: 1 << 20, NoBackground: true, Clone: true})
 	want := pagesWorkload(t, d, size, 256, 4)
 	s := d.Stats()
 	require.NoError(t, d.Close())
@@ -124,7 +124,7 @@ func BenchmarkCheckpointXFS(b *testing.B) {
 			dir, err := os.MkdirTemp(mnt, name)
 			require.NoError(b, err)
 			const size = 256 << 20
-			d := openFiles(b, dir, size, Options{Capacity: 32 << 20, NoBackground: true, NoClone: noClone})
+			d := openFiles(b, dir, size, Options{Capacity: 32 << 20, NoBackground: true, Clone: !noClone})
 			defer func() { _ = d.Close() }()
 			var ckpt, lap time.Duration
 			for i := 0; i < b.N; i++ {

@@ -254,7 +254,7 @@ func newDevice(data, jdev blockdev.Device, h header, opts Options) *Device {
 		stop:        make(chan struct{}),
 		done:        make(chan struct{}),
 	}
-	if c, ok := data.(blockdev.Cloner); ok && !opts.NoClone {
+	if c, ok := data.(blockdev.Cloner); ok && opts.Clone {
 		d.cloner = c
 	}
 	d.limits = blockdev.Limits{BlockSize: bsz, AtomicMin: bsz, MemAlign: max(dl.MemAlign, jl.MemAlign, 1)}

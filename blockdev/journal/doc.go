@@ -28,14 +28,18 @@
 // their space is reused only after that. Commits go on meanwhile in the
 // rest of the ring; a commit waits only when the ring is full.
 //
-// Where the two devices can share blocks (blockdev.Cloner: two files on
-// XFS with reflink), a checkpoint clones each run of images home
-// (FICLONERANGE) instead of reading it back and writing it: measured on
-// XFS over a loop device, 35-39 us per 16 KiB page against 134-158 us for
-// the copy (BenchmarkCheckpointXFS, 1024 random pages per checkpoint), and
-// the journal's next lap over the shared blocks, which the file system
-// then copies on write, cost no more. Elsewhere (ext4, simulated devices)
-// it copies; Options.NoClone forces the copy.
+// With Options.Clone, where the two devices can share blocks
+// (blockdev.Cloner: two files on XFS with reflink), a checkpoint clones
+// each run of images home (FICLONERANGE) instead of reading it back and
+// writing it: measured on XFS over a loop device, 35-39 us per 16 KiB
+// page against 134-158 us for the copy (BenchmarkCheckpointXFS, 1024
+// random pages per checkpoint), and the journal's next lap over the shared
+// blocks, which the file system then copies on write, cost no more. It is
+// off by default all the same: after a clone the journal's blocks are
+// shared, so its next writes to them need new blocks, which breaks the
+// rule that a journal written whole at Format never allocates: on a full
+// file system a Sync's record write failed with ENOSPC
+// (TestRealJournalDataFileSystemFull in atomicio found it).
 //
 // Open replays every record from the start into the data device, flushes
 // it, and only then resets the journal to a new generation (the header
