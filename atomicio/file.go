@@ -156,14 +156,15 @@ func newFile(dev blockdev.Device, mode Mode, opts Options) (*File, error) {
 		return nil, fmt.Errorf("%w: cache: %w", ErrInvalid, err)
 	}
 	f.eng, err = writeback.New(writeback.Config{
-		Cache:         f.cache,
-		Device:        dev,
-		Native:        mode == ModeNative,
-		QueueDepth:    opts.QueueDepth,
-		FlushInterval: opts.FlushInterval,
-		PlainUntorn:   opts.plainUntorn,
-		SplitBatches:  opts.splitBatches,
-		Scratch:       f.unitBufs,
+		Cache:          f.cache,
+		Device:         dev,
+		Native:         mode == ModeNative,
+		QueueDepth:     opts.QueueDepth,
+		FlushInterval:  opts.FlushInterval,
+		PlainUntorn:    opts.plainUntorn,
+		SplitBatches:   opts.splitBatches,
+		EarlyFollowers: opts.earlyFollowers,
+		Scratch:        f.unitBufs,
 	})
 	if err != nil {
 		_ = f.cache.Close()

@@ -128,6 +128,10 @@ type Options struct {
 	// splitBatches commits a batch's pieces in separate transactions: the
 	// negative control of the batch oracle (tests of this package only).
 	splitBatches bool
+	// earlyFollowers lets a Sync that joined another's writeback pass
+	// return before that pass's flush: the negative control of the group
+	// commit tests (tests of this package only).
+	earlyFollowers bool
 	// Salvage opens a COW container whose log is damaged in the middle
 	// (Open would fail with ErrCorrupt): it keeps what precedes the damage
 	// and drops every transaction after it, even synced ones, and makes
