@@ -91,9 +91,14 @@ type Engine struct {
 
 	passMu sync.Mutex // serialises passes: each ends with a device Flush before the next starts
 
-	syncMu  sync.Mutex  // guards running, next and the tickets' started and snap (see join.go)
+	syncMu  sync.Mutex  // guards running, next, last* and the tickets' fields it names (see join.go)
 	running *passTicket // the pass under way, from its snapshot on; nil when none
 	next    *passTicket // the pass the next snapshot starts, once a Sync waits for it; nil when none
+	// The last pass that carried Syncs: how many, when it ended and how
+	// long it took (see gather.go).
+	lastSyncs int
+	lastEnd   time.Time
+	lastDur   time.Duration
 	// writeSeq numbers the changes a Sync must cover (changedLocked):
 	// incremented under mu, read without it.
 	writeSeq atomic.Uint64

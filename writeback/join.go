@@ -37,14 +37,20 @@ type passTicket struct {
 
 	// started and snap are set under Engine.syncMu (and read there), the
 	// rest before done is closed (writtenOK before written is).
-	started   bool   // the pass took its snapshot
-	snap      uint64 // writeSeq at the snapshot: the pass carries every change numbered up to it
-	followers int    // Syncs that joined it (guarded by Engine.syncMu)
-	complete  bool   // nothing the snapshot held was left dirty, and no error
-	wrote     bool   // the pass sent something to the device
-	skipped   int    // groups it left because a writer held a folio
-	err       error  // the pass's error: every Sync that waited for it returns it
-	writtenOK bool   // at written: every write returned without error, nothing left dirty
+	started bool   // the pass took its snapshot
+	snap    uint64 // writeSeq at the snapshot: the pass carries every change numbered up to it
+	syncs   int    // Syncs waiting for it, its leader included (guarded by Engine.syncMu)
+	// gathered is closed when syncs reaches want, while the leader waits
+	// for the committers of the last pass (see gather.go); nil otherwise.
+	// Both guarded by Engine.syncMu.
+	gathered  chan struct{}
+	want      int
+	start     time.Time // the snapshot (passes' durations, for the gathering window)
+	complete  bool      // nothing the snapshot held was left dirty, and no error
+	wrote     bool      // the pass sent something to the device
+	skipped   int       // groups it left because a writer held a folio
+	err       error     // the pass's error: every Sync that waited for it returns it
+	writtenOK bool      // at written: every write returned without error, nothing left dirty
 }
 
 func (e *Engine) newPassTicket() *passTicket {
@@ -115,14 +121,19 @@ func (e *Engine) joinPass(want uint64) (t *passTicket, lead bool) {
 	e.syncMu.Lock()
 	defer e.syncMu.Unlock()
 	if r := e.running; r != nil && r.snap >= want {
-		r.followers++
+		r.syncs++
 		return r, false
 	}
-	if e.next != nil {
-		e.next.followers++
-		return e.next, false
+	if t := e.next; t != nil {
+		t.syncs++
+		if t.gathered != nil && t.syncs >= t.want {
+			close(t.gathered)
+			t.gathered = nil
+		}
+		return t, false
 	}
 	e.next = e.newPassTicket()
+	e.next.syncs = 1
 	return e.next, true
 }
 
@@ -131,10 +142,7 @@ func (e *Engine) joinPass(want uint64) (t *passTicket, lead bool) {
 func (e *Engine) leadPass(t *passTicket) {
 	e.passMu.Lock()
 	defer e.passMu.Unlock()
-	e.syncMu.Lock()
-	started := t.started
-	e.syncMu.Unlock()
-	if !started {
+	if e.gather(t) {
 		_, _ = e.passLocked()
 	}
 }
@@ -150,7 +158,7 @@ func (e *Engine) startTicketLocked() *passTicket {
 		t = e.newPassTicket()
 	}
 	e.next = nil
-	t.started, t.snap = true, e.writeSeq.Load()
+	t.started, t.snap, t.start = true, e.writeSeq.Load(), time.Now()
 	e.running = t
 	return t
 }
@@ -163,6 +171,7 @@ func (e *Engine) endTicket(t *passTicket, res passResult, err error) {
 	if e.running == t {
 		e.running = nil
 	}
+	e.passEndedLocked(t)
 	e.syncMu.Unlock()
 	if t.written != nil && !t.writtenOK {
 		close(t.written) // the pass ended before its writes were all done (see writesReturned)

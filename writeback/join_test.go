@@ -77,14 +77,14 @@ func gatedEngine(t *testing.T, native bool) (*Engine, *flushGate) {
 	return startEngine(t, Config{Device: dev, Native: native}, 1<<20), gate
 }
 
-// followers returns how many Syncs wait for the next pass.
-func (e *Engine) nextFollowers() int {
+// nextSyncs returns how many Syncs wait for the next pass.
+func (e *Engine) nextSyncs() int {
 	e.syncMu.Lock()
 	defer e.syncMu.Unlock()
 	if e.next == nil {
 		return 0
 	}
-	return e.next.followers
+	return e.next.syncs
 }
 
 // TestSyncsShareOnePass: Syncs that arrive while a pass flushes all wait
@@ -113,7 +113,7 @@ func TestSyncsShareOnePass(t *testing.T) {
 			}
 			// One of them leads the next pass (it waits for the pass lock),
 			// the others follow it.
-			require.Eventually(t, func() bool { return e.nextFollowers() == followers-1 }, 5*time.Second, time.Millisecond)
+			require.Eventually(t, func() bool { return e.nextSyncs() == followers }, 5*time.Second, time.Millisecond)
 			passes := e.Stats().Passes
 			requireNone(t, first, done)
 
@@ -171,7 +171,7 @@ func TestSyncJoinsThePassUnderWay(t *testing.T) {
 	require.Eventually(t, func() bool {
 		e.syncMu.Lock()
 		defer e.syncMu.Unlock()
-		return e.running != nil && e.running.followers == 1
+		return e.running != nil && e.running.syncs == 2
 	}, 5*time.Second, time.Millisecond)
 	passes := e.Stats().Passes
 	release <- nil
