@@ -99,6 +99,7 @@ type Engine struct {
 	lastSyncs int
 	lastEnd   time.Time
 	lastDur   time.Duration
+	maxGather time.Duration // the longest gathering window: maxGather (tests lengthen it)
 	// writeSeq numbers the changes a Sync must cover (changedLocked):
 	// incremented under mu, read without it.
 	writeSeq atomic.Uint64
@@ -146,17 +147,18 @@ func New(cfg Config) (*Engine, error) {
 		return nil, fmt.Errorf("%w: config needs a cache and a device", ErrInvalid)
 	}
 	e := &Engine{
-		cache:  cfg.Cache,
-		dev:    cfg.Device,
-		lim:    cfg.Device.Limits(),
-		depth:  cfg.QueueDepth,
-		plain:  cfg.PlainUntorn,
-		split:  cfg.SplitBatches,
-		early:  cfg.EarlyFollowers,
-		ranges: extent.New(),
-		stop:   make(chan struct{}),
-		done:   make(chan struct{}),
-		ticker: cfg.FlushInterval,
+		cache:     cfg.Cache,
+		dev:       cfg.Device,
+		lim:       cfg.Device.Limits(),
+		depth:     cfg.QueueDepth,
+		plain:     cfg.PlainUntorn,
+		split:     cfg.SplitBatches,
+		early:     cfg.EarlyFollowers,
+		maxGather: maxGather,
+		ranges:    extent.New(),
+		stop:      make(chan struct{}),
+		done:      make(chan struct{}),
+		ticker:    cfg.FlushInterval,
 	}
 	e.fillFn = e.fill
 	if e.depth == 0 {

@@ -30,7 +30,7 @@ func (e *Engine) gather(t *passTicket) bool {
 		e.syncMu.Unlock()
 		return false
 	}
-	wait := time.Until(e.lastEnd.Add(min(e.lastDur, maxGather)))
+	wait := time.Until(e.lastEnd.Add(min(e.lastDur, e.maxGather)))
 	if e.lastSyncs < 2 || t.syncs >= e.lastSyncs || wait <= 0 {
 		e.syncMu.Unlock()
 		return true

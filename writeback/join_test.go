@@ -183,3 +183,44 @@ func TestSyncJoinsThePassUnderWay(t *testing.T) {
 	require.NoError(t, e.Sync())
 	require.Equal(t, passes+1, e.Stats().Passes)
 }
+
+// TestLeaderGathersTheLastCommitters: after a pass that carried three
+// Syncs, the next leader waits for three before it takes its snapshot,
+// so that one pass carries them all; a lone committer after a pass that
+// carried one does not wait.
+func TestLeaderGathersTheLastCommitters(t *testing.T) {
+	e, _ := gatedEngine(t, false)
+	e.maxGather = time.Minute // the test, not the window, ends the wait
+	ctx := context.Background()
+	e.syncMu.Lock()
+	e.lastSyncs, e.lastEnd, e.lastDur = 3, time.Now(), time.Minute
+	e.syncMu.Unlock()
+	passes := e.Stats().Passes
+
+	done := make(chan error, 3)
+	for i := range 3 {
+		require.NoError(t, e.Write(ctx, bytes.Repeat([]byte{byte(i + 1)}, 4096), int64(i)*4096, true))
+		go func() { done <- e.Sync() }()
+		if i == 0 {
+			require.Eventually(t, func() bool { return e.nextSyncs() == 1 }, 5*time.Second, time.Millisecond)
+			requireNone(t, done) // the leader waits for the other two
+		}
+	}
+	for range 3 {
+		require.NoError(t, <-done)
+	}
+	s := e.Stats()
+	require.Equal(t, passes+1, s.Passes, "one pass for the three")
+	require.Equal(t, int64(1), s.Gathered)
+
+	// That pass carried three; now one Sync alone: it waits for the
+	// window (here a minute, were it to wait) only while others may come.
+	e.syncMu.Lock()
+	e.lastSyncs = 1
+	e.syncMu.Unlock()
+	start := time.Now()
+	require.NoError(t, e.Write(ctx, []byte{9}, 0, true))
+	require.NoError(t, e.Sync())
+	require.Less(t, time.Since(start), 30*time.Second, "a lone committer does not wait")
+	require.Equal(t, int64(0), e.Stats().GatherTimeouts)
+}
