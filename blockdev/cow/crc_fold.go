@@ -1,5 +1,7 @@
 package cow
 
+import "sync"
+
 // A record's data checksum is the CRC-32C of all its data blocks, and its
 // header also holds each block's own CRC-32C. Both are computed from the
 // data for a caller's write; computing the second from the first halves
@@ -12,6 +14,19 @@ package cow
 
 // sumFolder folds per-block CRC-32Cs into the CRC-32C of the blocks' concatenation.
 type sumFolder struct{ shift [4][256]uint32 }
+
+// folders holds one sumFolder per block size for every container of the
+// process (4 KiB of tables each, read only once built).
+var folders sync.Map // int64 -> *sumFolder
+
+// folderFor returns the shared folder for blocks of bs bytes.
+func folderFor(bs int64) *sumFolder {
+	if f, ok := folders.Load(bs); ok {
+		return f.(*sumFolder)
+	}
+	f, _ := folders.LoadOrStore(bs, newSumFolder(bs))
+	return f.(*sumFolder)
+}
 
 // newSumFolder builds the folder for blocks of bs bytes.
 func newSumFolder(bs int64) *sumFolder {

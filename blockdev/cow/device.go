@@ -74,8 +74,8 @@ type Device struct {
 	iov     [][]byte
 	// vec: the inner device as a VectorWriter (nil if it is none): records
 	// then go out as their header plus the data where it lies, uncopied.
-	vec     blockdev.VectorWriter
-	folder  *sumFolder // folds block sums into a record's data checksum
+	vec    blockdev.VectorWriter
+	folder *sumFolder // folds block sums into a record's data checksum
 	// cleanBand: Options.cleanBand.
 	cleanBand int64
 	stats     Stats
@@ -198,7 +198,7 @@ func newDevice(dev blockdev.Device, g geometry, opts Options) *Device {
 	vec, _ := dev.(blockdev.VectorWriter)
 	return &Device{
 		vec:         vec,
-		folder:      newSumFolder(g.bs),
+		folder:      folderFor(g.bs),
 		inner:       dev,
 		g:           g,
 		filledAhead: -1,
