@@ -120,9 +120,9 @@ func (c *Cache) Close() error {
 // Pool is the pool the cache's memory comes from.
 func (c *Cache) Pool() *Pool { return c.pool }
 
-// Budget is the memory budget in bytes of the cache's pool, as rounded by NewPool (shared
-// with the pool's other caches).
-func (c *Cache) Budget() int64 { return c.mem.size() }
+// Budget is the folio memory the caches of the cache's pool may hold (shared with the
+// pool's other caches; see Pool.Budget).
+func (c *Cache) Budget() int64 { return c.pool.Budget() }
 
 // Used is the folio memory in use by this cache, including copies of folios under
 // writeback.

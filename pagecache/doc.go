@@ -14,7 +14,10 @@
 // pool share its budget: reclaim evicts the clean, unused folios of any of them in one
 // S3-FIFO order, the background and hard dirty thresholds count the dirty bytes of all of
 // them, and a closed Cache gives its memory back at once. Writeback stays per Cache (each
-// has its own dirty set, NeedWriteback channel and StartWriteback/EndWriteback).
+// has its own dirty set, NeedWriteback channel and StartWriteback/EndWriteback). A pool's
+// budget can also stand for memory its owner holds for the files elsewhere
+// (Pool.SetReserve): the caches then get the rest, and the memory beyond it goes back to the
+// OS.
 //
 // Guarantees:
 //   - The caches of a pool never hold more folio memory than its budget (rounded down to

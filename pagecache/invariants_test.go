@@ -152,17 +152,11 @@ func (p *Pool) checkInvariants(quiescent bool) error {
 	if inUse+len(p.freeIDs) != len(p.folios) {
 		return fmt.Errorf("descriptors: %d in use + %d free != %d", inUse, len(p.freeIDs), len(p.folios))
 	}
-	var free int64
-	for k, h := range p.mem.freeHead {
-		for q := h; q >= 0; q = p.mem.next[q] {
-			if p.mem.freeOrd[q] != int8(k+1) || int(q)%(1<<k) != 0 {
-				return fmt.Errorf("free block at page %d order %d mislabelled", q, k)
-			}
-			free += PageSize << k
-		}
+	if err := p.mem.check(); err != nil {
+		return err
 	}
-	if free+p.mem.used != p.mem.size() {
-		return fmt.Errorf("free %d + used %d != size %d", free, p.mem.used, p.mem.size())
+	if p.budget.Load() != p.mem.limitBytes() {
+		return fmt.Errorf("budget %d, arena limit %d", p.budget.Load(), p.mem.limitBytes())
 	}
 	if q := p.queues; q.small.bytes+q.main.bytes != queued || q.small.n+q.main.n != indexed {
 		return fmt.Errorf("queues hold %d+%d bytes, %d+%d folios; indexed %d bytes, %d folios",

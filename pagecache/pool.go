@@ -43,6 +43,8 @@ type Pool struct {
 	closed      atomic.Bool
 	background  int64
 	hard        int64
+	prefault    bool
+	budget      atomic.Int64  // what the caches may use: the arena's limit (see SetReserve)
 	genSeq      atomic.Uint64 // last generation handed out
 	wbSeq       atomic.Uint64 // last writeback token handed out
 	dirtyBytes  atomic.Int64  // over all caches
@@ -74,6 +76,7 @@ func NewPool(cfg PoolConfig) (*Pool, error) {
 	p := &Pool{
 		background: cfg.BackgroundDirty,
 		hard:       cfg.HardDirty,
+		prefault:   cfg.Prefault,
 		mem:        mem,
 		folios:     make([]folio, mem.npages),
 		freeIDs:    make([]int32, mem.npages),
@@ -90,6 +93,7 @@ func NewPool(cfg PoolConfig) (*Pool, error) {
 		p.freeIDs[i] = mem.npages - 1 - int32(i)
 	}
 	p.queues.init(mem)
+	p.budget.Store(mem.limitBytes())
 	return p, nil
 }
 
@@ -108,8 +112,9 @@ func (p *Pool) Close() error {
 	return p.mem.unmap()
 }
 
-// Budget is the memory budget in bytes, as rounded by NewPool.
-func (p *Pool) Budget() int64 { return p.mem.size() }
+// Budget is the folio memory the caches may hold, in bytes: the budget
+// NewPool rounded, less the reserve (SetReserve).
+func (p *Pool) Budget() int64 { return p.budget.Load() }
 
 // Used is the folio memory in use by all caches, including copies of
 // folios under writeback.
@@ -221,7 +226,9 @@ func (p *Pool) freeFolioLocked(id int32) {
 	f.state.Store(0)
 	f.owner.used -= f.size()
 	f.owner = nil
-	p.mem.free(f.page, int(f.order))
+	if withheld := p.mem.free(f.page, int(f.order)); len(withheld) > 0 {
+		p.releaseLocked(withheld)
+	}
 	p.freeIDs = append(p.freeIDs, id)
 }
 

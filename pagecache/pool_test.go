@@ -3,6 +3,7 @@ package pagecache
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -197,6 +198,15 @@ func TestPoolModel(t *testing.T) {
 			"reclaim": func(t *rapid.T) {
 				p.Reclaim(rapid.Int64Range(0, modelBudget).Draw(t, "bytes"))
 			},
+			"reserve": func(t *rapid.T) {
+				p.SetReserve(rapid.Int64Range(0, modelBudget).Draw(t, "reserve"))
+				if b := p.Budget(); b < modelBudget/minShare || b > modelBudget {
+					t.Fatalf("budget %d after a reserve", b)
+				}
+				if err := p.cleanBeyondLimit(); err != nil {
+					t.Fatal(err)
+				}
+			},
 			"reopen": func(t *rapid.T) {
 				m := file(t)
 				for _, o := range m.outstanding {
@@ -229,9 +239,26 @@ func TestPoolModel(t *testing.T) {
 				if used := p.Used(); used != sum || used > modelBudget {
 					t.Fatalf("pool uses %d, its caches %d, budget %d", used, sum, modelBudget)
 				}
+
 			},
 		})
 	})
+}
+
+// cleanBeyondLimit reports a clean, unused folio beyond the arena's limit
+// (SetReserve evicts them).
+func (p *Pool) cleanBeyondLimit() error {
+	p.memMu.Lock()
+	defer p.memMu.Unlock()
+	for id := range p.folios {
+		f := &p.folios[id]
+		st := f.state.Load()
+		if st&stateIndexed != 0 && st&(stateDirty|stateWriteback) == 0 && f.pins.Load() == 0 && f.writers == 0 &&
+			f.page+int32(1)<<f.order > p.mem.limit {
+			return fmt.Errorf("clean folio %d at %d lies beyond the limit %d", id, f.off, p.mem.limit)
+		}
+	}
+	return nil
 }
 
 // writeBackModel writes every dirty folio of m's cache to its device model.
