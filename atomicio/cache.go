@@ -56,9 +56,12 @@ type Cache struct {
 	background int64 // the dirty limits of a File's own Cache (Options); 0: the defaults
 	hard       int64
 
-	mu    sync.Mutex // guards files and mem
-	files map[*File]struct{}
+	mu sync.Mutex // guards files, mem and held
+	// files are the Files open on the Cache, each with the memory it held
+	// outside the pool when last counted (see reserve.go).
+	files map[*File]int64
 	mem   *cacheMemory // nil while no File is open
+	held  int64        // the sum over files
 }
 
 // cacheMemory is what a Cache maps while Files are open on it.
@@ -74,12 +77,12 @@ func NewCache(size int64) *Cache {
 	if size <= 0 {
 		size = DefaultCacheSize
 	}
-	return &Cache{size: size, files: map[*File]struct{}{}}
+	return &Cache{size: size, files: map[*File]int64{}}
 }
 
 // ownCache is the Cache of a File opened without Options.Cache.
 func ownCache(opts Options) *Cache {
-	return &Cache{size: opts.CacheSize, own: true, background: opts.BackgroundDirty, hard: opts.HardDirty, files: map[*File]struct{}{}}
+	return &Cache{size: opts.CacheSize, own: true, background: opts.BackgroundDirty, hard: opts.HardDirty, files: map[*File]int64{}}
 }
 
 // Size is the Cache's memory budget in bytes.
@@ -148,7 +151,7 @@ func (c *Cache) attach(f *File, dev blockdev.Device, mode Mode, opts Options) (*
 		}
 		c.mem = m
 	}
-	c.files[f] = struct{}{}
+	c.files[f] = 0
 	return c.mem, nil
 }
 
@@ -194,8 +197,10 @@ func (m *cacheMemory) close() error {
 func (c *Cache) detach(f *File) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.held -= c.files[f]
 	delete(c.files, f)
 	if len(c.files) > 0 || c.mem == nil {
+		c.reserveLocked()
 		return nil
 	}
 	err := c.mem.close()

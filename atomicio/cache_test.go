@@ -329,3 +329,25 @@ func TestCacheSyncRacesClose(t *testing.T) {
 		}
 	}
 }
+
+// TestCacheReservesTheFilesMemory: the memory Files hold outside the pages
+// (indexes, container maps) comes out of a shared Cache's budget: the
+// pages' share falls as Files open and grows back as they close.
+func TestCacheReservesTheFilesMemory(t *testing.T) {
+	c := NewCache(16 << 20)
+	first, _ := openOn(t, c, 4<<20, blockdev.LimitsNone, Options{MaxAtomic: 64 << 10})
+	alone := c.Stats().CacheBudget
+	var fs []*File
+	for range 40 {
+		f, _ := openOn(t, c, 64<<20, blockdev.LimitsNone, Options{MaxAtomic: 64 << 10})
+		fs = append(fs, f)
+	}
+	many := c.Stats().CacheBudget
+	require.Less(t, many, alone-40*fileOverhead, "forty more Files hold memory the pages give up")
+	require.GreaterOrEqual(t, many, c.Size()/8, "the pages keep a share")
+	for _, f := range fs {
+		require.NoError(t, f.Close())
+	}
+	require.Equal(t, alone, c.Stats().CacheBudget, "closed Files give it back")
+	require.NoError(t, first.Close())
+}

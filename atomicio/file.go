@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/bits"
 	"sync"
+	"sync/atomic"
 
 	"github.com/untorn/untorn/blockdev"
 	"github.com/untorn/untorn/blockdev/cow"
@@ -39,6 +40,8 @@ type File struct {
 
 	raMu sync.Mutex // guards ra
 	ra   pagecache.Readahead
+
+	countedAt atomic.Int64 // when the File's held memory was last counted, in Unix nanoseconds (reserve.go)
 
 	// shared is the Cache the File's memory comes from: Options.Cache, or
 	// one of its own. readBufs and unitBufs are its buffers.
@@ -127,6 +130,7 @@ func newFile(dev blockdev.Device, mode Mode, opts Options) (*File, error) {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	f.waits.New = func() any { return &writeWait{timeout: opts.WriteTimeout} }
+	f.shared.count(f)
 	return f, nil
 }
 
@@ -154,7 +158,9 @@ func (f *File) Sync() error {
 	if f.closed {
 		return ErrClosed
 	}
-	return f.eng.Sync()
+	err := f.eng.Sync()
+	f.shared.recount(f)
+	return err
 }
 
 // Close syncs, stops the background writeback and releases the memory and

@@ -65,15 +65,21 @@ func newArenaOrder(size int64, prefault bool, maxOrd int) (*arena, error) {
 	}
 	a.limit = a.npages
 	// Carve the pages into maximal aligned blocks; buddies of the tail merge correctly
-	// because every block boundary is aligned to the block's size.
+	// because every block boundary is aligned to the block's size. They are pushed from
+	// the top down, so that the lowest comes out first: memory is taken from the bottom,
+	// where it stays when a Pool lowers the limit (arena_limit.go).
+	var blocks []block
 	for p := int32(0); p < a.npages; {
 		k := maxOrd
 		for k > 0 && (p%(1<<k) != 0 || p+(1<<k) > a.npages) {
 			k--
 		}
 		a.topOrder = max(a.topOrder, k)
-		a.push(p, k)
+		blocks = append(blocks, block{p, int8(k)})
 		p += 1 << k
+	}
+	for i := len(blocks) - 1; i >= 0; i-- {
+		a.push(blocks[i].p, int(blocks[i].k))
 	}
 	return a, nil
 }

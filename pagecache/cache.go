@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/google/btree"
 )
@@ -130,6 +131,23 @@ func (c *Cache) Used() int64 {
 	c.pool.memMu.Lock()
 	defer c.pool.memMu.Unlock()
 	return c.used
+}
+
+// IndexBytes is the Go heap memory the cache's own structures hold: the cache, its index
+// (2 KiB per 2 MiB of the file it caches anything of) and its dirty set. A pool's owner
+// reserves it in the pool's budget (see Pool.SetReserve).
+func (c *Cache) IndexBytes() int64 {
+	n := int64(unsafe.Sizeof(*c))
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.RLock()
+		n += int64(len(s.regions)+len(s.spare)) * int64(unsafe.Sizeof(region{}))
+		s.mu.RUnlock()
+	}
+	c.dirtyMu.Lock()
+	n += int64(c.dirty.Len()) * 16 // a btree of int64: about twice the keys
+	c.dirtyMu.Unlock()
+	return n
 }
 
 // Lookup returns the folio covering off.

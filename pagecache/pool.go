@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 )
 
 // PoolConfig configures a Pool. The zero value is usable.
@@ -124,6 +125,14 @@ func (p *Pool) Used() int64 {
 	return p.mem.used
 }
 
+// MetadataBytes is the Go heap memory the pool's own structures hold: a
+// descriptor and reclaim state per page of the budget (some 3% of it).
+func (p *Pool) MetadataBytes() int64 {
+	const ghostEntry = 48 // a ghost map entry, roughly
+	n := int64(len(p.folios))
+	return n*int64(unsafe.Sizeof(folio{})) + int64(cap(p.freeIDs))*4 + n*int64(unsafe.Sizeof(ghostKey{})) + n*ghostEntry
+}
+
 // DirtyBytes is the size of the dirty folios of all caches.
 func (p *Pool) DirtyBytes() int64 { return p.dirtyBytes.Load() }
 
@@ -199,6 +208,9 @@ func (p *Pool) overHard(c *Cache) bool {
 // queue; the caller sets off and state.
 // REQUIRES: memMu held.
 func (p *Pool) newFolioLocked(c *Cache, order int) (int32, bool) {
+	if p.mem.used+PageSize<<order > p.mem.limitBytes() {
+		p.evictBeyondLocked() // folios left beyond a lowered limit go first
+	}
 	for {
 		if page, ok := p.mem.alloc(order); ok {
 			id := p.freeIDs[len(p.freeIDs)-1]

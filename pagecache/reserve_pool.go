@@ -50,15 +50,23 @@ func (p *Pool) SetReserve(n int64) {
 // REQUIRES: memMu held.
 func (p *Pool) evictBeyondLocked() {
 	for id := range p.folios {
-		f := &p.folios[id]
-		if f.queue == queueNone || f.page+int32(1)<<f.order <= p.mem.limit {
-			continue
-		}
-		q := f.queue
-		p.unqueueLocked(int32(id))
-		if !p.tryEvictLocked(int32(id)) {
-			p.pushLocked(int32(id), q)
-		}
+		p.evictIfBeyondLocked(int32(id))
+	}
+}
+
+// evictIfBeyondLocked evicts folio id, which just became clean, if it
+// reaches beyond the arena's limit and nobody uses it: the memory SetReserve
+// took goes back as soon as the folios in it are written back.
+// REQUIRES: memMu held, the folio's shard.mu not held.
+func (p *Pool) evictIfBeyondLocked(id int32) {
+	f := &p.folios[id]
+	if f.queue == queueNone || f.page+int32(1)<<f.order <= p.mem.limit {
+		return
+	}
+	q := f.queue
+	p.unqueueLocked(id)
+	if !p.tryEvictLocked(id) {
+		p.pushLocked(id, q)
 	}
 }
 

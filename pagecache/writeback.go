@@ -81,6 +81,7 @@ func (c *Cache) EndWriteback(wb Writeback, err error) error {
 	}
 	s.mu.Unlock()
 	if clean {
+		p.evictIfBeyondLocked(wb.id)
 		p.wakeLocked()
 	}
 	return nil

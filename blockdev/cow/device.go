@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/untorn/untorn/blockdev"
 )
@@ -454,6 +455,16 @@ func (d *Device) innerRead(buf []byte, pos int64) error {
 		return fmt.Errorf("cow: read %d blocks at inner block %d: %w", int64(len(buf))/d.g.bs, pos, err)
 	}
 	return nil
+}
+
+// HeldBytes is the memory the device holds between its operations: its
+// maps and its staging and header buffers (see buffers.go). A cache that
+// serves many containers from one budget reserves it there.
+func (d *Device) HeldBytes() int64 {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return int64(cap(d.m)+cap(d.sums)+cap(d.rev)+cap(d.free))*4 + int64(cap(d.segs))*int64(unsafe.Sizeof(segment{})) +
+		int64(cap(d.stage)+cap(d.header))
 }
 
 // MemoryBytes bounds the memory the device holds outside its callers'
