@@ -31,10 +31,12 @@ type workloadReport struct {
 
 // report is everything one invocation prints.
 type report struct {
-	Machine   machine          `json:"machine"`
-	Config    config           `json:"config"`
-	Workloads []workloadReport `json:"workloads"`
-	CPU       cpuUsage         `json:"cpu"` // the process's, over all workloads (setup, fills and aging included)
+	Machine    machine           `json:"machine"`
+	Config     config            `json:"config"`
+	Workloads  []workloadReport  `json:"workloads"`
+	Committers *committersReport `json:"committers,omitempty"`
+	PG         *pgReport         `json:"pg_checkpoint,omitempty"`
+	CPU        cpuUsage          `json:"cpu"` // the process's, over all workloads (setup, fills and aging included)
 }
 
 // setRatios fills VsAuto: each contender's us/page over untorn-auto's.

@@ -17,14 +17,16 @@ import (
 // metadata) and one fdatasync, sequentially through a file, as a log
 // writes. Nothing commits n bytes durably with less.
 const (
-	boundWrites = 400  // measured write+fdatasync pairs
+	// BoundWrites is how many write+fdatasync pairs a bound is the median of.
+	BoundWrites = 400
 	BoundBlock  = 4096 // the unit the commit's bytes are rounded up to
 )
 
 // DeviceBound returns the median time of writing n bytes (rounded up to
-// whole blocks) with O_DIRECT into written blocks and fdatasync, in a
-// temporary file in dir.
-func DeviceBound(dir string, n int) (time.Duration, error) {
+// whole blocks) with O_DIRECT into written blocks and fdatasync, writes
+// times (BoundWrites normally), in a temporary file in dir.
+func DeviceBound(dir string, n, writes int) (time.Duration, error) {
+	boundWrites := max(writes, 1)
 	size := (max(n, 1) + BoundBlock - 1) / BoundBlock * BoundBlock
 	path := filepath.Join(dir, fmt.Sprintf("device-bound-%d", os.Getpid()))
 	defer os.Remove(path)

@@ -285,7 +285,7 @@ func measureCeiling(dir string, sums []summary) (*ceiling, error) {
 	// A commit's record: its batch's pages and a header block.
 	c := &ceiling{Bytes: int(untorn.BatchBytesPerTx) + benchstat.BoundBlock, SQLite: walNormal.TxP50}
 	var err error
-	if c.Bound, err = benchstat.DeviceBound(dir, c.Bytes); err != nil {
+	if c.Bound, err = benchstat.DeviceBound(dir, c.Bytes, benchstat.BoundWrites); err != nil {
 		return nil, err
 	}
 	return c, nil
