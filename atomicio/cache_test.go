@@ -172,12 +172,15 @@ func TestHotFileCannotStarveAnother(t *testing.T) {
 	const timeout = time.Second
 	c := NewCache(2 << 20)
 	release := make(chan struct{})
+	var once sync.Once
+	unstick := func() { once.Do(func() { close(release) }) }
 	hotMem, err := blockdev.NewMem(64<<20, blockdev.LimitsNone)
 	require.NoError(t, err)
 	stuck := &atomic.Bool{}
 	hot, err := OpenDevice(stuckFlush{Device: hotMem, armed: stuck, release: release}, Options{Cache: c, MaxAtomic: 64 << 10, WriteTimeout: time.Minute})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = hot.Abandon() })
+	t.Cleanup(unstick) // runs first: a failed test must not leave the flush stuck
 	stuck.Store(true)
 	cold, _ := openOn(t, c, 16<<20, blockdev.LimitsNone, Options{MaxAtomic: 64 << 10, WriteTimeout: timeout})
 
@@ -206,7 +209,7 @@ func TestHotFileCannotStarveAnother(t *testing.T) {
 		worst = max(worst, time.Since(start))
 	}
 	require.Greater(t, c.Stats().DirtyBytes, hard, "the hot file's writeback was stuck throughout")
-	close(release)
+	unstick()
 	wg.Wait()
 	close(hotErrs)
 	for err := range hotErrs {

@@ -41,10 +41,13 @@ type PoolConfig struct {
 //
 // Lock order: memMu, then a Cache's locks (see Cache).
 type Pool struct {
-	closed      atomic.Bool
-	background  int64
-	hard        int64
-	prefault    bool
+	closed atomic.Bool
+	// background and hard are the dirty thresholds: the configured ones,
+	// or fractions of Budget (which the reserve moves; see setThresholds).
+	background atomic.Int64
+	hard       atomic.Int64
+	cfg        PoolConfig
+	prefault   bool
 	budget      atomic.Int64  // what the caches may use: the arena's limit (see SetReserve)
 	genSeq      atomic.Uint64 // last generation handed out
 	wbSeq       atomic.Uint64 // last writeback token handed out
@@ -75,27 +78,36 @@ func NewPool(cfg PoolConfig) (*Pool, error) {
 		return nil, err
 	}
 	p := &Pool{
-		background: cfg.BackgroundDirty,
-		hard:       cfg.HardDirty,
-		prefault:   cfg.Prefault,
+		cfg:      cfg,
+		prefault: cfg.Prefault,
 		mem:        mem,
 		folios:     make([]folio, mem.npages),
 		freeIDs:    make([]int32, mem.npages),
 		wake:       make(chan struct{}),
 	}
-	if p.background == 0 {
-		p.background = mem.size() / 4
-	}
-	if p.hard == 0 {
-		p.hard = mem.size() * 3 / 4
-	}
-	p.hard = max(p.hard, p.background)
 	for i := range p.freeIDs {
 		p.freeIDs[i] = mem.npages - 1 - int32(i)
 	}
 	p.queues.init(mem)
 	p.budget.Store(mem.limitBytes())
+	p.setThresholds()
 	return p, nil
+}
+
+// setThresholds sets the dirty thresholds from the configuration and the
+// budget: a quarter and three quarters of it by default, so that a reserve
+// lowers them with the memory the caches may use.
+func (p *Pool) setThresholds() {
+	b := p.budget.Load()
+	bg, hard := p.cfg.BackgroundDirty, p.cfg.HardDirty
+	if bg == 0 {
+		bg = b / 4
+	}
+	if hard == 0 {
+		hard = b * 3 / 4
+	}
+	p.background.Store(bg)
+	p.hard.Store(max(hard, bg))
 }
 
 // Close unmaps the memory. It fails with ErrBusy while a Cache of the
@@ -197,10 +209,11 @@ func (p *Pool) kickDirtyLocked() {
 // dirty bytes exceed the hard threshold and c holds at least its share of
 // it (the threshold over the number of caches holding dirty data).
 func (p *Pool) overHard(c *Cache) bool {
-	if p.dirtyBytes.Load() <= p.hard {
+	hard := p.hard.Load()
+	if p.dirtyBytes.Load() <= hard {
 		return false
 	}
-	return c.dirtyBytes.Load() >= p.hard/max(p.dirtyCaches.Load(), 1)
+	return c.dirtyBytes.Load() >= hard/max(p.dirtyCaches.Load(), 1)
 }
 
 // newFolioLocked allocates a folio of 1<<order pages for cache c, evicting

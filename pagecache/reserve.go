@@ -261,7 +261,7 @@ func (r *Reservation) Commit(p []byte) error {
 		f.pins.Add(-1)
 	}
 	r.finish()
-	if c.pool.dirtyBytes.Load() > c.pool.background {
+	if c.pool.dirtyBytes.Load() > c.pool.background.Load() {
 		c.kickWriteback()
 	}
 	return nil

@@ -18,7 +18,8 @@ const minShare = 4
 
 // SetReserve reserves n bytes of the budget for memory held outside the
 // pool: the caches may then hold Budget() = the budget NewPool rounded
-// less n (at least a quarter of it). Lowering the budget evicts the clean,
+// less n (at least a quarter of it), and the default dirty thresholds are
+// the usual fractions of that. Lowering the budget evicts the clean,
 // unused folios that lie beyond it at once and gives their memory back to
 // the OS; a dirty or busy one stays until it is evicted later, so the
 // folio memory can exceed the new budget for a while. Raising it makes the
@@ -37,6 +38,7 @@ func (p *Pool) SetReserve(n int64) {
 	}
 	p.releaseLocked(p.mem.setLimit(limit))
 	p.budget.Store(p.mem.limitBytes())
+	p.setThresholds()
 	if limit < old {
 		p.evictBeyondLocked()
 	} else if p.prefault {

@@ -116,7 +116,7 @@ func (c *Cache) clearDirtyLocked(f *folio) {
 func (c *Cache) DirtyBytes() int64 { return c.dirtyBytes.Load() }
 
 // OverBackground reports whether the pool's dirty bytes exceed the background threshold.
-func (c *Cache) OverBackground() bool { return c.pool.dirtyBytes.Load() > c.pool.background }
+func (c *Cache) OverBackground() bool { return c.pool.dirtyBytes.Load() > c.pool.background.Load() }
 
 // NeedWriteback returns a channel that receives when the pool's dirty bytes exceed the
 // background threshold as this cache's grow, or when a writer (of any cache of the pool)
