@@ -46,12 +46,18 @@ type committer interface {
 type commitCounts struct {
 	Passes, Flushes, Joined, Batches, Bytes int64
 	CommitTime, FlushTime                   time.Duration // the container's record writes and flushes (COW)
+	// The container's checkpoints (interval ones and those that end
+	// cleaning rounds, which let freed log segments be used again) and
+	// zero fills of new segments, and their time.
+	Checkpoints, Fills int64
+	CheckpointTime     time.Duration
 }
 
 func (c commitCounts) minus(o commitCounts) commitCounts {
 	return commitCounts{Passes: c.Passes - o.Passes, Flushes: c.Flushes - o.Flushes, Joined: c.Joined - o.Joined,
 		Batches: c.Batches - o.Batches, Bytes: c.Bytes - o.Bytes,
-		CommitTime: c.CommitTime - o.CommitTime, FlushTime: c.FlushTime - o.FlushTime}
+		CommitTime: c.CommitTime - o.CommitTime, FlushTime: c.FlushTime - o.FlushTime,
+		Checkpoints: c.Checkpoints - o.Checkpoints, Fills: c.Fills - o.Fills, CheckpointTime: c.CheckpointTime - o.CheckpointTime}
 }
 
 // counter is a committer that counts its passes and flushes (untorn).
@@ -119,7 +125,8 @@ func (u *untornCommitter) Close() error { return u.f.Close() }
 func (u *untornCommitter) counts() commitCounts {
 	s := u.f.Stats()
 	return commitCounts{Passes: s.Writeback.Passes, Flushes: s.COW.Flushes, Joined: s.Writeback.SyncsJoined,
-		Batches: s.Writeback.Batches, Bytes: s.Writeback.BytesWritten, CommitTime: s.COW.CommitTime, FlushTime: s.COW.FlushTime}
+		Batches: s.Writeback.Batches, Bytes: s.Writeback.BytesWritten, CommitTime: s.COW.CommitTime, FlushTime: s.COW.FlushTime,
+		Checkpoints: s.COW.Checkpoints, Fills: s.COW.Fills, CheckpointTime: s.COW.CheckpointTime + s.COW.CleanCheckpointTime}
 }
 
 // describe says which mode untorn-auto resolved to.

@@ -37,6 +37,11 @@ type commitSummary struct {
 	RecordUS   fig `json:"record_write_us_per_flush"`
 	FlushUS    fig `json:"flush_us_per_flush"`
 	BatchBytes fig `json:"bytes_per_group_commit"`
+	// The container's checkpoints and segment fills per second, and the
+	// mean time of a checkpoint.
+	CkptPerSec  fig `json:"checkpoints_per_s"`
+	FillsPerSec fig `json:"fills_per_s"`
+	CkptUS      fig `json:"checkpoint_us"`
 }
 
 // committersReport is what the committers workload measured.
@@ -148,6 +153,14 @@ func summarizeCommits(g int, name string, runs []commitPoint) commitSummary {
 			return nan
 		}
 		return float64(r.Counts.Bytes) / float64(r.Counts.Batches)
+	})
+	s.CkptPerSec = med(func(r commitPoint) float64 { return float64(r.Counts.Checkpoints) / r.Elapsed.Seconds() })
+	s.FillsPerSec = med(func(r commitPoint) float64 { return float64(r.Counts.Fills) / r.Elapsed.Seconds() })
+	s.CkptUS = med(func(r commitPoint) float64 {
+		if r.Counts.Checkpoints == 0 {
+			return nan
+		}
+		return us(r.Counts.CheckpointTime) / float64(r.Counts.Checkpoints)
 	})
 	if len(runs) > 0 {
 		s.Mode = runs[0].Mode
