@@ -142,7 +142,7 @@ func (p *Pool) Used() int64 {
 func (p *Pool) MetadataBytes() int64 {
 	const ghostEntry = 48 // a ghost map entry, roughly
 	n := int64(len(p.folios))
-	return n*int64(unsafe.Sizeof(folio{})) + int64(cap(p.freeIDs))*4 + n*int64(unsafe.Sizeof(ghostKey{})) + n*ghostEntry
+	return n * (int64(unsafe.Sizeof(folio{})) + 4 + int64(unsafe.Sizeof(ghostKey{})) + ghostEntry) // a descriptor, a free id, ghost ring and map
 }
 
 // DirtyBytes is the size of the dirty folios of all caches.
