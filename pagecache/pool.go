@@ -221,9 +221,6 @@ func (p *Pool) overHard(c *Cache) bool {
 // queue; the caller sets off and state.
 // REQUIRES: memMu held.
 func (p *Pool) newFolioLocked(c *Cache, order int) (int32, bool) {
-	if p.mem.used+PageSize<<order > p.mem.limitBytes() {
-		p.evictBeyondLocked() // folios left beyond a lowered limit go first
-	}
 	for {
 		if page, ok := p.mem.alloc(order); ok {
 			id := p.freeIDs[len(p.freeIDs)-1]
