@@ -167,6 +167,7 @@ type commitPoint struct {
 	Lat     []time.Duration // every Sync's latency
 	Counts  commitCounts
 	Mode    string
+	CPUWait time.Duration // the process's threads waited this long for a CPU during the point; -1 unknown
 }
 
 // runCommitPoint opens c, lets g goroutines commit their pages (a Write,
@@ -192,6 +193,7 @@ func runCommitPoint(c committer, dir string, size int64, g int, d time.Duration)
 	lats := make([][]time.Duration, g)
 	errs := make([]error, g)
 	var wg sync.WaitGroup
+	wait0 := runqueueWait()
 	start := time.Now()
 	deadline := start.Add(d)
 	for i := range g {
@@ -217,6 +219,10 @@ func runCommitPoint(c committer, dir string, size int64, g int, d time.Duration)
 	}
 	wg.Wait()
 	res.Elapsed = time.Since(start)
+	res.CPUWait = -1
+	if w := runqueueWait(); wait0 >= 0 && w >= 0 {
+		res.CPUWait = w - wait0
+	}
 	if err := errors.Join(errs...); err != nil {
 		return res, err
 	}

@@ -16,7 +16,7 @@ func (r committersReport) write(w io.Writer) {
 		r.PointTime)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, strings.Join([]string{"G", "contender", "commits/s", "x own G=1", "vs buffered", "sync p50", "sync p99",
-		"commits/flush", "record/flush", "flush", "bytes/commit", ""}, "\t"))
+		"commits/flush", "record/flush", "flush", "bytes/commit", "CPU wait", ""}, "\t"))
 	var notes []string
 	for _, s := range r.Points {
 		name := s.Contender
@@ -43,12 +43,15 @@ func (r committersReport) write(w io.Writer) {
 			buf = s.PerSec / b.PerSec
 		}
 		fmt.Fprintln(tw, strings.Join([]string{fmt.Sprint(s.G), name, num(s.PerSec, 0), num(own, 2), num(buf, 2),
-			lat(s.SyncP50), lat(s.SyncP99), num(s.PerFlush, 1), lat(s.RecordUS), lat(s.FlushUS), num(s.BatchBytes, 0), ""}, "\t"))
+			lat(s.SyncP50), lat(s.SyncP99), num(s.PerFlush, 1), lat(s.RecordUS), lat(s.FlushUS), num(s.BatchBytes, 0),
+			num(s.CPUWait, 0) + "ms/s", ""}, "\t"))
 	}
 	_ = tw.Flush()
 	for _, n := range notes {
 		fmt.Fprintln(w, n)
 	}
+	fmt.Fprintln(w, "record/flush, flush: the COW container's time to write a pass's record and to flush it, from its own clock (a thread that waits for a CPU after the syscall counts);")
+	fmt.Fprintln(w, "CPU wait: what the process's threads spent runnable but waiting for a CPU (/proc/self/task/*/schedstat), per second of the point")
 	fmt.Fprintf(w, "one commit's flush: %s (the device's time for an O_DIRECT write of a one-page commit record, the page and a header block, into written blocks + fdatasync, median, this run)\n",
 		durUS(r.OneCommit))
 	if r.GroupCommit > 0 {
@@ -91,8 +94,10 @@ func (r committersReport) writeTargets(w io.Writer) {
 		period := 1e6 / float64(at32.PerSec) * float64(at32.PerFlush)
 		fmt.Fprintf(w, "  where G=32's time goes: a pass every %s carrying %.1f Syncs; per flush the container wrote its record in %s and flushed in %s (device: %s for one group commit);\n",
 			durUS(time.Duration(period*float64(time.Microsecond))), float64(at32.PerFlush), lat(at32.RecordUS), lat(at32.FlushUS), durUS(r.GroupCommit))
-		fmt.Fprintf(w, "    passes that also checkpoint the container (%.1f/s, %s each: the checkpoints that let freed log segments be used again) or fill a new segment with zeros (%.1f/s) stall the Syncs in and behind them\n",
+		fmt.Fprintf(w, "    passes that also checkpoint the container (%.1f/s, %s each: the checkpoints that let freed log segments be used again) or fill a new segment with zeros (%.1f/s) stall the Syncs in and behind them;\n",
 			float64(at32.CkptPerSec), lat(at32.CkptUS), float64(at32.FillsPerSec))
+		fmt.Fprintf(w, "    the process's threads waited %.0f ms per second for a CPU (buffered: %.0f): a pass is one thread's write, flush and wake-ups in a row\n",
+			float64(at32.CPUWait), float64(buf32.CPUWait))
 	}
 }
 

@@ -42,6 +42,10 @@ type commitSummary struct {
 	CkptPerSec  fig `json:"checkpoints_per_s"`
 	FillsPerSec fig `json:"fills_per_s"`
 	CkptUS      fig `json:"checkpoint_us"`
+	// CPUWait is the time the process's threads waited for a CPU, per
+	// second of the point: on a busy machine, what the serial pass of
+	// group commit waits for besides the device.
+	CPUWait fig `json:"cpu_wait_ms_per_s"`
 }
 
 // committersReport is what the committers workload measured.
@@ -161,6 +165,12 @@ func summarizeCommits(g int, name string, runs []commitPoint) commitSummary {
 			return nan
 		}
 		return us(r.Counts.CheckpointTime) / float64(r.Counts.Checkpoints)
+	})
+	s.CPUWait = med(func(r commitPoint) float64 {
+		if r.CPUWait < 0 {
+			return nan
+		}
+		return float64(r.CPUWait) / float64(time.Millisecond) / r.Elapsed.Seconds()
 	})
 	if len(runs) > 0 {
 		s.Mode = runs[0].Mode
