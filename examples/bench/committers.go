@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
@@ -96,21 +95,9 @@ type untornCommitter struct {
 func (u *untornCommitter) Name() string { return u.name }
 
 func (u *untornCommitter) Open(dir string, size int64) error {
-	path := filepath.Join(dir, "committers-"+u.name+".dat")
-	_, err := os.Stat(path)
-	fresh := errors.Is(err, fs.ErrNotExist)
-	f, err := atomicio.Open(path, atomicio.Options{Mode: u.mode, Size: size})
-	switch {
-	case errors.Is(err, atomicio.ErrNoUntornWrites), errors.Is(err, atomicio.ErrNotContainer):
-		if fresh {
-			_ = os.Remove(path)
-		}
-		return notApplicable("%w", err)
-	case err != nil:
-		return fmt.Errorf("%s: %w", u.name, err)
-	}
+	f, _, err := openUntorn(u.name, filepath.Join(dir, "committers-"+u.name+".dat"), atomicio.Options{Mode: u.mode, Size: size})
 	u.f = f
-	return nil
+	return err
 }
 
 func (u *untornCommitter) Write(p []byte, off int64) error {
@@ -139,16 +126,9 @@ type bufferedCommitter struct{ f *os.File }
 func (b *bufferedCommitter) Name() string { return "buffered" }
 
 func (b *bufferedCommitter) Open(dir string, size int64) error {
-	path := filepath.Join(dir, "committers-buffered.dat")
-	if err := prefillFile(path, size); err != nil {
-		return err
-	}
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		return fmt.Errorf("buffered: %w", err)
-	}
+	f, err := openPrefilled(filepath.Join(dir, "committers-buffered.dat"), size)
 	b.f = f
-	return nil
+	return err
 }
 
 func (b *bufferedCommitter) Write(p []byte, off int64) error {

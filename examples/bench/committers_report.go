@@ -96,8 +96,11 @@ func (r committersReport) writeTargets(w io.Writer) {
 			durUS(time.Duration(period*float64(time.Microsecond))), float64(at32.PerFlush), lat(at32.RecordUS), lat(at32.FlushUS), durUS(r.GroupCommit))
 		fmt.Fprintf(w, "    passes that also checkpoint the container (%.1f/s, %s each: the checkpoints that let freed log segments be used again) or fill a new segment with zeros (%.1f/s) stall the Syncs in and behind them;\n",
 			float64(at32.CkptPerSec), lat(at32.CkptUS), float64(at32.FillsPerSec))
-		fmt.Fprintf(w, "    the process's threads waited %.0f ms per second for a CPU (buffered: %.0f): a pass is one thread's write, flush and wake-ups in a row\n",
-			float64(at32.CPUWait), float64(buf32.CPUWait))
+		fmt.Fprintf(w, "    the process's threads waited %.0f ms per second for a CPU", float64(at32.CPUWait))
+		if okBuf {
+			fmt.Fprintf(w, " (buffered: %.0f)", float64(buf32.CPUWait))
+		}
+		fmt.Fprintln(w, ": a pass is one thread's write, flush and wake-ups in a row")
 	}
 }
 

@@ -80,13 +80,10 @@ func (u *untornRels) Open(dir string, cfg pgConfig) error {
 	u.cache = atomicio.NewCache(cfg.cacheSize)
 	u.files = u.files[:0]
 	for i, rel := range cfg.rels {
-		f, err := atomicio.Open(filepath.Join(dir, fmt.Sprintf("rel-%02d", i)), atomicio.Options{Cache: u.cache, Mode: u.mode, Size: rel.Size})
+		f, _, err := openUntorn(u.name, filepath.Join(dir, fmt.Sprintf("rel-%02d", i)), atomicio.Options{Cache: u.cache, Mode: u.mode, Size: rel.Size})
 		if err != nil {
 			_ = u.Close()
-			if errors.Is(err, atomicio.ErrNoUntornWrites) || errors.Is(err, atomicio.ErrNotContainer) {
-				return notApplicable("%w", err)
-			}
-			return fmt.Errorf("%s: %w", u.name, err)
+			return err
 		}
 		u.files = append(u.files, f)
 	}
@@ -193,12 +190,7 @@ func (k *kernelRels) Open(dir string, cfg pgConfig) error {
 	}
 	k.files = k.files[:0]
 	for i, rel := range rels {
-		path := filepath.Join(dir, fmt.Sprintf("rel-%02d", i))
-		if err := prefillFile(path, rel.Size); err != nil {
-			_ = k.Close()
-			return err
-		}
-		f, err := os.OpenFile(path, os.O_RDWR, 0)
+		f, err := openPrefilled(filepath.Join(dir, fmt.Sprintf("rel-%02d", i)), rel.Size)
 		if err != nil {
 			_ = k.Close()
 			return fmt.Errorf("%s: %w", k.Name(), err)
@@ -210,13 +202,8 @@ func (k *kernelRels) Open(dir string, cfg pgConfig) error {
 	if !k.fpi {
 		return nil
 	}
-	path := filepath.Join(dir, "wal")
 	size := walSize(cfg.checkpoint)
-	if err := prefillFile(path, size); err != nil {
-		_ = k.Close()
-		return err
-	}
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	f, err := openPrefilled(filepath.Join(dir, "wal"), size)
 	if err != nil {
 		_ = k.Close()
 		return fmt.Errorf("%s: %w", k.Name(), err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 )
 
@@ -57,14 +58,7 @@ func pickContenders(list string, known []string) ([]string, error) {
 	return out, nil
 }
 
-func contains(xs []string, x string) bool {
-	for _, v := range xs {
-		if v == x {
-			return true
-		}
-	}
-	return false
-}
+func contains(xs []string, x string) bool { return slices.Contains(xs, x) }
 
 // checkScenarioSpace refuses to start pg-checkpoint where its files do not
 // fit: the kernel contenders' relation files are written whole (and a WAL
