@@ -45,7 +45,7 @@ func TestPGPrintsTableAndTarget(t *testing.T) {
 	s := out.String()
 	t.Log("\n" + s)
 	for _, want := range []string{"== pg-checkpoint: 2 relation files", "untorn-cow", "buffered-fpi", "WAL syncs",
-		"untorn-cow time per run:", "peak RSS grew", "target: the best untorn mode (untorn-cow) >= 1.2x faster than buffered-fpi",
+		"untorn-cow's containers per run", "peak RSS grew", "target: the best untorn mode (untorn-cow) >= 1.2x faster than buffered-fpi",
 		"buffered without full-page images"} {
 		assert.Contains(t, s, want)
 	}
