@@ -201,7 +201,7 @@ func run(ctx context.Context, o options, out, progress io.Writer) error {
 			SyncEvery: o.syncEvery, Writers: o.writers, Seed: o.seed, Workloads: wnames, Age: o.age, COWSpare: o.cowSpare},
 	}
 	if !o.json {
-		rep.writeHeader(out)
+		rep.writeHeader(out, len(wls) > 0)
 	}
 	cpu := startCPU()
 	for _, w := range wls {
