@@ -44,10 +44,10 @@ type Pool struct {
 	closed atomic.Bool
 	// background and hard are the dirty thresholds: the configured ones,
 	// or fractions of Budget (which the reserve moves; see setThresholds).
-	background atomic.Int64
-	hard       atomic.Int64
-	cfg        PoolConfig
-	prefault   bool
+	background  atomic.Int64
+	hard        atomic.Int64
+	cfg         PoolConfig
+	prefault    bool
 	budget      atomic.Int64  // what the caches may use: the arena's limit (see SetReserve)
 	genSeq      atomic.Uint64 // last generation handed out
 	wbSeq       atomic.Uint64 // last writeback token handed out
@@ -80,10 +80,10 @@ func NewPool(cfg PoolConfig) (*Pool, error) {
 	p := &Pool{
 		cfg:      cfg,
 		prefault: cfg.Prefault,
-		mem:        mem,
-		folios:     make([]folio, mem.npages),
-		freeIDs:    make([]int32, mem.npages),
-		wake:       make(chan struct{}),
+		mem:      mem,
+		folios:   make([]folio, mem.npages),
+		freeIDs:  make([]int32, mem.npages),
+		wake:     make(chan struct{}),
 	}
 	for i := range p.freeIDs {
 		p.freeIDs[i] = mem.npages - 1 - int32(i)
