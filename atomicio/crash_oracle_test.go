@@ -174,6 +174,35 @@ func (r *oracleRun) sync() {
 	}
 }
 
+// syncs runs k Syncs at once (they share passes: group commit) while
+// write, if not nil, writes; the writes before them are synced when every
+// one of them returned nil.
+func (r *oracleRun) syncs(k int, write func()) {
+	mark := r.o.syncStarted()
+	errs := make(chan error, k)
+	for range k {
+		go func() { errs <- r.s.f.Sync() }()
+	}
+	if write != nil {
+		write()
+	}
+	ok := true
+	for range k {
+		switch err := <-errs; {
+		case err == nil:
+		case r.p.faults && injected(err):
+			r.errs++
+			ok = false
+		default:
+			r.fail("sync: %v", err)
+			ok = false
+		}
+	}
+	if ok {
+		r.o.syncDone(mark)
+	}
+}
+
 // crash cuts the power now, reopens the crashed device and verifies it,
 // then carries on with the reopened File.
 func (r *oracleRun) crash(cfg blockdev.CrashConfig) {
@@ -436,6 +465,15 @@ func oracleProperty(t *testing.T, p profile) {
 				r.read(off, n)
 			},
 			"sync": func(t *rapid.T) { r.sync() },
+			"syncs": func(t *rapid.T) {
+				k := rapid.IntRange(2, 6).Draw(t, "syncs")
+				var write func()
+				if !r.o.full() && rapid.Bool().Draw(t, "write meanwhile") {
+					off, n := genRange(t)
+					write = func() { r.write(off, n, true) }
+				}
+				r.syncs(k, write)
+			},
 			"background": func(t *rapid.T) {
 				time.Sleep(time.Duration(rapid.IntRange(0, 4).Draw(t, "ms")) * time.Millisecond)
 			},

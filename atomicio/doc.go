@@ -131,8 +131,22 @@
 // file that is open is refused with ErrLocked (flock on the file and on
 // its journal).
 //
+// # Many committers, many files
+//
+// Concurrent Syncs of a File share its writeback passes (group commit): a
+// Sync whose writes the pass under way already holds waits for that pass,
+// any other waits for the next one, which one of them leads for all; each
+// pass is one record and one device flush in COW mode. Every Sync returns
+// after the flush of a pass that held its writes, with that pass's error if
+// it failed.
+//
+// Files can share one memory budget: NewCache, and Options.Cache to open a
+// File on it (see Cache). Cache.Sync makes every File on it durable, their
+// flushes in parallel.
+//
 // # Concurrency
 //
 // A File is safe for concurrent use by many goroutines; concurrent
-// overlapping writes land in some order, each untorn one whole.
+// overlapping writes land in some order, each untorn one whole. A Cache and
+// the Files on it may be used by any number of goroutines at once.
 package atomicio

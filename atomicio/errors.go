@@ -48,6 +48,9 @@ var (
 	// of wrong data; writes that need such a block fail with it. It is the
 	// same value as cow.ErrCorrupt. Native mode cannot see damage to data.
 	ErrCorrupt = cow.ErrCorrupt
+	// ErrSyncFailed: Cache.Sync could not make every File on the Cache
+	// durable; the error wraps each failed File's error too.
+	ErrSyncFailed = errors.New("atomicio: cache sync failed")
 	// ErrVersion: the file is a COW container of an on-disk format this
 	// release does not read. Nothing was written (cow.ErrVersion).
 	ErrVersion = cow.ErrVersion

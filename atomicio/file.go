@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/bits"
 	"sync"
+	"sync/atomic"
 
 	"github.com/untorn/untorn/blockdev"
 	"github.com/untorn/untorn/blockdev/cow"
@@ -45,8 +46,13 @@ type File struct {
 	raMu sync.Mutex // guards ra
 	ra   pagecache.Readahead
 
-	readBufs *pagecache.Scratch // buffers of reads that miss, out of CacheSize
-	unitBufs *pagecache.Scratch // native: the engine's unit buffers, out of CacheSize; nil in COW mode
+	countedAt atomic.Int64 // when the File's held memory was last counted, in Unix nanoseconds (reserve.go)
+
+	// shared is the Cache the File's memory comes from: Options.Cache, or
+	// one of its own. readBufs and unitBufs are its buffers.
+	shared   *Cache
+	readBufs *pagecache.Scratch // buffers of reads that miss
+	unitBufs *pagecache.Scratch // native: the engine's unit buffers; nil in COW mode
 	maxRead  int64              // the most one device read of a miss reads
 	waits    sync.Pool          // *writeWait with Options.WriteTimeout
 }
@@ -77,46 +83,35 @@ func OpenDevice(dev blockdev.Device, opts Options) (*File, error) {
 	return f, nil
 }
 
-// memoryUser is a device that keeps memory of its own out of CacheSize
-// (the COW container's maps, the journal's index).
-type memoryUser interface{ MemoryBytes() int64 }
+// memoryUser is a device that keeps memory of its own out of the Cache
+// (the COW container's maps, the journal's index): MemoryBytes for a
+// File's own Cache, HeldBytes for a shared one.
+type memoryUser interface {
+	MemoryBytes() int64
+	HeldBytes() int64
+}
 
 // finisher is a device that has work to do before a clean Close (the
 // journal: the last checkpoint, after which its file can go).
 type finisher interface{ Finish() error }
 
-// Buffer memory carved out of Options.CacheSize.
-const (
-	// readBufferShare: reads that miss share CacheSize/32 (a power of two
-	// between readBufferMin and readBufferMax: 2 MiB of the default 64 MiB),
-	// and one read takes at most half of it.
-	readBufferShare = 32
-	readBufferMin   = 16 << 10
-	readBufferMax   = 4 << 20
-	// unitBufferShare: native units not in one folio are assembled in at
-	// most CacheSize/4 or the device's AtomicMax, whichever is less (2 MiB
-	// of the default 64 MiB on XFS); MaxUnit is bounded by it.
-	unitBufferShare = 4
-)
+// detacher is a device that can stop without writing and give back the
+// devices under it (the journal).
+type detacher interface {
+	Detach() (data, jdev blockdev.Device)
+}
+
+// closer adapts a function to io.Closer.
+type closer func() error
+
+func (c closer) Close() error { return c() }
 
 // pow2Floor returns the largest power of two <= v (v >= 1).
 func pow2Floor(v int64) int64 { return 1 << (bits.Len64(uint64(v)) - 1) }
 
 // newFile builds a File whose engine writes dev; Close closes dev (a COW
-// container closes the device under it).
-//
-// CacheSize bounds the File's memory as a whole: the buffers of reads that
-// miss, in native mode the buffers units are assembled in, in COW mode the
-// container's maps and buffers, and the page cache, which gets the rest.
-// Both kinds of buffers are mapped once here, so no read or writeback pass
-// allocates I/O memory: when the buffers are in use a read waits for one,
-// a pass leaves a unit for its next pass. Limits: the cache still gets at
-// least half of what the buffers leave (the COW maps give way first) and
-// room for one write of MaxAtomic bytes if CacheSize is that large, and
-// the read buffers are at least readBufferMin: a CacheSize near MaxAtomic,
-// or of a few pages, is exceeded by the buffers and maps. In native mode
-// the unit buffers bound the largest unit (MaxUnit), so a small CacheSize
-// refuses untorn writes whose unit exceeds CacheSize/4 with ErrTooLarge.
+// container closes the device under it). Its memory comes from
+// opts.Cache, or from a Cache of its own sized by opts (see Cache.split).
 func newFile(dev blockdev.Device, mode Mode, opts Options) (*File, error) {
 	maxSize := dev.Size() - dev.Size()%pagecache.PageSize
 	resizer, _ := dev.(blockdev.Resizer)
@@ -129,61 +124,41 @@ func newFile(dev blockdev.Device, mode Mode, opts Options) (*File, error) {
 	if maxSize <= 0 {
 		return nil, fmt.Errorf("%w: device of %d bytes", ErrInvalid, dev.Size())
 	}
-	readBytes := min(max(pow2Floor(max(opts.CacheSize/readBufferShare, 1)), readBufferMin), readBufferMax)
-	var unitBytes int64
-	if mode == ModeNative {
-		unitBytes = pow2Floor(max(min(int64(dev.Limits().AtomicMax), opts.CacheSize/unitBufferShare), pagecache.PageSize))
+	f := &File{dev: dev, opts: opts, mode: mode, maxSize: maxSize, resizer: resizer, shared: opts.Cache}
+	if f.shared == nil {
+		f.shared = ownCache(opts)
 	}
-	budget := opts.CacheSize - readBytes - unitBytes
-	if m, ok := dev.(memoryUser); ok {
-		budget = max(budget-m.MemoryBytes(), budget/2)
-	}
-	budget = max(budget, min(opts.CacheSize, int64(opts.MaxAtomic)))
-
-	f := &File{dev: dev, opts: opts, mode: mode, maxSize: maxSize, resizer: resizer}
-	var err error
-	if f.readBufs, err = pagecache.NewScratch(readBytes, true); err != nil {
-		return nil, fmt.Errorf("%w: read buffers: %w", ErrInvalid, err)
-	}
-	f.maxRead = min(pagecache.MaxFolioSize, max(f.readBufs.Size()/2, pagecache.PageSize))
-	if unitBytes > 0 {
-		if f.unitBufs, err = pagecache.NewScratch(unitBytes, true); err != nil {
-			_ = f.readBufs.Close()
-			return nil, fmt.Errorf("%w: unit buffers: %w", ErrInvalid, err)
-		}
-	}
-	closeBufs := func() {
-		_ = f.readBufs.Close()
-		if f.unitBufs != nil {
-			_ = f.unitBufs.Close()
-		}
-	}
-	f.cache, err = pagecache.New(pagecache.Config{
-		Budget:          budget,
-		BackgroundDirty: opts.BackgroundDirty,
-		HardDirty:       opts.HardDirty,
-		Prefault:        true,
-	})
+	mem, err := f.shared.attach(f, dev, mode, opts)
 	if err != nil {
-		closeBufs()
+		return nil, err
+	}
+	f.readBufs = mem.readBufs
+	f.maxRead = min(pagecache.MaxFolioSize, max(f.readBufs.Size()/2, pagecache.PageSize))
+	if mode == ModeNative {
+		f.unitBufs = mem.unitBufs
+	}
+	if f.cache, err = pagecache.New(pagecache.Config{Pool: mem.pool}); err != nil {
+		_ = f.shared.detach(f)
 		return nil, fmt.Errorf("%w: cache: %w", ErrInvalid, err)
 	}
 	f.eng, err = writeback.New(writeback.Config{
-		Cache:         f.cache,
-		Device:        dev,
-		Native:        mode == ModeNative,
-		QueueDepth:    opts.QueueDepth,
-		FlushInterval: opts.FlushInterval,
-		PlainUntorn:   opts.plainUntorn,
-		SplitBatches:  opts.splitBatches,
-		Scratch:       f.unitBufs,
+		Cache:          f.cache,
+		Device:         dev,
+		Native:         mode == ModeNative,
+		QueueDepth:     opts.QueueDepth,
+		FlushInterval:  opts.FlushInterval,
+		PlainUntorn:    opts.plainUntorn,
+		SplitBatches:   opts.splitBatches,
+		EarlyFollowers: opts.earlyFollowers,
+		Scratch:        f.unitBufs,
 	})
 	if err != nil {
 		_ = f.cache.Close()
-		closeBufs()
+		_ = f.shared.detach(f)
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	f.waits.New = func() any { return &writeWait{timeout: opts.WriteTimeout} }
+	f.shared.count(f)
 	return f, nil
 }
 
@@ -211,7 +186,9 @@ func (f *File) Sync() error {
 	if f.closed {
 		return ErrClosed
 	}
-	return f.eng.Sync()
+	err := f.eng.Sync()
+	f.shared.recount(f)
+	return err
 }
 
 // Close syncs, stops the background writeback and releases the memory and
@@ -263,27 +240,14 @@ func (f *File) Abandon() error {
 	return f.releaseLocked(f.dev)
 }
 
-// detacher is a device that can stop without writing and give back the
-// devices under it (the journal).
-type detacher interface {
-	Detach() (data, jdev blockdev.Device)
-}
-
-// closer adapts a function to io.Closer.
-type closer func() error
-
-func (c closer) Close() error { return c() }
-
-// releaseLocked stops the engine, unmaps the cache and the buffers and
-// closes the devices through dev.
+// releaseLocked stops the engine, gives the cache's memory back (and
+// unmaps it and the buffers when no other File is on its Cache) and closes
+// the devices through dev.
 // REQUIRES: closeMu held exclusively.
 func (f *File) releaseLocked(dev io.Closer) error {
 	f.closed = true
 	var errs []error
-	errs = append(errs, f.eng.Close(), f.cache.Close(), f.readBufs.Close())
-	if f.unitBufs != nil {
-		errs = append(errs, f.unitBufs.Close())
-	}
+	errs = append(errs, f.eng.Close(), f.cache.Close(), f.shared.detach(f))
 	errs = append(errs, dev.Close())
 	return errors.Join(errs...)
 }
@@ -291,15 +255,16 @@ func (f *File) releaseLocked(dev io.Closer) error {
 // Stats describe what the File did since it was opened.
 type Stats struct {
 	Mode       Mode
-	DirtyBytes int64 // bytes of dirty folios in the cache
-	CacheBytes int64 // folio memory in use
-	// CacheBudget is the page cache's share of Options.CacheSize: folio
+	DirtyBytes int64 // bytes of this File's dirty folios in the cache
+	CacheBytes int64 // folio memory this File uses
+	// CacheBudget is the page cache's share of Options.CacheSize (or of
+	// the size of Options.Cache, shared with its other Files): folio
 	// memory never exceeds it. Together with ReadBuffers.Size,
-	// UnitBuffers.Size and (COW mode) the container's maps it stays within
-	// CacheSize, but for the limits newFile documents.
+	// UnitBuffers.Size and (COW mode, a Cache of its own) the container's
+	// maps it stays within CacheSize, but for the limits Cache documents.
 	CacheBudget int64
-	ReadBuffers pagecache.ScratchStats // buffers of reads that miss: never more than their Size in use
-	UnitBuffers pagecache.ScratchStats // native: buffers units are assembled in (zero in COW mode)
+	ReadBuffers pagecache.ScratchStats // buffers of reads that miss (of the Cache): never more than their Size in use
+	UnitBuffers pagecache.ScratchStats // native: buffers units are assembled in (of the Cache; zero in COW mode)
 	Writeback   writeback.Stats
 	COW         cow.Stats     // the container's space and work (COW mode; zero otherwise)
 	Journal     journal.Stats // the journal's work (journal mode; zero otherwise)

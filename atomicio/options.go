@@ -149,6 +149,11 @@ type Options struct {
 	// COW mode by allocating (fallocate) the container's first Size bytes
 	// of segments, where the log writes first.
 	Preallocate bool
+	// Cache, when not nil, is the memory budget the File shares with the
+	// other Files opened on it (see Cache); CacheSize, BackgroundDirty and
+	// HardDirty must then be 0 (the Cache's size and limits apply).
+	// nil: the File has a cache of its own, of CacheSize bytes.
+	Cache *Cache
 	// COWSparePercent is the cleaning headroom of a new COW container, as a
 	// percentage of Size (DefaultCOWSparePercent): more disk space, less
 	// copying under random overwrites (see package blockdev/cow).
@@ -163,6 +168,10 @@ type Options struct {
 	// journalBreak breaks a rule of the journal on purpose: its negative
 	// controls (tests of this package only).
 	journalBreak journal.Breakage
+	// earlyFollowers lets a Sync that joined another's writeback pass
+	// return before that pass's flush: the negative control of the group
+	// commit tests (tests of this package only).
+	earlyFollowers bool
 	// Salvage opens a COW container whose log is damaged in the middle
 	// (Open would fail with ErrCorrupt): it keeps what precedes the damage
 	// and drops every transaction after it, even synced ones, and makes
@@ -176,7 +185,10 @@ func (o Options) withDefaults() (Options, error) {
 		o.QueueDepth < 0 || o.WriteTimeout < 0 || o.COWSparePercent < 0 || o.JournalSize < 0 || o.Mode < ModeAuto || o.Mode > ModeJournal {
 		return o, fmt.Errorf("%w: options %+v", ErrInvalid, o)
 	}
-	if o.CacheSize == 0 {
+	if o.Cache != nil && (o.CacheSize != 0 || o.BackgroundDirty != 0 || o.HardDirty != 0) {
+		return o, fmt.Errorf("%w: a File on a Cache takes its size and dirty limits from the Cache (CacheSize, BackgroundDirty and HardDirty must be 0)", ErrInvalid)
+	}
+	if o.CacheSize == 0 && o.Cache == nil {
 		o.CacheSize = DefaultCacheSize
 	}
 	if o.MaxAtomic == 0 {

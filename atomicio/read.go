@@ -58,7 +58,7 @@ func (f *File) ReadAt(p []byte, off int64) (int, error) {
 // readMiss reads the device for a miss at pos (the gap the cache reported
 // starts at pos rounded down to a page), copies what p needs, and caches
 // what it read. Its buffer comes from the File's read buffers, carved out
-// of CacheSize: when they are all in use it waits for one.
+// of its Cache: when they are all in use it waits for one.
 func (f *File) readMiss(p []byte, pos int64, gap pagecache.Extent, size int64) (int, error) {
 	f.raMu.Lock()
 	ext := f.ra.OnMiss(pos, len(p))

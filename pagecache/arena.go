@@ -30,6 +30,10 @@ type arena struct {
 	prev     []int32
 	freeOrd  []int8 // per page: order+1 when a free block starts at the page, else 0
 	used     int64  // bytes handed out
+	// limit: only pages below it are handed out; free blocks at or beyond
+	// it are withheld, their memory given back to the OS (arena_limit.go).
+	limit    int32
+	withheld []block
 }
 
 func newArena(size int64, prefault bool) (*arena, error) {
@@ -59,16 +63,23 @@ func newArenaOrder(size int64, prefault bool, maxOrd int) (*arena, error) {
 	for i := range a.freeHead {
 		a.freeHead[i] = -1
 	}
+	a.limit = a.npages
 	// Carve the pages into maximal aligned blocks; buddies of the tail merge correctly
-	// because every block boundary is aligned to the block's size.
+	// because every block boundary is aligned to the block's size. They are pushed from
+	// the top down, so that the lowest comes out first: memory is taken from the bottom,
+	// where it stays when a Pool lowers the limit (arena_limit.go).
+	var blocks []block
 	for p := int32(0); p < a.npages; {
 		k := maxOrd
 		for k > 0 && (p%(1<<k) != 0 || p+(1<<k) > a.npages) {
 			k--
 		}
 		a.topOrder = max(a.topOrder, k)
-		a.push(p, k)
+		blocks = append(blocks, block{p, int8(k)})
 		p += 1 << k
+	}
+	for i := len(blocks) - 1; i >= 0; i-- {
+		a.push(blocks[i].p, int(blocks[i].k))
 	}
 	return a, nil
 }
@@ -114,19 +125,12 @@ func (a *arena) alloc(k int) (int32, bool) {
 	return p, true
 }
 
-// free returns the block of 1<<k pages at p, merging it with free buddies.
-func (a *arena) free(p int32, k int) {
+// free returns the block of 1<<k pages at p, merging it with free buddies
+// (see put). It returns the parts of it at or beyond the limit, which are
+// withheld now: the caller gives their memory back to the OS.
+func (a *arena) free(p int32, k int) []block {
 	a.used -= PageSize << k
-	for k < a.maxOrd {
-		b := p ^ (1 << k)
-		if b+(1<<k) > a.npages || a.freeOrd[b] != int8(k+1) {
-			break
-		}
-		a.unlink(b, k)
-		p = min(p, b)
-		k++
-	}
-	a.push(p, k)
+	return a.put(p, k, nil)
 }
 
 // bytes is the memory of the block of 1<<k pages at p.

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/google/btree"
 )
@@ -28,27 +29,28 @@ type Config struct {
 	// that no write later pays a page fault on its first use of a page:
 	// steadier latency, at the cost of holding the whole budget at once.
 	Prefault bool
+	// Pool, when not nil, is the memory the cache shares with the other
+	// caches of the pool (see Pool): its budget and dirty thresholds apply
+	// to all of them, and Budget, BackgroundDirty, HardDirty and Prefault
+	// must be zero. nil: the cache makes a pool of its own from the fields
+	// above, which Close closes.
+	Pool *Pool
 }
 
-// Cache caches one file in folios. See the package documentation for its guarantees.
+// Cache caches one file in folios, in the memory of its Pool. See the package documentation
+// for its guarantees.
 //
-// Lock order: memMu, then folio.contentMu, then shard.mu (one at a time), then dirtyMu.
+// Lock order: Pool.memMu, then folio.contentMu, then shard.mu (one at a time), then dirtyMu.
 type Cache struct {
 	closed     atomic.Bool
-	background int64
-	hard       int64
-	genSeq     atomic.Uint64 // last generation handed out
-	wbSeq      atomic.Uint64 // last writeback token handed out
+	pool       *Pool
+	owned      bool    // the pool is the cache's own: Close closes it
+	id         uint32  // the cache's number in its pool (its ghost entries carry it)
+	folios     []folio // the pool's descriptors (the same slice, never resized)
+	mem        *arena  // the pool's memory
 	dirtyBytes atomic.Int64
 	needWB     chan struct{} // one-slot: poked when dirty bytes exceed background
-
-	memMu   sync.Mutex // guards mem, folios' queue fields, freeIDs, queues, wake, waiters, and every index insertion
-	mem     *arena
-	folios  []folio // descriptors, one per page: a folio has at least one page
-	freeIDs []int32
-	queues  reclaimQueues
-	wake    chan struct{} // closed when memory frees or folios become clean
-	waiters int
+	used       int64         // folio memory of this cache, copies under writeback included; guarded by pool.memMu
 
 	shards [shardCount]shard
 
@@ -58,63 +60,94 @@ type Cache struct {
 	reservations sync.Pool
 }
 
-// New returns an empty cache whose folio memory is mapped at once.
+// New returns an empty cache: on cfg.Pool, or on a pool of its own whose memory is mapped
+// at once.
 func New(cfg Config) (*Cache, error) {
-	if cfg.Budget < 0 || cfg.BackgroundDirty < 0 || cfg.HardDirty < 0 {
-		return nil, fmt.Errorf("config %+v: %w", cfg, ErrInvalid)
-	}
-	if cfg.Budget == 0 {
-		cfg.Budget = DefaultBudget
-	}
-	mem, err := newArena(cfg.Budget, cfg.Prefault)
-	if err != nil {
-		return nil, err
+	p, owned := cfg.Pool, false
+	if p == nil {
+		var err error
+		p, err = NewPool(PoolConfig{Budget: cfg.Budget, BackgroundDirty: cfg.BackgroundDirty, HardDirty: cfg.HardDirty, Prefault: cfg.Prefault})
+		if err != nil {
+			return nil, err
+		}
+		owned = true
+	} else if cfg.Budget != 0 || cfg.BackgroundDirty != 0 || cfg.HardDirty != 0 || cfg.Prefault {
+		return nil, fmt.Errorf("config %+v: a cache on a pool takes the pool's budget and thresholds: %w", cfg, ErrInvalid)
 	}
 	c := &Cache{
-		background: cfg.BackgroundDirty,
-		hard:       cfg.HardDirty,
-		needWB:     make(chan struct{}, 1),
-		mem:        mem,
-		folios:     make([]folio, mem.npages),
-		freeIDs:    make([]int32, mem.npages),
-		wake:       make(chan struct{}),
-		dirty:      btree.NewOrderedG[int64](32),
+		pool:   p,
+		owned:  owned,
+		folios: p.folios,
+		mem:    p.mem,
+		needWB: make(chan struct{}, 1),
+		dirty:  btree.NewOrderedG[int64](32),
 	}
-	if c.background == 0 {
-		c.background = mem.size() / 4
-	}
-	if c.hard == 0 {
-		c.hard = mem.size() * 3 / 4
-	}
-	c.hard = max(c.hard, c.background)
-	for i := range c.freeIDs {
-		c.freeIDs[i] = mem.npages - 1 - int32(i)
-	}
-	c.queues.init(mem)
 	c.reservations.New = func() any { return &Reservation{c: c, pooled: true} }
+	p.memMu.Lock()
+	defer p.memMu.Unlock()
+	if p.closed.Load() {
+		return nil, ErrClosed
+	}
+	p.joinLocked(c)
 	return c, nil
 }
 
-// Close unmaps the memory. The cache is unusable afterwards: methods fail with ErrClosed.
-// Dirty data still cached is lost; the caller writes it back first.
+// Close drops every folio of the cache, dirty or not, giving its memory back to the pool
+// (and unmaps a pool of its own). The cache is unusable afterwards: methods fail with
+// ErrClosed. Dirty data still cached is lost; the caller writes it back first.
 func (c *Cache) Close() error {
 	if c.closed.Swap(true) {
 		return ErrClosed
 	}
-	c.memMu.Lock()
-	defer c.memMu.Unlock()
-	c.wakeLocked()
-	return c.mem.unmap()
+	p := c.pool
+	p.memMu.Lock()
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.Lock()
+		for _, id := range s.folioIDsLocked(0) {
+			c.dropLocked(s, id)
+		}
+		s.mu.Unlock()
+	}
+	p.leaveLocked(c)
+	p.wakeLocked()
+	p.memMu.Unlock()
+	if c.owned {
+		return p.Close()
+	}
+	return nil
 }
 
-// Budget is the memory budget in bytes, as rounded by New.
-func (c *Cache) Budget() int64 { return c.mem.size() }
+// Pool is the pool the cache's memory comes from.
+func (c *Cache) Pool() *Pool { return c.pool }
 
-// Used is the folio memory in use, including copies of folios under writeback.
+// Budget is the folio memory the caches of the cache's pool may hold (shared with the
+// pool's other caches; see Pool.Budget).
+func (c *Cache) Budget() int64 { return c.pool.Budget() }
+
+// Used is the folio memory in use by this cache, including copies of folios under
+// writeback.
 func (c *Cache) Used() int64 {
-	c.memMu.Lock()
-	defer c.memMu.Unlock()
-	return c.mem.used
+	c.pool.memMu.Lock()
+	defer c.pool.memMu.Unlock()
+	return c.used
+}
+
+// IndexBytes is the Go heap memory the cache's own structures hold: the cache, its index
+// (2 KiB per 2 MiB of the file it caches anything of) and its dirty set. A pool's owner
+// reserves it in the pool's budget (see Pool.SetReserve).
+func (c *Cache) IndexBytes() int64 {
+	n := int64(unsafe.Sizeof(*c))
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.RLock()
+		n += int64(len(s.regions)+len(s.spare)) * int64(unsafe.Sizeof(region{}))
+		s.mu.RUnlock()
+	}
+	c.dirtyMu.Lock()
+	n += int64(c.dirty.Len()) * 16 // a btree of int64: about twice the keys
+	c.dirtyMu.Unlock()
+	return n
 }
 
 // Lookup returns the folio covering off.
@@ -133,54 +166,6 @@ func (c *Cache) Lookup(off int64) (FolioRef, bool) {
 }
 
 func (c *Cache) bytesOf(f *folio) []byte { return c.mem.bytes(f.page, int(f.order)) }
-
-// newFolioLocked allocates a folio of 1<<order pages, evicting clean folios when needed.
-// The folio is in no index and no queue; the caller sets off and state.
-// REQUIRES: memMu held.
-func (c *Cache) newFolioLocked(order int) (int32, bool) {
-	for {
-		if page, ok := c.mem.alloc(order); ok {
-			id := c.freeIDs[len(c.freeIDs)-1]
-			c.freeIDs = c.freeIDs[:len(c.freeIDs)-1]
-			f := &c.folios[id]
-			f.page, f.order = page, uint8(order)
-			f.writers, f.wbToken = 0, 0
-			f.pins.Store(0)
-			f.freq.Store(0)
-			f.gen.Store(c.genSeq.Add(1))
-			return id, true
-		}
-		if !c.evictOneLocked() {
-			return 0, false
-		}
-	}
-}
-
-// freeFolioLocked returns the memory and descriptor of a folio in no index and no queue.
-// REQUIRES: memMu held.
-func (c *Cache) freeFolioLocked(id int32) {
-	f := &c.folios[id]
-	f.state.Store(0)
-	c.mem.free(f.page, int(f.order))
-	c.freeIDs = append(c.freeIDs, id)
-}
-
-// wakeLocked wakes everyone waiting for memory or for dirty bytes to drop.
-// REQUIRES: memMu held.
-func (c *Cache) wakeLocked() {
-	if c.waiters > 0 {
-		close(c.wake)
-		c.wake = make(chan struct{})
-		c.waiters = 0
-	}
-}
-
-// waitChLocked returns the channel closed by the next wakeLocked.
-// REQUIRES: memMu held.
-func (c *Cache) waitChLocked() <-chan struct{} {
-	c.waiters++
-	return c.wake
-}
 
 // retryInterval bounds a wait so that memory freed without a wake-up (a reader unpinning a
 // folio) is noticed.

@@ -1,4 +1,5 @@
-// Package pagecache is a userspace page cache for one file, made of folios.
+// Package pagecache is a userspace page cache for files, made of folios: one Cache per
+// file, its memory from a Pool that one or more Caches share.
 //
 // A folio caches a naturally aligned power-of-two range of the file, 4 KiB to 2 MiB
 // (off % size == 0). Its memory is carved by a buddy allocator out of one anonymous
@@ -7,10 +8,27 @@
 // pages (MADV_HUGEPAGE; where the kernel declines it is ordinary pages): the kernel then
 // pins the folios of an O_DIRECT write for less (arena_map.go).
 //
+// A Pool holds the memory, the folio descriptors, the reclaim queues and the dirty
+// thresholds; a Cache holds one file's index and dirty set. A Cache made without a pool
+// (Config.Pool nil) makes one of its own and behaves as a cache of one file. Caches on one
+// pool share its budget: reclaim evicts the clean, unused folios of any of them in one
+// S3-FIFO order, the background and hard dirty thresholds count the dirty bytes of all of
+// them, and a closed Cache gives its memory back at once. Writeback stays per Cache (each
+// has its own dirty set, NeedWriteback channel and StartWriteback/EndWriteback). A pool's
+// budget can also stand for memory its owner holds for the files elsewhere
+// (Pool.SetReserve): the caches then get the rest, and the memory beyond it goes back to the
+// OS.
+//
 // Guarantees:
-//   - The cache never holds more folio memory than Config.Budget (rounded down to 4 KiB),
-//     counting the private copies of folios under writeback. (Descriptors and the index are
-//     small Go heap structures sized once by the budget and not counted.)
+//   - The caches of a pool never hold more folio memory than its budget (rounded down to
+//     4 KiB), counting the private copies of folios under writeback. (Descriptors and the
+//     indexes are small Go heap structures, sized once by the budget and per file, and not
+//     counted.)
+//   - A writer waits for writeback only while the pool's dirty bytes exceed the hard
+//     threshold and its own cache holds at least its share of it (the threshold over the
+//     number of caches holding dirty data): a cache that writes a lot cannot hold back
+//     another's writes. A writer waiting for memory or for writeback wakes the writeback of
+//     every cache of the pool that holds dirty data.
 //   - A write is all or nothing: Reserve obtains every folio covering the range (reading old
 //     bytes of partially covered folios through the caller's FillFunc) before Commit copies a
 //     byte. When memory is short it waits for reclaim or writeback until the context is done,
@@ -39,10 +57,14 @@
 //     reclaim even when enough small blocks are free.
 //   - Truncate must not run while a folio past the cut is under writeback or being read:
 //     the caller excludes both.
-//   - Close must not run concurrently with any other method, nor while Writeback views or
-//     Reservations are outstanding: it unmaps the memory they point into.
+//   - A Cache's Close must not run concurrently with its other methods, nor while its
+//     Writeback views or Reservations are outstanding: it frees the memory they point into
+//     (and unmaps a pool of its own). Pool.Close fails while a Cache of the pool is open.
+//   - Fairness between the caches of a pool is by dirty shares and wake-ups, not by a queue:
+//     a writer that needs memory still races the others for what writeback frees.
 //
-// Concurrency: every method of Cache and Reservation is safe for concurrent use (except Close,
-// see above), and operations on different folios proceed in parallel; Readahead is not
-// safe for concurrent use.
+// Concurrency: every method of Pool, Cache and Reservation is safe for concurrent use
+// (except Cache.Close, see above), and operations on different folios, or different caches,
+// proceed in parallel (misses and evictions of all the caches of a pool take its one lock);
+// Readahead is not safe for concurrent use.
 package pagecache

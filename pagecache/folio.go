@@ -22,9 +22,9 @@ const (
 )
 
 // folio is the descriptor of one cached power-of-two range. Descriptors live in a
-// pre-allocated slice (Cache.folios) and are reused; they are addressed by index.
+// pre-allocated slice (Pool.folios) and are reused; they are addressed by index.
 //
-// Lock order: Cache.memMu, then contentMu, then shard.mu, then Cache.dirtyMu.
+// Lock order: Pool.memMu, then contentMu, then shard.mu, then Cache.dirtyMu.
 type folio struct {
 	contentMu sync.RWMutex // guards the bytes of the folio's memory
 
@@ -33,14 +33,15 @@ type folio struct {
 	freq  atomic.Int32  // S3-FIFO access count, 0..3
 	gen   atomic.Uint64 // changes on every modification; unique across the cache
 
-	// Guarded by shard.mu while indexed, by Cache.memMu while detached; set under both.
+	// Guarded by shard.mu while indexed, by Pool.memMu while detached; set under both.
 	off     int64  // file offset, a multiple of the size
 	page    int32  // first arena page
 	order   uint8  // size is PageSize << order
 	writers int32  // reservations that will copy into the folio
 	wbToken uint64 // identifies the outstanding Writeback
 
-	// Guarded by Cache.memMu.
+	// Guarded by Pool.memMu.
+	owner      *Cache // the cache whose file the folio caches; nil while free
 	queue      uint8
 	prev, next int32
 	created    bool // inserted by a reservation not yet committed (see Reservation.Release)

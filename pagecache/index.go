@@ -38,6 +38,27 @@ func (s *shard) lookupLocked(off int64) (int32, bool) {
 	return id - 1, id != 0
 }
 
+// folioIDsLocked returns the ids of the folios in the regions that reach
+// beyond from, each once (and possibly folios that end before from).
+// REQUIRES: s.mu held.
+func (s *shard) folioIDsLocked(from int64) []int32 {
+	var ids []int32
+	for key, r := range s.regions {
+		if (key+1)<<regionShift <= from {
+			continue
+		}
+		for _, slot := range r.slots {
+			if slot == 0 {
+				continue
+			}
+			if id := slot - 1; len(ids) == 0 || ids[len(ids)-1] != id {
+				ids = append(ids, id)
+			}
+		}
+	}
+	return ids
+}
+
 // rangeFreeLocked reports whether no folio covers any page of [off, off+size).
 // REQUIRES: shard.mu of off held.
 func (s *shard) rangeFreeLocked(off, size int64) bool {

@@ -22,32 +22,62 @@ func newTestCache(t testing.TB, cfg Config) *Cache {
 	return c
 }
 
-// checkInvariants verifies the index, the accounting and the queues. With quiescent it
-// also requires that no folio is pinned or reserved.
+// checkInvariants verifies the invariants of the cache's pool (see Pool.checkInvariants).
 func (c *Cache) checkInvariants(quiescent bool) error {
 	if c.closed.Load() {
 		return nil
 	}
-	c.memMu.Lock()
-	defer c.memMu.Unlock()
-	for i := range c.shards {
-		c.shards[i].mu.Lock()
-		defer c.shards[i].mu.Unlock()
-	}
-	c.dirtyMu.Lock()
-	defer c.dirtyMu.Unlock()
+	return c.pool.checkInvariants(quiescent)
+}
 
+// checkInvariants verifies the indexes of every open cache, the accounting (per cache and
+// over the pool) and the queues. With quiescent it also requires that no folio is pinned or
+// reserved.
+func (p *Pool) checkInvariants(quiescent bool) error {
+	if p.closed.Load() {
+		return nil
+	}
+	p.memMu.Lock()
+	defer p.memMu.Unlock()
+	for _, c := range p.caches {
+		for i := range c.shards {
+			c.shards[i].mu.Lock()
+			defer c.shards[i].mu.Unlock()
+		}
+		c.dirtyMu.Lock()
+		defer c.dirtyMu.Unlock()
+	}
+	open := map[*Cache]bool{}
+	for _, c := range p.caches {
+		open[c] = true
+	}
+
+	type perCache struct {
+		indexedBytes, dirtyBytes, used int64
+		dirtyOffs                      map[int64]bool
+	}
+	per := map[*Cache]*perCache{}
+	for _, c := range p.caches {
+		per[c] = &perCache{dirtyOffs: map[int64]bool{}}
+	}
 	var indexedBytes, detachedBytes, dirtyBytes, queued int64
 	indexed, inUse := 0, 0
-	dirtyOffs := map[int64]bool{}
-	for id := range c.folios {
-		f := &c.folios[id]
+	for id := range p.folios {
+		f := &p.folios[id]
 		st := f.state.Load()
 		if st == 0 {
+			if f.owner != nil {
+				return fmt.Errorf("free folio %d has an owner", id)
+			}
 			continue
 		}
 		inUse++
 		size := f.size()
+		if !open[f.owner] {
+			return fmt.Errorf("folio %d at %d: its cache is not open", id, f.off)
+		}
+		pc := per[f.owner]
+		pc.used += size
 		if f.order > maxOrder || f.off%size != 0 || int64(f.page)%(1<<f.order) != 0 {
 			return fmt.Errorf("folio %d: off %d order %d page %d misaligned", id, f.off, f.order, f.page)
 		}
@@ -69,25 +99,80 @@ func (c *Cache) checkInvariants(quiescent bool) error {
 		case st&stateIndexed != 0:
 			indexed++
 			indexedBytes += size
+			pc.indexedBytes += size
 			if f.queue == queueNone {
 				return fmt.Errorf("indexed folio %d at %d in no queue", id, f.off)
 			}
 			queued += size
-			s := c.shardOf(f.off)
-			for p := f.off; p < f.end(); p += PageSize {
-				if got, ok := s.lookupLocked(p); !ok || got != int32(id) {
-					return fmt.Errorf("page %d of folio %d maps to %d (%v)", p, id, got, ok)
+			s := f.owner.shardOf(f.off)
+			for q := f.off; q < f.end(); q += PageSize {
+				if got, ok := s.lookupLocked(q); !ok || got != int32(id) {
+					return fmt.Errorf("page %d of folio %d maps to %d (%v)", q, id, got, ok)
 				}
 			}
 			if st&stateDirty != 0 {
 				dirtyBytes += size
-				dirtyOffs[f.off] = true
+				pc.dirtyBytes += size
+				pc.dirtyOffs[f.off] = true
 			}
 		default:
 			return fmt.Errorf("folio %d: state %b neither indexed nor detached", id, st)
 		}
 	}
-	// Every mapped page belongs to an indexed folio (so folios do not overlap).
+	dirtyCaches := int64(0)
+	for _, c := range p.caches {
+		pc := per[c]
+		if err := c.checkIndexLocked(pc.indexedBytes); err != nil {
+			return err
+		}
+		if pc.used != c.used {
+			return fmt.Errorf("cache %d: its folios take %d bytes, accounted %d", c.id, pc.used, c.used)
+		}
+		if pc.dirtyBytes != c.dirtyBytes.Load() || c.dirty.Len() != len(pc.dirtyOffs) {
+			return fmt.Errorf("cache %d: dirty: counted %d bytes / %d folios, accounted %d / %d",
+				c.id, pc.dirtyBytes, len(pc.dirtyOffs), c.dirtyBytes.Load(), c.dirty.Len())
+		}
+		var err error
+		c.dirty.Ascend(func(o int64) bool {
+			if !pc.dirtyOffs[o] {
+				err = fmt.Errorf("cache %d: dirty set has %d, no dirty folio there", c.id, o)
+			}
+			return err == nil
+		})
+		if err != nil {
+			return err
+		}
+		if pc.dirtyBytes > 0 {
+			dirtyCaches++
+		}
+	}
+	if used := indexedBytes + detachedBytes; used != p.mem.used || used > p.mem.size() {
+		return fmt.Errorf("used %d, folios %d, budget %d", p.mem.used, used, p.mem.size())
+	}
+	if inUse+len(p.freeIDs) != len(p.folios) {
+		return fmt.Errorf("descriptors: %d in use + %d free != %d", inUse, len(p.freeIDs), len(p.folios))
+	}
+	if err := p.mem.check(); err != nil {
+		return err
+	}
+	if p.budget.Load() != p.mem.limitBytes() {
+		return fmt.Errorf("budget %d, arena limit %d", p.budget.Load(), p.mem.limitBytes())
+	}
+	if q := p.queues; q.small.bytes+q.main.bytes != queued || q.small.n+q.main.n != indexed {
+		return fmt.Errorf("queues hold %d+%d bytes, %d+%d folios; indexed %d bytes, %d folios",
+			q.small.bytes, q.main.bytes, q.small.n, q.main.n, queued, indexed)
+	}
+	if dirtyBytes != p.dirtyBytes.Load() || dirtyCaches != p.dirtyCaches.Load() {
+		return fmt.Errorf("pool dirty: counted %d bytes in %d caches, accounted %d in %d",
+			dirtyBytes, dirtyCaches, p.dirtyBytes.Load(), p.dirtyCaches.Load())
+	}
+	return nil
+}
+
+// checkIndexLocked verifies that every mapped page of c belongs to an indexed folio of c
+// (so folios do not overlap) and that they add up to indexedBytes.
+// REQUIRES: every shard.mu of c held.
+func (c *Cache) checkIndexLocked(indexedBytes int64) error {
 	pages := 0
 	for i := range c.shards {
 		s := &c.shards[i]
@@ -99,52 +184,19 @@ func (c *Cache) checkInvariants(quiescent bool) error {
 				}
 				n++
 				f := &c.folios[v-1]
-				p := key<<regionShift + int64(slot)<<pageShift
-				if f.state.Load()&stateIndexed == 0 || p < f.off || p >= f.end() || c.shardOf(p) != s {
-					return fmt.Errorf("page %d maps to folio %d at %d (state %b)", p, v-1, f.off, f.state.Load())
+				q := key<<regionShift + int64(slot)<<pageShift
+				if f.state.Load()&stateIndexed == 0 || f.owner != c || q < f.off || q >= f.end() || c.shardOf(q) != s {
+					return fmt.Errorf("cache %d: page %d maps to folio %d at %d (state %b)", c.id, q, v-1, f.off, f.state.Load())
 				}
 			}
 			if n != r.count || n == 0 {
-				return fmt.Errorf("region %d: count %d, mapped %d", key, r.count, n)
+				return fmt.Errorf("cache %d: region %d: count %d, mapped %d", c.id, key, r.count, n)
 			}
 			pages += n
 		}
 	}
 	if int64(pages)<<pageShift != indexedBytes {
-		return fmt.Errorf("mapped pages %d, indexed bytes %d", pages, indexedBytes)
+		return fmt.Errorf("cache %d: mapped pages %d, indexed bytes %d", c.id, pages, indexedBytes)
 	}
-	if used := indexedBytes + detachedBytes; used != c.mem.used || used > c.mem.size() {
-		return fmt.Errorf("used %d, folios %d, budget %d", c.mem.used, used, c.mem.size())
-	}
-	if inUse+len(c.freeIDs) != len(c.folios) {
-		return fmt.Errorf("descriptors: %d in use + %d free != %d", inUse, len(c.freeIDs), len(c.folios))
-	}
-	var free int64
-	for k, h := range c.mem.freeHead {
-		for p := h; p >= 0; p = c.mem.next[p] {
-			if c.mem.freeOrd[p] != int8(k+1) || int(p)%(1<<k) != 0 {
-				return fmt.Errorf("free block at page %d order %d mislabelled", p, k)
-			}
-			free += PageSize << k
-		}
-	}
-	if free+c.mem.used != c.mem.size() {
-		return fmt.Errorf("free %d + used %d != size %d", free, c.mem.used, c.mem.size())
-	}
-	if q := c.queues; q.small.bytes+q.main.bytes != queued || q.small.n+q.main.n != indexed {
-		return fmt.Errorf("queues hold %d+%d bytes, %d+%d folios; indexed %d bytes, %d folios",
-			q.small.bytes, q.main.bytes, q.small.n, q.main.n, queued, indexed)
-	}
-	if dirtyBytes != c.dirtyBytes.Load() || c.dirty.Len() != len(dirtyOffs) {
-		return fmt.Errorf("dirty: counted %d bytes / %d folios, accounted %d / %d",
-			dirtyBytes, len(dirtyOffs), c.dirtyBytes.Load(), c.dirty.Len())
-	}
-	var err error
-	c.dirty.Ascend(func(o int64) bool {
-		if !dirtyOffs[o] {
-			err = fmt.Errorf("dirty set has %d, no dirty folio there", o)
-		}
-		return err == nil
-	})
-	return err
+	return nil
 }

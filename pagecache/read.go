@@ -126,8 +126,9 @@ func (c *Cache) fillAt(pos, off, hi int64, data []byte) (int64, error) {
 	}
 	s.mu.Unlock()
 
-	c.memMu.Lock()
-	defer c.memMu.Unlock()
+	p := c.pool
+	p.memMu.Lock()
+	defer p.memMu.Unlock()
 	if c.closed.Load() {
 		return 0, ErrClosed
 	}
@@ -138,7 +139,7 @@ func (c *Cache) fillAt(pos, off, hi int64, data []byte) (int64, error) {
 	}
 	order := s.chooseOrderLocked(pos, hi, c.mem.topOrder)
 	s.mu.Unlock()
-	id, ok := c.newFolioLocked(order)
+	id, ok := p.newFolioLocked(c, order)
 	if !ok {
 		return 0, ErrNoMemory
 	}
@@ -149,6 +150,6 @@ func (c *Cache) fillAt(pos, off, hi int64, data []byte) (int64, error) {
 	s.mu.Lock()
 	s.setLocked(f, id)
 	s.mu.Unlock()
-	c.enqueueNewLocked(id)
+	p.enqueueNewLocked(id)
 	return f.end(), nil
 }

@@ -14,38 +14,45 @@ type fifo struct {
 	bytes      int64
 }
 
-// reclaimQueues is guarded by Cache.memMu.
+// reclaimQueues is guarded by Pool.memMu. The queues hold the folios of every cache of the
+// pool; a ghost entry names its cache and offset.
 type reclaimQueues struct {
 	small, main fifo
 	smallTarget int64
-	ghost       map[int64]uint64 // offset -> ghost sequence number when it entered
-	ghostRing   []int64
+	ghost       map[ghostKey]uint64 // cache and offset -> ghost sequence number when it entered
+	ghostRing   []ghostKey
 	ghostSeq    uint64
+}
+
+// ghostKey names an evicted folio: its cache's id and its offset.
+type ghostKey struct {
+	cache uint32
+	off   int64
 }
 
 func (q *reclaimQueues) init(a *arena) {
 	q.small = fifo{head: -1, tail: -1}
 	q.main = fifo{head: -1, tail: -1}
 	q.smallTarget = max(a.size()/10, PageSize)
-	q.ghostRing = make([]int64, a.npages)
-	q.ghost = make(map[int64]uint64, a.npages)
+	q.ghostRing = make([]ghostKey, a.npages)
+	q.ghost = make(map[ghostKey]uint64, a.npages)
 }
 
-func (c *Cache) fifoOf(which uint8) *fifo {
+func (p *Pool) fifoOf(which uint8) *fifo {
 	if which == queueSmall {
-		return &c.queues.small
+		return &p.queues.small
 	}
-	return &c.queues.main
+	return &p.queues.main
 }
 
 // pushLocked appends a folio in no queue to the tail of a queue.
 // REQUIRES: memMu held.
-func (c *Cache) pushLocked(id int32, which uint8) {
-	f := &c.folios[id]
-	q := c.fifoOf(which)
+func (p *Pool) pushLocked(id int32, which uint8) {
+	f := &p.folios[id]
+	q := p.fifoOf(which)
 	f.queue, f.next, f.prev = which, -1, q.tail
 	if q.tail >= 0 {
-		c.folios[q.tail].next = id
+		p.folios[q.tail].next = id
 	} else {
 		q.head = id
 	}
@@ -56,19 +63,19 @@ func (c *Cache) pushLocked(id int32, which uint8) {
 
 // unqueueLocked takes a folio off its queue, if any.
 // REQUIRES: memMu held.
-func (c *Cache) unqueueLocked(id int32) {
-	f := &c.folios[id]
+func (p *Pool) unqueueLocked(id int32) {
+	f := &p.folios[id]
 	if f.queue == queueNone {
 		return
 	}
-	q := c.fifoOf(f.queue)
+	q := p.fifoOf(f.queue)
 	if f.prev >= 0 {
-		c.folios[f.prev].next = f.next
+		p.folios[f.prev].next = f.next
 	} else {
 		q.head = f.next
 	}
 	if f.next >= 0 {
-		c.folios[f.next].prev = f.prev
+		p.folios[f.next].prev = f.prev
 	} else {
 		q.tail = f.prev
 	}
@@ -79,20 +86,21 @@ func (c *Cache) unqueueLocked(id int32) {
 
 // enqueueNewLocked queues a folio just inserted in the index.
 // REQUIRES: memMu held.
-func (c *Cache) enqueueNewLocked(id int32) {
-	off := c.folios[id].off
-	if _, ok := c.queues.ghost[off]; ok {
-		delete(c.queues.ghost, off)
-		c.pushLocked(id, queueMain)
+func (p *Pool) enqueueNewLocked(id int32) {
+	f := &p.folios[id]
+	key := ghostKey{f.owner.id, f.off}
+	if _, ok := p.queues.ghost[key]; ok {
+		delete(p.queues.ghost, key)
+		p.pushLocked(id, queueMain)
 		return
 	}
-	c.pushLocked(id, queueSmall)
+	p.pushLocked(id, queueSmall)
 }
 
-// ghostAddLocked remembers an offset evicted from the small queue.
+// ghostAddLocked remembers a folio evicted from the small queue.
 // REQUIRES: memMu held.
-func (c *Cache) ghostAddLocked(off int64) {
-	q := &c.queues
+func (p *Pool) ghostAddLocked(key ghostKey) {
+	q := &p.queues
 	slot := q.ghostSeq % uint64(len(q.ghostRing))
 	if q.ghostSeq >= uint64(len(q.ghostRing)) {
 		old := q.ghostRing[slot]
@@ -100,15 +108,15 @@ func (c *Cache) ghostAddLocked(off int64) {
 			delete(q.ghost, old)
 		}
 	}
-	q.ghostRing[slot] = off
-	q.ghost[off] = q.ghostSeq
+	q.ghostRing[slot] = key
+	q.ghost[key] = q.ghostSeq
 	q.ghostSeq++
 }
 
 // evictOneLocked evicts one clean, unused folio. It reports false when none can be.
 // REQUIRES: memMu held.
-func (c *Cache) evictOneLocked() bool {
-	q := &c.queues
+func (p *Pool) evictOneLocked() bool {
+	q := &p.queues
 	for budget := 4*(q.small.n+q.main.n) + 4; budget > 0; budget-- {
 		fromSmall := q.small.n > 0 && (q.small.bytes >= q.smallTarget || q.main.n == 0)
 		var id int32
@@ -120,36 +128,36 @@ func (c *Cache) evictOneLocked() bool {
 		default:
 			return false
 		}
-		f := &c.folios[id]
-		c.unqueueLocked(id)
+		f := &p.folios[id]
+		p.unqueueLocked(id)
 		if fromSmall {
 			if f.freq.Load() > 0 {
-				c.pushLocked(id, queueMain)
+				p.pushLocked(id, queueMain)
 				continue
 			}
 		} else if v := f.freq.Load(); v > 0 {
 			f.freq.Store(v - 1)
-			c.pushLocked(id, queueMain)
+			p.pushLocked(id, queueMain)
 			continue
 		}
-		off := f.off
-		if c.tryEvictLocked(id) {
+		key := ghostKey{f.owner.id, f.off}
+		if p.tryEvictLocked(id) {
 			if fromSmall {
-				c.ghostAddLocked(off)
+				p.ghostAddLocked(key)
 			}
 			return true
 		}
-		c.pushLocked(id, queueMain)
+		p.pushLocked(id, queueMain)
 	}
 	return false
 }
 
-// tryEvictLocked removes a queued-off folio from the index and frees it if it is clean
-// and unused.
+// tryEvictLocked removes a queued-off folio from its cache's index and frees it if it is
+// clean and unused.
 // REQUIRES: memMu held, the folio in no queue.
-func (c *Cache) tryEvictLocked(id int32) bool {
-	f := &c.folios[id]
-	s := c.shardOf(f.off)
+func (p *Pool) tryEvictLocked(id int32) bool {
+	f := &p.folios[id]
+	s := f.owner.shardOf(f.off)
 	s.mu.Lock()
 	st := f.state.Load()
 	if st&(stateDirty|stateWriteback) != 0 || st&stateIndexed == 0 || f.writers != 0 || f.pins.Load() != 0 {
@@ -159,24 +167,15 @@ func (c *Cache) tryEvictLocked(id int32) bool {
 	s.setLocked(f, -1)
 	f.state.Store(0)
 	s.mu.Unlock()
-	c.freeFolioLocked(id)
+	p.freeFolioLocked(id)
 	return true
 }
 
-// Reclaim evicts clean, unused folios until at least target bytes are freed or none is
-// left to evict, and returns the bytes freed.
+// Reclaim evicts clean, unused folios of the pool (of this cache or any other) until at
+// least target bytes are freed or none is left to evict, and returns the bytes freed.
 func (c *Cache) Reclaim(target int64) int64 {
 	if c.closed.Load() {
 		return 0
 	}
-	c.memMu.Lock()
-	defer c.memMu.Unlock()
-	before := c.mem.used
-	for before-c.mem.used < target && c.evictOneLocked() {
-	}
-	freed := before - c.mem.used
-	if freed > 0 {
-		c.wakeLocked()
-	}
-	return freed
+	return c.pool.Reclaim(target)
 }

@@ -70,9 +70,9 @@ func TestGhostAdmitsToMain(t *testing.T) {
 	_, ok := c.Lookup(0)
 	require.False(t, ok, "page 0 evicted by the scan")
 	readThrough(t, c, p, 0)
-	c.memMu.Lock()
+	c.pool.memMu.Lock()
 	id := c.mustLookup(0)
 	queue := c.folios[id].queue
-	c.memMu.Unlock()
+	c.pool.memMu.Unlock()
 	require.Equal(t, queueMain, queue)
 }

@@ -85,14 +85,16 @@ func (c *Cache) reserve(ctx context.Context, r *Reservation, off int64, n int, f
 	return nil
 }
 
-// throttle waits while the dirty bytes exceed the hard threshold.
+// throttle waits while the pool's dirty bytes exceed the hard threshold and this cache
+// holds at least its share of them (see Pool).
 func (c *Cache) throttle(ctx context.Context) error {
-	for c.dirtyBytes.Load() > c.hard {
-		c.kickWriteback()
-		c.memMu.Lock()
-		ch := c.waitChLocked()
-		c.memMu.Unlock()
-		if c.dirtyBytes.Load() <= c.hard {
+	p := c.pool
+	for p.overHard(c) {
+		p.memMu.Lock()
+		p.kickDirtyLocked()
+		ch := p.waitChLocked()
+		p.memMu.Unlock()
+		if !p.overHard(c) {
 			return nil
 		}
 		if err := waitFor(ctx, ch); err != nil {
@@ -118,9 +120,10 @@ func (c *Cache) reserveAt(ctx context.Context, r *Reservation, pos, lo, hi int64
 
 		// Slow path: every insertion into the index happens under memMu, so while it is
 		// held the index can only lose clean unused folios.
-		c.memMu.Lock()
+		p := c.pool
+		p.memMu.Lock()
 		if c.closed.Load() {
-			c.memMu.Unlock()
+			p.memMu.Unlock()
 			return 0, ErrClosed
 		}
 		s.mu.Lock()
@@ -129,15 +132,15 @@ func (c *Cache) reserveAt(ctx context.Context, r *Reservation, pos, lo, hi int64
 			// writeback write all of it. Drop it (the device holds its bytes) and
 			// let the write get folios of its own size.
 			s.mu.Unlock()
-			c.unqueueLocked(id)
-			if !c.tryEvictLocked(id) {
-				c.pushLocked(id, queueMain)
+			p.unqueueLocked(id)
+			if !p.tryEvictLocked(id) {
+				p.pushLocked(id, queueMain)
 			}
 			s.mu.Lock()
 		}
 		if id, ok := c.pinForWriteLocked(s, pos, -1, -1); ok {
 			s.mu.Unlock()
-			c.memMu.Unlock()
+			p.memMu.Unlock()
 			r.ids, r.made = append(r.ids, id), append(r.made, false)
 			return id, nil
 		}
@@ -149,11 +152,11 @@ func (c *Cache) reserveAt(ctx context.Context, r *Reservation, pos, lo, hi int64
 			order = s.chooseOrderLocked(pos, hi, c.mem.topOrder)
 		}
 		s.mu.Unlock()
-		id, ok := c.newFolioLocked(order)
+		id, ok := p.newFolioLocked(c, order)
 		if !ok {
-			ch := c.waitChLocked()
-			c.memMu.Unlock()
-			c.kickWriteback()
+			ch := p.waitChLocked()
+			p.kickDirtyLocked()
+			p.memMu.Unlock()
 			if err := waitFor(ctx, ch); err != nil {
 				return 0, fmt.Errorf("%w: %w", ErrNoMemory, err)
 			}
@@ -172,16 +175,16 @@ func (c *Cache) reserveAt(ctx context.Context, r *Reservation, pos, lo, hi int64
 			s.replaceLocked(old, id)
 			old.state.Store(old.state.Load()&^stateIndexed | stateDetached)
 			s.mu.Unlock()
-			c.unqueueLocked(oldID)
-			c.pushLocked(id, queueMain)
+			p.unqueueLocked(oldID)
+			p.pushLocked(id, queueMain)
 		} else {
 			f.off = pos
 			f.state.Store(stateIndexed)
 			s.setLocked(f, id)
 			s.mu.Unlock()
-			c.enqueueNewLocked(id)
+			p.enqueueNewLocked(id)
 		}
-		c.memMu.Unlock()
+		p.memMu.Unlock()
 		r.ids, r.made = append(r.ids, id), append(r.made, !replacing)
 		return id, nil
 	}
@@ -246,7 +249,7 @@ func (r *Reservation) Commit(p []byte) error {
 		copy(c.bytesOf(f)[lo-f.off:hi-f.off], p[lo-r.off:hi-r.off])
 		s := c.shardOf(f.off)
 		s.mu.Lock()
-		f.gen.Store(c.genSeq.Add(1))
+		f.gen.Store(c.pool.genSeq.Add(1))
 		if !f.has(stateDirty) {
 			c.markDirtyLocked(f)
 		}
@@ -258,7 +261,7 @@ func (r *Reservation) Commit(p []byte) error {
 		f.pins.Add(-1)
 	}
 	r.finish()
-	if c.dirtyBytes.Load() > c.background {
+	if c.pool.dirtyBytes.Load() > c.pool.background.Load() {
 		c.kickWriteback()
 	}
 	return nil
@@ -271,7 +274,8 @@ func (r *Reservation) Release() {
 		return
 	}
 	c := r.c
-	c.memMu.Lock()
+	p := c.pool
+	p.memMu.Lock()
 	for i, id := range r.ids {
 		f := &c.folios[id]
 		s := c.shardOf(f.off)
@@ -282,14 +286,14 @@ func (r *Reservation) Release() {
 			s.setLocked(f, -1)
 			f.state.Store(0)
 			s.mu.Unlock()
-			c.unqueueLocked(id)
-			c.freeFolioLocked(id)
+			p.unqueueLocked(id)
+			p.freeFolioLocked(id)
 			continue
 		}
 		s.mu.Unlock()
 	}
-	c.wakeLocked()
-	c.memMu.Unlock()
+	p.wakeLocked()
+	p.memMu.Unlock()
 	r.finish()
 }
 

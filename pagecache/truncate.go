@@ -20,28 +20,15 @@ func (c *Cache) Truncate(from int64) (int, error) {
 	if from < 0 || from%PageSize != 0 {
 		return 0, fmt.Errorf("truncate at %d: %w", from, ErrInvalid)
 	}
-	c.memMu.Lock()
-	defer c.memMu.Unlock()
+	p := c.pool
+	p.memMu.Lock()
+	defer p.memMu.Unlock()
 	dropped := 0
 	for i := range c.shards {
 		s := &c.shards[i]
 		s.mu.Lock()
-		var ids []int32
-		for key, r := range s.regions {
-			if (key+1)<<regionShift <= from {
-				continue
-			}
-			for _, slot := range r.slots {
-				if slot == 0 {
-					continue
-				}
-				if id := slot - 1; len(ids) == 0 || ids[len(ids)-1] != id {
-					ids = append(ids, id)
-				}
-			}
-		}
 		var keep []int32
-		for _, id := range ids {
+		for _, id := range s.folioIDsLocked(from) {
 			f := &c.folios[id]
 			if f.end() <= from || f.state.Load()&stateIndexed == 0 {
 				continue
@@ -58,12 +45,12 @@ func (c *Cache) Truncate(from int64) (int, error) {
 			f := &c.folios[id]
 			f.contentMu.Lock()
 			clear(c.bytesOf(f)[max(from, f.off)-f.off:])
-			f.gen.Store(c.genSeq.Add(1))
+			f.gen.Store(p.genSeq.Add(1))
 			f.contentMu.Unlock()
 		}
 	}
 	if dropped > 0 {
-		c.wakeLocked()
+		p.wakeLocked()
 	}
 	return dropped, nil
 }
@@ -77,8 +64,8 @@ func (c *Cache) dropLocked(s *shard, id int32) {
 	}
 	s.setLocked(f, -1)
 	f.state.Store(0)
-	c.unqueueLocked(id)
-	c.freeFolioLocked(id)
+	c.pool.unqueueLocked(id)
+	c.pool.freeFolioLocked(id)
 }
 
 // Drop removes every folio that overlaps [lo, hi) (page aligned), as
@@ -93,8 +80,8 @@ func (c *Cache) Drop(lo, hi int64) error {
 	if lo < 0 || hi < lo || lo%PageSize != 0 || hi%PageSize != 0 {
 		return fmt.Errorf("drop [%d, %d): %w", lo, hi, ErrInvalid)
 	}
-	c.memMu.Lock()
-	defer c.memMu.Unlock()
+	c.pool.memMu.Lock()
+	defer c.pool.memMu.Unlock()
 	type victim struct {
 		s  *shard
 		id int32
@@ -127,7 +114,7 @@ func (c *Cache) Drop(lo, hi int64) error {
 		v.s.mu.Unlock()
 	}
 	if len(victims) > 0 {
-		c.wakeLocked()
+		c.pool.wakeLocked()
 	}
 	return nil
 }

@@ -33,7 +33,7 @@ func (c *Cache) StartWriteback(off int64) (Writeback, error) {
 	if f.has(stateWriteback) || f.writers > 0 {
 		return Writeback{}, fmt.Errorf("writeback at %d: %w", off, ErrBusy)
 	}
-	f.wbToken = c.wbSeq.Add(1)
+	f.wbToken = c.pool.wbSeq.Add(1)
 	f.state.Or(stateWriteback)
 	return Writeback{Off: f.off, Gen: f.gen.Load(), Data: c.bytesOf(f), id: id, token: f.wbToken}, nil
 }
@@ -46,18 +46,22 @@ func (c *Cache) EndWriteback(wb Writeback, err error) error {
 	if wb.token == 0 || wb.id < 0 || int(wb.id) >= len(c.folios) {
 		return fmt.Errorf("end writeback at %d: %w", wb.Off, ErrInvalid)
 	}
-	c.memMu.Lock()
-	defer c.memMu.Unlock()
+	p := c.pool
+	p.memMu.Lock()
+	defer p.memMu.Unlock()
 	if c.closed.Load() {
 		return ErrClosed
 	}
 	f := &c.folios[wb.id]
+	if f.owner != c {
+		return fmt.Errorf("end writeback at %d of another cache: %w", wb.Off, ErrInvalid)
+	}
 	if st := f.state.Load(); st&stateDetached != 0 {
 		if f.wbToken != wb.token || st&stateWriteback == 0 {
 			return fmt.Errorf("end writeback at %d: %w", wb.Off, ErrInvalid)
 		}
-		c.freeFolioLocked(wb.id)
-		c.wakeLocked()
+		p.freeFolioLocked(wb.id)
+		p.wakeLocked()
 		return nil
 	}
 	s := c.shardOf(f.off)
@@ -77,38 +81,48 @@ func (c *Cache) EndWriteback(wb Writeback, err error) error {
 	}
 	s.mu.Unlock()
 	if clean {
-		c.wakeLocked()
+		p.evictIfBeyondLocked(wb.id)
+		p.wakeLocked()
 	}
 	return nil
 }
 
-// markDirtyLocked accounts a folio that becomes dirty.
+// markDirtyLocked accounts a folio that becomes dirty, in its cache and its pool.
 // REQUIRES: shard.mu of f held for writing, f indexed and not dirty.
 func (c *Cache) markDirtyLocked(f *folio) {
 	c.dirtyMu.Lock()
 	c.dirty.ReplaceOrInsert(f.off)
 	c.dirtyMu.Unlock()
-	c.dirtyBytes.Add(f.size())
+	if c.dirtyBytes.Add(f.size()) == f.size() {
+		c.pool.dirtyCaches.Add(1)
+	}
+	c.pool.dirtyBytes.Add(f.size())
 }
 
-// clearDirtyLocked accounts a folio that becomes clean.
+// clearDirtyLocked accounts a folio that becomes clean, in its cache and its pool.
 // REQUIRES: shard.mu of f held for writing, f indexed and dirty.
 func (c *Cache) clearDirtyLocked(f *folio) {
 	c.dirtyMu.Lock()
 	c.dirty.Delete(f.off)
 	c.dirtyMu.Unlock()
-	c.dirtyBytes.Add(-f.size())
+	if c.dirtyBytes.Add(-f.size()) == 0 {
+		c.pool.dirtyCaches.Add(-1)
+	}
+	c.pool.dirtyBytes.Add(-f.size())
 }
 
-// DirtyBytes is the size of the dirty folios in the index.
+// DirtyBytes is the size of the dirty folios in the index (this cache's; Pool.DirtyBytes
+// counts all).
 func (c *Cache) DirtyBytes() int64 { return c.dirtyBytes.Load() }
 
-// OverBackground reports whether the dirty bytes exceed the background threshold.
-func (c *Cache) OverBackground() bool { return c.dirtyBytes.Load() > c.background }
+// OverBackground reports whether the pool's dirty bytes exceed the background threshold.
+func (c *Cache) OverBackground() bool { return c.pool.dirtyBytes.Load() > c.pool.background.Load() }
 
-// NeedWriteback returns a channel that receives when the dirty bytes exceed the background
-// threshold or a writer waits for memory or for writeback. One receive may stand for many
-// events; the writeback engine then writes back until OverBackground is false.
+// NeedWriteback returns a channel that receives when the pool's dirty bytes exceed the
+// background threshold as this cache's grow, or when a writer (of any cache of the pool)
+// waits for memory or for writeback while this cache holds dirty data. One receive may
+// stand for many events; the writeback engine then writes back until OverBackground is
+// false.
 func (c *Cache) NeedWriteback() <-chan struct{} { return c.needWB }
 
 // AscendDirty calls fn for the dirty folios starting in [off, end), in offset order, until

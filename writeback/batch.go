@@ -77,6 +77,7 @@ func (e *Engine) Commit(ctx context.Context, pieces []blockdev.Piece, cut, size 
 		// A size that only grows: the pass's last transaction sets it.
 		e.mu.Lock()
 		e.size.Store(max(e.size.Load(), size))
+		e.changedLocked()
 		e.mu.Unlock()
 		return nil
 	}
@@ -240,6 +241,7 @@ func (e *Engine) applyLocked(rs []*pagecache.Reservation, pieces []blockdev.Piec
 		e.size.Store(max(e.size.Load(), size, pieces[len(pieces)-1].Off+int64(len(pieces[len(pieces)-1].Data))))
 	}
 	e.stats.batchCommits.Add(1)
+	e.changedLocked()
 	return err
 }
 
@@ -270,6 +272,7 @@ func (e *Engine) commitNative(ctx context.Context, pieces []blockdev.Piece, rang
 				_, err = e.ranges.Add(u.Off, u.End)
 			}
 			e.stats.batchCommits.Add(1)
+			e.changedLocked()
 			e.mu.Unlock()
 			return err
 		}
@@ -317,6 +320,7 @@ func (e *Engine) Cut(from int64) error {
 		return err
 	}
 	e.size.Store(from)
+	e.changedLocked()
 	return nil
 }
 

@@ -29,6 +29,17 @@
 // never overtaken by a later write overlapping it: the later write is
 // issued after the flush that made the unit durable.
 //
+// # Group commit
+//
+// Concurrent Syncs share passes (join.go): a Sync joins the pass under way
+// when that pass's snapshot already holds every change made before the
+// Sync began, and otherwise waits for the next pass, which the first such
+// Sync leads (a pass of the flusher or of a writer that snapshots first
+// takes the waiting Syncs over). Before it snapshots, a leader waits
+// briefly for as many Syncs as the last pass carried (gather.go). All the
+// Syncs of a pass return when it has ended, after its flush, with its
+// error.
+//
 // # Guarantees
 //
 //   - Untorn: two untorn writes that overlap while dirty become one unit;
@@ -36,7 +47,10 @@
 //     (MaxUnit), the dirty units are written back first. A plain write
 //     inside a dirty unit changes the unit's content and goes out with it.
 //   - Sync: everything written before Sync began is durable when it
-//     returns nil.
+//     returns nil, whichever pass carried it; a Sync whose pass failed gets
+//     that pass's error; no Sync returns before the flush of a pass that
+//     held its writes (TestSyncsShareOnePass, and atomicio's racing crash
+//     test with its negative control).
 //   - Errors stick: a failed write or flush leaves the data dirty; Sync
 //     reports an error wrapping the device's until the data is written.
 //     Dirty data is never dropped.

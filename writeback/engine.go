@@ -44,6 +44,11 @@ type Config struct {
 	// transaction of its own. It exists only for the negative control of
 	// the batch oracle: it breaks the guarantee.
 	SplitBatches bool
+	// EarlyFollowers lets a Sync that waits for another's pass return as
+	// soon as the pass's writes returned, before its flush. It exists only
+	// for the negative control of the group-commit tests: it breaks the
+	// guarantee (such a Sync's data may not be durable yet).
+	EarlyFollowers bool
 	// Scratch holds, in native mode, the buffers of units whose bytes are
 	// not in one folio (the unit is assembled from several folios and the
 	// blocks around them): passes take them from it and give them back
@@ -63,9 +68,11 @@ const DefaultScratchMax = 8 << 20
 // Engine turns dirty folios and the side-car of untorn ranges into device
 // writes.
 //
-// Lock order: passMu, then mu, then the cache's own locks. A pass holds
-// passMu throughout and mu only while it snapshots and while it finishes;
-// writers hold mu only to commit their copy and record their range.
+// Lock order: passMu, then mu, then syncMu, then the cache's own locks
+// (syncMu is taken with nothing else under it). A pass holds passMu
+// throughout and mu only while it snapshots and while it finishes; writers
+// hold mu only to commit their copy and record their range; a Sync holds
+// syncMu only to find the pass it waits for.
 type Engine struct {
 	cache   *pagecache.Cache
 	dev     blockdev.Device
@@ -77,11 +84,25 @@ type Engine struct {
 	depth   int
 	plain   bool
 	split   bool                              // Config.SplitBatches
+	early   bool                              // Config.EarlyFollowers
 	fillFn  func(off int64, buf []byte) error // e.fill, made once: a method value allocates
 	scratch *pagecache.Scratch                // native: unit buffers; nil in COW mode
 	owned   bool                              // scratch was made by New: Close closes it
 
 	passMu sync.Mutex // serialises passes: each ends with a device Flush before the next starts
+
+	syncMu  sync.Mutex  // guards running, next, last* and the tickets' fields it names (see join.go)
+	running *passTicket // the pass under way, from its snapshot on; nil when none
+	next    *passTicket // the pass the next snapshot starts, once a Sync waits for it; nil when none
+	// The last pass that carried Syncs: how many, when it ended and how
+	// long it took (see gather.go).
+	lastSyncs int
+	lastEnd   time.Time
+	lastDur   time.Duration
+	maxGather time.Duration // the longest gathering window: maxGather (tests lengthen it)
+	// writeSeq numbers the changes a Sync must cover (changedLocked):
+	// incremented under mu, read without it.
+	writeSeq atomic.Uint64
 
 	mu     sync.Mutex  // guards ranges, snapGen, size and batches, and orders commits against pass snapshots
 	ranges *extent.Set // dirty untorn units, disjoint
@@ -126,16 +147,18 @@ func New(cfg Config) (*Engine, error) {
 		return nil, fmt.Errorf("%w: config needs a cache and a device", ErrInvalid)
 	}
 	e := &Engine{
-		cache:  cfg.Cache,
-		dev:    cfg.Device,
-		lim:    cfg.Device.Limits(),
-		depth:  cfg.QueueDepth,
-		plain:  cfg.PlainUntorn,
-		split:  cfg.SplitBatches,
-		ranges: extent.New(),
-		stop:   make(chan struct{}),
-		done:   make(chan struct{}),
-		ticker: cfg.FlushInterval,
+		cache:     cfg.Cache,
+		dev:       cfg.Device,
+		lim:       cfg.Device.Limits(),
+		depth:     cfg.QueueDepth,
+		plain:     cfg.PlainUntorn,
+		split:     cfg.SplitBatches,
+		early:     cfg.EarlyFollowers,
+		maxGather: maxGather,
+		ranges:    extent.New(),
+		stop:      make(chan struct{}),
+		done:      make(chan struct{}),
+		ticker:    cfg.FlushInterval,
 	}
 	e.fillFn = e.fill
 	if e.depth == 0 {
@@ -201,6 +224,7 @@ func (e *Engine) SetSize(size int64) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.size.Store(size)
+	e.changedLocked()
 	return nil
 }
 

@@ -39,20 +39,33 @@ type passResult struct {
 // the pass still writes and flushes every other group, which become clean.
 // A failed flush fails every group the pass wrote. The pass returns the
 // first error, so that Sync reports it until the data is written.
+//
+// The pass is the one the Syncs waiting for the next pass wait for (see
+// join.go): it takes their ticket at its snapshot and releases them when
+// it has ended.
 func (e *Engine) pass() (passResult, error) {
 	e.passMu.Lock()
 	defer e.passMu.Unlock()
+	return e.passLocked()
+}
+
+// passLocked is pass with the pass lock held.
+// REQUIRES: e.passMu held.
+func (e *Engine) passLocked() (passResult, error) {
 	e.stats.passes.Add(1)
 
 	e.mu.Lock()
 	groups := e.collectGroupsLocked()
+	t := e.startTicketLocked()
 	sp := sizedPass{clip: math.MaxInt64}
 	if e.sized != nil {
 		var ok bool
 		if sp, groups, ok = e.planSizedLocked(groups); !ok {
 			e.mu.Unlock()
 			e.stats.skipped.Add(1)
-			return passResult{skipped: 1}, nil
+			res := passResult{skipped: 1}
+			e.endTicket(t, res, nil)
+			return res, nil
 		}
 	}
 	ready := sp.started
@@ -88,6 +101,7 @@ func (e *Engine) pass() (passResult, error) {
 			e.putBufs(g)
 		}
 	}
+	t.writesReturned(res.skipped == 0 && groupsWritten(ready))
 	var err error // the flush's: it fails every group the pass wrote
 	if res.written {
 		if ferr := e.dev.Flush(); ferr != nil {
@@ -132,8 +146,23 @@ func (e *Engine) pass() (passResult, error) {
 	if first == nil {
 		first = err
 	}
+	if first == nil {
+		first = sp.err // a failed transaction that held no group: a size, a cut
+	}
 	e.recordResult(first)
+	e.endTicket(t, res, first)
 	return res, first
+}
+
+// groupsWritten reports whether every group was written without error
+// and none was deferred.
+func groupsWritten(groups []*group) bool {
+	for _, g := range groups {
+		if g.err != nil || g.deferred {
+			return false
+		}
+	}
+	return true
 }
 
 // planNativeLocked turns groups into device writes: each unit one Atomic

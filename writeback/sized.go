@@ -45,6 +45,7 @@ type sizedPass struct {
 	clip    int64    // size rounded up to a page: nothing beyond goes out
 	ends    []int64  // the write ends at the snapshot (see Engine.writeEnds), ascending
 	failed  bool     // a transaction failed: the batches stay pending
+	err     error    // the first failure: the pass's error even when it failed no group (a size commit)
 }
 
 // planSizedLocked forms the super-groups of the pending batches out of
@@ -148,6 +149,9 @@ func (e *Engine) commitSized(sp *sizedPass, batches []batch) {
 	dev := sp.devSize
 	fail := func(err error, groups ...[]*group) {
 		sp.failed = true
+		if sp.err == nil {
+			sp.err = err
+		}
 		for _, gs := range groups {
 			for _, g := range gs {
 				if g.err == nil {

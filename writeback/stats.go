@@ -22,12 +22,16 @@ type Stats struct {
 	BatchCommits     int64 // batches put in the cache by Commit (or written through)
 	ThroughCommits   int64 // of those, batches too large for the cache written by CommitThrough
 	SizeCommits      int64 // transactions that changed only the file size (COW mode)
+	SyncsJoined      int64 // Syncs that waited for a pass another Sync, a writer or the flusher ran (group commit)
+	Gathered         int64 // leaders that waited until as many Syncs as the last pass carried had come (gather.go)
+	GatherTimeouts   int64 // leaders whose wait for them ended at the window
 }
 
 type counters struct {
 	passes, nativeAtomic, zeroCopy, plainWrites, batches, batchPieces atomic.Int64
 	untorn, merges, forced, throttles, skipped, bytes, errors         atomic.Int64
 	cleanAhead, deferred, batchCommits, sizeCommits, throughCommits   atomic.Int64
+	syncsJoined, gathered, gatherTimeouts                             atomic.Int64
 }
 
 // Stats returns a snapshot of the counters.
@@ -40,5 +44,6 @@ func (e *Engine) Stats() Stats {
 		Throttles: c.throttles.Load(), SkippedGroups: c.skipped.Load(), BytesWritten: c.bytes.Load(),
 		Errors: c.errors.Load(), CleanAhead: c.cleanAhead.Load(), DeferredGroups: c.deferred.Load(),
 		BatchCommits: c.batchCommits.Load(), SizeCommits: c.sizeCommits.Load(), ThroughCommits: c.throughCommits.Load(),
+		SyncsJoined: c.syncsJoined.Load(), Gathered: c.gathered.Load(), GatherTimeouts: c.gatherTimeouts.Load(),
 	}
 }

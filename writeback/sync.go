@@ -4,19 +4,6 @@ import (
 	"time"
 )
 
-// Sync writes back everything that was dirty when it started and flushes
-// the device: when it returns nil, every write that returned before Sync
-// was called is durable, each untorn unit whole. It returns an error
-// wrapping the device's when any of that data could not be written; the
-// data stays dirty and the next Sync tries again (and fails again, until
-// the data is written).
-func (e *Engine) Sync() error {
-	if e.closed.Load() {
-		return ErrClosed
-	}
-	return e.writeAll()
-}
-
 // writeAll runs passes until one leaves no group behind.
 func (e *Engine) writeAll() error {
 	backoff := 50 * time.Microsecond

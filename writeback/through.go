@@ -94,6 +94,7 @@ func (e *Engine) commitThroughLocked(pieces []blockdev.Piece, ranges [][2]int64,
 	e.ends++ // a read in flight must not fill the cache with what was there
 	e.size.Store(newSize)
 	e.devSize = newSize
+	e.changedLocked()
 	return nil
 }
 

@@ -50,6 +50,7 @@ func (e *Engine) Write(ctx context.Context, p []byte, off int64, untorn bool) er
 			e.size.Store(end)
 		}
 		e.markEndLocked(end)
+		e.changedLocked()
 		if !untorn {
 			err = r.Commit(p)
 			e.mu.Unlock()

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/untorn/untorn/blockdev"
 )
@@ -79,14 +80,13 @@ type Device struct {
 	broken  error
 	repairs []repairedBlock // blocks replay corrected, written again before Open's root
 	closed  bool
-	stage   []byte // aligned buffer for records and checkpoints
+	stage   []byte // aligned buffer for records and checkpoints (see buffers.go)
 	header  []byte // aligned buffer for a record's header blocks (vectored records)
 	iov     [][]byte
 	// vec: the inner device as a VectorWriter (nil if it is none): records
 	// then go out as their header plus the data where it lies, uncopied.
-	vec     blockdev.VectorWriter
-	folder  *logrec.Folder // folds block sums into a record's data checksum
-	scratch []byte         // aligned buffer the cleaner reads segments into
+	vec    blockdev.VectorWriter
+	folder *logrec.Folder // folds block sums into a record's data checksum
 	// cleanBand: Options.cleanBand.
 	cleanBand int64
 	stats     Stats
@@ -224,7 +224,7 @@ func newDevice(dev blockdev.Device, g geometry, opts Options) *Device {
 	vec, _ := dev.(blockdev.VectorWriter)
 	return &Device{
 		vec:         vec,
-		folder:      logrec.NewFolder(g.bs),
+		folder:      logrec.FolderFor(g.bs),
 		inner:       dev,
 		g:           g,
 		filledAhead: -1,
@@ -449,7 +449,7 @@ func (d *Device) innerWritevLocked(bufs [][]byte, pos int64, flags blockdev.Flag
 // header, reusing d.header.
 // REQUIRES: mu held.
 func (d *Device) headerBufferLocked(n int64) []byte {
-	return d.growBufferLocked(&d.header, n, 16*d.g.bs)
+	return d.growBufferLocked(&d.header, n)
 }
 
 // allAligned reports whether every buffer starts on an align-byte
@@ -463,19 +463,19 @@ func allAligned(bufs [][]byte, align int) bool {
 	return true
 }
 
-// bufferLocked returns an aligned buffer of n bytes, reusing *b (d.stage
-// or d.scratch).
+// bufferLocked returns an aligned buffer of n bytes, reusing *b (d.stage).
 // REQUIRES: mu held.
 func (d *Device) bufferLocked(b *[]byte, n int64) []byte {
-	return d.growBufferLocked(b, n, d.g.segBlocks*d.g.bs)
+	return d.growBufferLocked(b, n)
 }
 
 // growBufferLocked returns the first n bytes of *b, replacing *b by an
-// aligned buffer of at least least bytes when it is smaller than n.
+// aligned buffer of the next power of two of at least n bytes when it is
+// smaller: it grows to what the device needs, not more (see buffers.go).
 // REQUIRES: mu held.
-func (d *Device) growBufferLocked(b *[]byte, n, least int64) []byte {
+func (d *Device) growBufferLocked(b *[]byte, n int64) []byte {
 	if int64(cap(*b)) < n {
-		*b = blockdev.AlignedBuffer(int(max(n, least)), d.limits.MemAlign)
+		*b = blockdev.AlignedBuffer(int(pow2Ceil(max(n, d.g.bs))), d.limits.MemAlign)
 	}
 	return (*b)[:n]
 }
@@ -493,13 +493,25 @@ func (d *Device) innerRead(buf []byte, pos int64) error {
 	return nil
 }
 
-// MemoryBytes is the memory the device holds outside its callers'
-// buffers now: the forward and reverse maps, the staging buffer of records
-// and checkpoints, and the cleaner's segment buffer. (The forward map
-// holds a block's place and its checksum.) It grows with the file and the
-// container: 8 bytes per block of file size (the map and checksums, also
-// the checkpoint buffer) and 4 per block of segments in use. A cache above
-// it can subtract it from its own budget to bound the process as a whole.
+// HeldBytes is the memory the device holds between its operations: its
+// maps and its staging and header buffers (see buffers.go). A cache that
+// serves many containers from one budget reserves it there.
+func (d *Device) HeldBytes() int64 {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return int64(cap(d.m)+cap(d.sums)+cap(d.rev)+cap(d.free))*4 + int64(cap(d.segs))*int64(unsafe.Sizeof(segment{})) +
+		int64(cap(d.stage)+cap(d.header))
+}
+
+// MemoryBytes bounds the memory the device holds outside its callers'
+// buffers: the forward and reverse maps, the staging buffer of records
+// and checkpoints, and a segment buffer while it replays or cleans (taken
+// from a pool the process's containers share, see buffers.go). (The
+// forward map holds a block's place and its checksum.) It grows with the
+// file and the container: 8 bytes per block of file size (the map and
+// checksums, also the checkpoint buffer) and 4 per block of segments in
+// use. A cache above it can subtract it from its own budget to bound the
+// process as a whole.
 func (d *Device) MemoryBytes() int64 {
 	d.mu.RLock()
 	defer d.mu.RUnlock()

@@ -176,6 +176,7 @@ func (d *Device) loadRootLocked(sb superblock) error {
 	if err := d.loadMapLocked(c.m, c.sums, c.size); err != nil {
 		return err
 	}
+	d.dropStageLocked()
 	return d.replayLocked(c.startPos, c.startSeq)
 }
 

@@ -39,6 +39,7 @@ func (d *Device) checkpointLocked(bumpEpoch bool) error {
 		return err
 	}
 	sb.ckptCRC = c.hdrCRC
+	d.dropStageLocked()
 	if err := d.writeSuperblockLocked(&sb, int64(slot)); err != nil {
 		return err
 	}

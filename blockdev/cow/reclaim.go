@@ -121,7 +121,9 @@ func (d *Device) relocateLocked(s int64) error {
 	g := d.g
 	bs, ds := g.bs, g.dataStart()
 	start := g.segStart(s)
-	buf := d.bufferLocked(&d.scratch, g.segBlocks*bs)
+	sb := d.getSegBuffer(g.segBlocks * bs)
+	defer putSegBuffer(sb)
+	buf := *sb
 	type liveBlock struct{ l, i int64 }
 	var live []liveBlock
 	var at []int64 // the live blocks' offsets in the segment, ascending

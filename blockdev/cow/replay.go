@@ -15,9 +15,16 @@ import (
 // record to the end of its segment serves every record after it there.
 type logReader struct {
 	d     *Device
+	seg   *[]byte // a segment buffer from the shared pool; the caller puts it back (close)
 	buf   []byte
 	start int64 // physical block of buf[0]
 	n     int64 // blocks in buf
+}
+
+// close gives the segment buffer back.
+func (lr *logReader) close() {
+	putSegBuffer(lr.seg)
+	lr.seg, lr.buf = nil, nil
 }
 
 // at returns the bytes from block pos to the end of its segment.
@@ -25,7 +32,10 @@ func (lr *logReader) at(pos int64) ([]byte, error) {
 	g := lr.d.g
 	if pos < lr.start || pos >= lr.start+lr.n {
 		lr.start, lr.n = pos, g.segEnd(pos)-pos
-		lr.buf = lr.d.bufferLocked(&lr.d.scratch, lr.n*g.bs)
+		if lr.seg == nil {
+			lr.seg = lr.d.getSegBuffer(g.segBlocks * g.bs)
+		}
+		lr.buf = (*lr.seg)[:lr.n*g.bs]
 		if err := lr.d.innerRead(lr.buf, pos); err != nil {
 			return nil, err
 		}
@@ -46,6 +56,7 @@ func (d *Device) replayLocked(pos int64, seq uint64) error {
 	g := d.g
 	bs := g.bs
 	lr := logReader{d: d}
+	defer lr.close()
 	d.head, d.nextSeq = pos, seq
 	var pending []placed // records of an unfinished transaction
 	var pendingSegs []int64

@@ -160,10 +160,8 @@ func (d *Device) fillLocked(s int64) error {
 	if err := d.growLocked(d.g.segStart(s) + d.g.segBlocks); err != nil {
 		return err
 	}
-	zeros := d.bufferLocked(&d.stage, d.g.segBlocks*d.g.bs)
-	clear(zeros)
-	if err := d.innerWriteLocked(zeros, d.g.segStart(s), 0); err != nil {
-		return err
+	if err := d.writeZeros(d.g.segStart(s), d.g.segBlocks); err != nil {
+		return d.failLocked(err)
 	}
 	if s < int64(len(d.segs)) {
 		d.segs[s].filled = true
@@ -193,11 +191,7 @@ func (d *Device) fillHeadLocked() {
 		d.fillOnGrow = s // when the file grows to it
 		return
 	}
-	n := d.g.segEnd(d.head) - d.head
-	zeros := d.bufferLocked(&d.stage, n*d.g.bs)
-	clear(zeros)
-	d.dirty = true
-	if _, err := d.inner.WriteAt(zeros, d.head*d.g.bs, 0); err != nil {
+	if err := d.writeZeros(d.head, d.g.segEnd(d.head)-d.head); err != nil {
 		return
 	}
 	d.segs[s].filled = true

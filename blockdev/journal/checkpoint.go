@@ -287,10 +287,21 @@ const (
 	maxHomeWrite = 1 << 20
 )
 
+// ckptBufs are the buffers checkpoints read images back into, shared by
+// every journal of the process (a File holds none between checkpoints:
+// with many files on one Cache, memory follows the checkpoints running,
+// not the files open). ckptBufAlign suits every device's MemAlign here.
+var ckptBufs = sync.Pool{New: func() any {
+	b := blockdev.AlignedBuffer(ckptChunk, ckptBufAlign)
+	return &b
+}}
+
+const ckptBufAlign = 4096
+
 // copyHome writes images (ascending blocks) home and returns the time it
 // spent reading them back: cloned (blockdev.Cloner) where the devices can
 // share blocks, else copied.
-// REQUIRES: ckptMu held (it owns d.ckptBuf).
+// REQUIRES: ckptMu held.
 func (d *Device) copyHome(images []image) (readBack time.Duration, err error) {
 	if len(images) == 0 {
 		return 0, nil
@@ -306,8 +317,11 @@ func (d *Device) copyHome(images []image) (readBack time.Duration, err error) {
 	byLog := slices.Clone(images)
 	slices.SortFunc(byLog, func(a, b image) int { return int(a.lsn - b.lsn) })
 	per := int64(ckptChunk) / bs
-	if d.ckptBuf == nil {
-		d.ckptBuf = blockdev.AlignedBuffer(ckptChunk, d.limits.MemAlign)
+	bufp := ckptBufs.Get().(*[]byte)
+	defer ckptBufs.Put(bufp)
+	ckptBuf := *bufp
+	if d.limits.MemAlign > ckptBufAlign {
+		ckptBuf = blockdev.AlignedBuffer(ckptChunk, d.limits.MemAlign)
 	}
 	vec, _ := d.data.(blockdev.VectorWriter)
 	for i := 0; i < len(byLog); {
@@ -319,7 +333,7 @@ func (d *Device) copyHome(images []image) (readBack time.Duration, err error) {
 		chunk := slices.Clone(byLog[i:j])
 		i = j
 		hi := chunk[len(chunk)-1].lsn + 1
-		buf := d.ckptBuf[:(hi-lo)*bs]
+		buf := ckptBuf[:(hi-lo)*bs]
 		rstart := time.Now()
 		err := d.readLog(buf, lo)
 		took := time.Since(rstart)

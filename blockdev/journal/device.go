@@ -46,7 +46,6 @@ type Device struct {
 
 	ckptMu  sync.Mutex // serialises checkpoints and resets
 	rootBuf []byte     // header (root) block buffer; guarded by ckptMu
-	ckptBuf []byte     // checkpoints' buffer of images read back (ckptChunk); guarded by ckptMu
 	noClone bool       // cloning failed with ErrNotSupported once: copy from then on; guarded by ckptMu
 
 	mu sync.RWMutex // guards everything below
@@ -216,6 +215,14 @@ func (d *Device) MemoryBytes() int64 {
 	return n
 }
 
+// HeldBytes is the memory the device holds between its operations: its
+// index and records and its root buffer (a checkpoint's buffer is taken
+// from a pool shared by the process while it runs; the record header
+// buffer, a block or a few, is not counted).
+func (d *Device) HeldBytes() int64 {
+	return d.MemoryBytes() + int64(cap(d.rootBuf))
+}
+
 // phys returns the byte offset on the journal device of log position lsn.
 func (d *Device) phys(lsn int64) int64 {
 	return (hdrCopies + lsn%d.area) * d.bs
@@ -233,7 +240,7 @@ func newDevice(data, jdev blockdev.Device, h header, opts Options) *Device {
 		data: data, jdev: jdev, jvec: jvec,
 		bs:          h.blockSize,
 		opts:        opts,
-		folder:      logrec.NewFolder(h.blockSize),
+		folder:      logrec.FolderFor(h.blockSize),
 		growHome:    blockdev.Resizable(data),
 		growJournal: blockdev.Resizable(jdev),
 		hdr:         h,

@@ -39,6 +39,12 @@ func (b timeBreakdown) minus(o timeBreakdown) timeBreakdown {
 		Superseded: b.Superseded - o.Superseded, Checkpoints: b.Checkpoints - o.Checkpoints}
 }
 
+func (b timeBreakdown) plus(o timeBreakdown) timeBreakdown {
+	return timeBreakdown{Commit: b.Commit + o.Commit, Flush: b.Flush + o.Flush, Clean: b.Clean + o.Clean,
+		Checkpoint: b.Checkpoint + o.Checkpoint, CleanRead: b.CleanRead + o.CleanRead,
+		CleanCheckpoint: b.CleanCheckpoint + o.CleanCheckpoint}
+}
+
 func (b timeBreakdown) isZero() bool { return b == timeBreakdown{} }
 
 // breakdowner is a contender that can say where its time went (untorn in

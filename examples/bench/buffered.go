@@ -20,11 +20,7 @@ var _ contender = (*bufferedFile)(nil)
 func (b *bufferedFile) Name() string { return "buffered" }
 
 func (b *bufferedFile) Open(cfg fileConfig) error {
-	path := cfg.path(b.Name(), ".dat")
-	if err := prefillFile(path, cfg.Size); err != nil {
-		return err
-	}
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	f, err := openPrefilled(cfg.path(b.Name(), ".dat"), cfg.Size)
 	if err != nil {
 		return fmt.Errorf("buffered: %w", err)
 	}

@@ -98,7 +98,7 @@ func TestUntornDefaultOptions(t *testing.T) {
 
 	var out bytes.Buffer
 	r := report{Config: config{COWSpare: 50}}
-	r.writeHeader(&out)
+	r.writeHeader(&out, true)
 	assert.Contains(t, out.String(), "untorn:  new files are made with default Options")
 	assert.Contains(t, out.String(), "COW cleaning headroom 50%")
 	assert.NotContains(t, out.String(), "with Preallocate")

@@ -11,6 +11,34 @@
 // the file by a fixed permutation) and ycsb-a (YCSB-A-like: 50% reads, 50%
 // updates, the same Zipf keys, the hottest pages read untimed first).
 //
+// Two more workloads run when named (-workload committers,pg-checkpoint;
+// "all" means the page workloads above), each with contenders of its own
+// (committers.go, pg_contenders.go; the untorn modes they compare are one
+// table, untornModes in modes.go):
+//
+//   - committers: G = 1, 2, 8, 32, 128 goroutines (-committers) each write
+//     a 4 KiB page of their own and Sync, over and over, for -commit-time
+//     per point: commits/s and Sync p50/p99, untorn (default Options, and
+//     each mode) against buffered pwrite + fdatasync on one file, the
+//     commits each device flush carried, and the device's own time for one
+//     commit (an O_DIRECT write of a one-page record and its header block
+//     plus fdatasync) and for one group commit at G = 32. It prints issue
+//     #21's targets.
+//   - pg-checkpoint: -pg-files relation files of -pg-max/16 to -pg-max
+//     (64 of 16-256 MiB), 8 KiB pages written by Zipf relation and page,
+//     half the writes runs of 2-16 pages (up to 128 KiB, PostgreSQL's
+//     io_combine_limit), a checkpoint every -pg-checkpoint bytes of
+//     -pg-writes per run: untorn on one shared atomicio.Cache of -cache
+//     (each write untorn, a checkpoint is Cache.Sync; new files, not
+//     filled) against PostgreSQL's path on this file system: buffered
+//     pwrite, fsync of each file written at a checkpoint, and full-page
+//     images (buffered-fpi: the first write of each page after a
+//     checkpoint also appended to a WAL file, fdatasynced before the page
+//     is written), and the same without them (buffered, not torn-safe);
+//     the kernel's relation files are prefilled. It prints the target (the
+//     best untorn mode 1.2x faster than buffered-fpi) and untorn's peak RSS
+//     growth against the Cache's size + 10%.
+//
 // Contenders (each in its own file in DIR, created and filled once, then
 // reopened for every run so that no run measures allocation):
 //

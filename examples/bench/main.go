@@ -8,8 +8,10 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/untorn/untorn/atomicio"
 )
@@ -32,10 +34,18 @@ type options struct {
 	age        float64
 	cowSpare   int
 	cpuProfile string
+	// committers
+	commitTime time.Duration
+	committers []int
+	// pg-checkpoint
+	pgFiles      int
+	pgMax        byteSize
+	pgWrites     byteSize
+	pgCheckpoint byteSize
 }
 
 func parseFlags(args []string, errOut io.Writer) (options, error) {
-	o := options{size: 256 << 20, cache: 64 << 20}
+	o := options{size: 256 << 20, cache: 64 << 20, pgMax: 256 << 20, pgWrites: 256 << 20, pgCheckpoint: 32 << 20}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(errOut)
 	fs.Usage = func() {
@@ -52,7 +62,14 @@ func parseFlags(args []string, errOut io.Writer) (options, error) {
 	fs.IntVar(&o.ops, "ops", 4096, "page operations (reads + writes) per run")
 	fs.IntVar(&o.syncEvery, "sync-every", 64, "page writes between Syncs")
 	fs.IntVar(&o.writers, "writers", 16, "parallel writers of the O_DIRECT contenders (dio-atomic, doublewrite)")
-	fs.StringVar(&o.workloads, "workload", "all", "comma-separated workloads: "+strings.Join(workloadNames, ", ")+", or all")
+	fs.StringVar(&o.workloads, "workload", "all", "comma-separated workloads: "+strings.Join(workloadNames, ", ")+", or all (those);\n"+
+		"and "+strings.Join(scenarioNames, ", ")+", which run when named")
+	fs.DurationVar(&o.commitTime, "commit-time", 3*time.Second, "committers: how long each point (contender, G) runs")
+	committers := fs.String("committers", "1,2,8,32,128", "committers: comma-separated numbers of goroutines")
+	fs.IntVar(&o.pgFiles, "pg-files", 64, "pg-checkpoint: relation files")
+	fs.Var(&o.pgMax, "pg-max", "pg-checkpoint: the largest relation file (the smallest is 1/16 of it)")
+	fs.Var(&o.pgWrites, "pg-writes", "pg-checkpoint: page bytes written per run")
+	fs.Var(&o.pgCheckpoint, "pg-checkpoint", "pg-checkpoint: a checkpoint every this many bytes of writes")
 	fs.StringVar(&o.contenders, "contenders", "all", "comma-separated contenders: "+strings.Join(contenderNames, ", ")+", or all")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of the operation lists and page contents")
 	fs.BoolVar(&o.json, "json", false, "print JSON instead of tables")
@@ -68,6 +85,16 @@ func parseFlags(args []string, errOut io.Writer) (options, error) {
 	}
 	if fs.NArg() != 0 {
 		return o, fmt.Errorf("%w: unexpected arguments %q", errBadFlag, fs.Args())
+	}
+	for _, g := range strings.Split(*committers, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(g))
+		if err != nil || n < 1 {
+			return o, fmt.Errorf("%w: -committers %q", errBadFlag, *committers)
+		}
+		o.committers = append(o.committers, n)
+	}
+	if o.commitTime <= 0 || o.pgFiles < 1 || o.pgMax < 16*pgPage || o.pgWrites < pgPage || o.pgCheckpoint < pgPage {
+		return o, fmt.Errorf("%w: -commit-time, -pg-files, -pg-writes, -pg-checkpoint must be positive, -pg-max at least 128KiB", errBadFlag)
 	}
 	if o.reps < 1 || o.ops < 1 || o.syncEvery < 1 || o.writers < 1 || o.size < 4096 || o.cache < 1<<20 || !(o.age >= 0 && o.age <= 100) || o.cowSpare < 0 || o.cowSpare > 1000 {
 		return o, fmt.Errorf("%w: -reps, -ops, -sync-every, -writers must be >= 1, -size >= 4KiB, -cache >= 1MiB, 0 <= -age <= 100, 0 <= -cow-spare <= 1000", errBadFlag)
@@ -125,13 +152,16 @@ func pick(list string, known []string) ([]string, error) {
 // run benchmarks, printing each workload's table as it completes and
 // progress to progress.
 func run(ctx context.Context, o options, out, progress io.Writer) error {
-	wnames, err := pick(o.workloads, workloadNames)
+	wnames, scenarios, err := pickWorkloads(o.workloads)
 	if err != nil {
 		return err
 	}
-	cnames, err := pick(o.contenders, contenderNames)
+	cnames, err := pickContenders(o.contenders, contenderNames)
 	if err != nil {
 		return err
+	}
+	if len(wnames) == 0 {
+		cnames = nil
 	}
 	var wls []workload
 	for _, n := range wnames {
@@ -153,6 +183,9 @@ func run(ctx context.Context, o options, out, progress io.Writer) error {
 	if err := checkSpace(o.dir, int64(o.size), len(cs), o.cowSpare); err != nil {
 		return err
 	}
+	if err := checkScenarioSpace(o, scenarios); err != nil {
+		return err
+	}
 	dir, err := os.MkdirTemp(o.dir, "untorn-bench-")
 	if err != nil {
 		return fmt.Errorf("make the benchmark directory: %w", err)
@@ -168,7 +201,7 @@ func run(ctx context.Context, o options, out, progress io.Writer) error {
 			SyncEvery: o.syncEvery, Writers: o.writers, Seed: o.seed, Workloads: wnames, Age: o.age, COWSpare: o.cowSpare},
 	}
 	if !o.json {
-		rep.writeHeader(out)
+		rep.writeHeader(out, len(wls) > 0)
 	}
 	cpu := startCPU()
 	for _, w := range wls {
@@ -182,12 +215,17 @@ func run(ctx context.Context, o options, out, progress io.Writer) error {
 			break
 		}
 	}
+	if err := runScenarios(ctx, dir, o, scenarios, &rep, out, progress); err != nil {
+		return err
+	}
 	rep.CPU = cpu()
 	if o.json {
 		return rep.writeJSON(out)
 	}
 	rep.CPU.write(out)
-	rep.writeLegend(out)
+	if len(wls) > 0 {
+		rep.writeLegend(out)
+	}
 	if ctx.Err() != nil {
 		return fmt.Errorf("interrupted: %w", ctx.Err())
 	}

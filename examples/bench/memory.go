@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // procStatusKB reads one "Name:   123 kB" field of /proc/self/status in
@@ -58,4 +59,33 @@ func kernelWriteBytes() int64 {
 		return -1
 	}
 	return procField("/proc/self/io", "write_bytes:")
+}
+
+// runqueueWait is the time the process's threads have spent runnable but
+// waiting for a CPU (the second field of /proc/self/task/*/schedstat),
+// summed over the threads alive now; -1 when unavailable. Over a busy
+// machine it shows how much of a run was waiting for a CPU rather than
+// for the device.
+func runqueueWait() time.Duration {
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		return -1
+	}
+	var total int64
+	for _, t := range tasks {
+		b, err := os.ReadFile("/proc/self/task/" + t.Name() + "/schedstat")
+		if err != nil {
+			continue
+		}
+		f := strings.Fields(string(b))
+		if len(f) < 2 {
+			continue
+		}
+		n, err := strconv.ParseInt(f[1], 10, 64)
+		if err != nil {
+			continue
+		}
+		total += n
+	}
+	return time.Duration(total)
 }

@@ -29,6 +29,19 @@ func fillPattern(p []byte, off int64) {
 	}
 }
 
+// openPrefilled opens path for buffered reads and writes, creating it
+// with prefillFile the first time.
+func openPrefilled(path string, size int64) (*os.File, error) {
+	if err := prefillFile(path, size); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return f, nil
+}
+
 // prefillFile creates path with size bytes of fillPattern content written
 // sequentially with O_DIRECT and made durable, unless it exists already.
 // Filling once means no measured run pays for block allocation or

@@ -31,10 +31,12 @@ type workloadReport struct {
 
 // report is everything one invocation prints.
 type report struct {
-	Machine   machine          `json:"machine"`
-	Config    config           `json:"config"`
-	Workloads []workloadReport `json:"workloads"`
-	CPU       cpuUsage         `json:"cpu"` // the process's, over all workloads (setup, fills and aging included)
+	Machine    machine           `json:"machine"`
+	Config     config            `json:"config"`
+	Workloads  []workloadReport  `json:"workloads"`
+	Committers *committersReport `json:"committers,omitempty"`
+	PG         *pgReport         `json:"pg_checkpoint,omitempty"`
+	CPU        cpuUsage          `json:"cpu"` // the process's, over all workloads (setup, fills and aging included)
 }
 
 // setRatios fills VsAuto: each contender's us/page over untorn-auto's.
@@ -59,11 +61,17 @@ func (r *report) writeJSON(w io.Writer) error {
 	return enc.Encode(r)
 }
 
-func (r *report) writeHeader(w io.Writer) {
+// writeHeader prints the machine and, when page workloads run
+// (pages), their configuration.
+func (r *report) writeHeader(w io.Writer, pages bool) {
 	m, c := r.Machine, r.Config
 	fmt.Fprintf(w, "untorn bench  %s\n", m.Date)
 	fmt.Fprintf(w, "machine: %s, %d cores, %s, %s\n", m.CPU, m.Cores, m.Kernel, m.Go)
 	fmt.Fprintf(w, "dir:     %s (%s, RWF_ATOMIC: %s)\n", m.Dir, m.FileSystem, m.Untorn)
+	if !pages {
+		fmt.Fprintln(w)
+		return
+	}
 	fmt.Fprintf(w, "config:  data file %s, untorn cache %s, %d reps (median shown), %d page ops per run, Sync every %d writes, %d writers\n",
 		formatSize(c.Size), formatSize(c.CacheSize), c.Reps, c.Ops, c.SyncEvery, c.Writers)
 	spare := "default"

@@ -45,23 +45,32 @@ func newUntorn(name string, mode atomicio.Mode) *untorn { return &untorn{name: n
 
 func (u *untorn) Name() string { return u.name }
 
+// openUntorn opens (or creates) the untorn file at path for contender
+// name. It reports whether the file is new; where the mode cannot run it
+// fails wrapping errNotApplicable; a file it created and could not open
+// is removed.
+func openUntorn(name, path string, opts atomicio.Options) (f *atomicio.File, fresh bool, err error) {
+	_, err = os.Stat(path)
+	fresh = errors.Is(err, fs.ErrNotExist)
+	f, err = atomicio.Open(path, opts)
+	if err != nil && fresh {
+		_ = os.Remove(path)
+	}
+	switch {
+	case errors.Is(err, atomicio.ErrNoUntornWrites), errors.Is(err, atomicio.ErrNotContainer):
+		return nil, fresh, notApplicable("%w", err)
+	case err != nil:
+		return nil, fresh, fmt.Errorf("%s: %w", name, err)
+	}
+	return f, fresh, nil
+}
+
 func (u *untorn) Open(cfg fileConfig) error {
 	path := cfg.path(u.name, ".dat")
 	u.path = path
-	_, err := os.Stat(path)
-	fresh := errors.Is(err, fs.ErrNotExist)
-	f, err := atomicio.Open(path, createOptions(cfg, u.mode))
-	switch {
-	case errors.Is(err, atomicio.ErrNoUntornWrites), errors.Is(err, atomicio.ErrNotContainer):
-		if fresh {
-			_ = os.Remove(path)
-		}
-		return notApplicable("%w", err)
-	case err != nil:
-		if fresh {
-			_ = os.Remove(path)
-		}
-		return fmt.Errorf("%s: %w", u.name, err)
+	f, fresh, err := openUntorn(u.name, path, createOptions(cfg, u.mode))
+	if err != nil {
+		return err
 	}
 	if f.Size() < cfg.Size {
 		_ = f.Close()

@@ -1,5 +1,7 @@
 package logrec
 
+import "sync"
+
 // A record's data checksum is the CRC-32C of all its data blocks, and its
 // header also holds each block's own CRC-32C. Both are computed from the
 // data for a caller's write; computing the second from the first halves
@@ -7,11 +9,24 @@ package logrec
 // I/O). CRCs compose: for blocks A and B of n bytes each,
 // crc(A‖B) = shift_n(crc(A)) ^ crc(B), where shift_n is the change the CRC
 // register undergoes over n zero bytes, a linear map on 32-bit values
-// (zlib's crc32_combine). sumFolder holds shift_n for the block size as
+// (zlib's crc32_combine). Folder holds shift_n for the block size as
 // four byte tables.
 
 // Folder folds per-block CRC-32Cs into the CRC-32C of the blocks' concatenation.
 type Folder struct{ shift [4][256]uint32 }
+
+// folders holds one Folder per block size for every container and
+// journal of the process (4 KiB of tables each, read only once built).
+var folders sync.Map // int64 -> *Folder
+
+// FolderFor returns the process's shared Folder for blocks of bs bytes.
+func FolderFor(bs int64) *Folder {
+	if f, ok := folders.Load(bs); ok {
+		return f.(*Folder)
+	}
+	f, _ := folders.LoadOrStore(bs, NewFolder(bs))
+	return f.(*Folder)
+}
 
 // NewFolder builds the folder for blocks of bs bytes.
 func NewFolder(bs int64) *Folder {

@@ -11,6 +11,8 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"github.com/untorn/untorn/internal/benchstat"
 )
 
 var (
@@ -281,9 +283,9 @@ func measureCeiling(dir string, sums []summary) (*ceiling, error) {
 		return nil, nil
 	}
 	// A commit's record: its batch's pages and a header block.
-	c := &ceiling{Bytes: int(untorn.BatchBytesPerTx) + boundBlock, SQLite: walNormal.TxP50}
+	c := &ceiling{Bytes: int(untorn.BatchBytesPerTx) + benchstat.BoundBlock, SQLite: walNormal.TxP50}
 	var err error
-	if c.Bound, err = measureDeviceBound(dir, c.Bytes); err != nil {
+	if c.Bound, err = benchstat.DeviceBound(dir, c.Bytes, benchstat.BoundWrites); err != nil {
 		return nil, err
 	}
 	return c, nil
