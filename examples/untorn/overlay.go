@@ -19,6 +19,10 @@ import (
 // reads write nothing. It is no Discarder, Resizer or Lengther, so cow
 // gives back no space and fills no segment through it. Close closes
 // inner.
+//
+// A container's file may be shorter than its layout (it grows with its
+// use, and what lies past its end reads as zeros): the overlay is as large
+// as any layout (overlaySize), reading zeros past inner's end.
 type overlay struct {
 	inner blockdev.Device
 	bs    int64
@@ -29,11 +33,15 @@ type overlay struct {
 
 var _ blockdev.Device = (*overlay)(nil)
 
+// overlaySize is the overlay's capacity: past any container layout (a
+// layout of the largest logical size cow allows is below it).
+const overlaySize = 1 << 52
+
 func newOverlay(inner blockdev.Device) *overlay {
 	return &overlay{inner: inner, bs: int64(inner.Limits().BlockSize), blocks: map[int64][]byte{}}
 }
 
-func (o *overlay) Size() int64             { return o.inner.Size() }
+func (o *overlay) Size() int64             { return max(o.inner.Size(), overlaySize) }
 func (o *overlay) Limits() blockdev.Limits { return o.inner.Limits() }
 func (o *overlay) Flush() error            { return nil }
 func (o *overlay) Close() error            { return o.inner.Close() }
@@ -51,9 +59,13 @@ func (o *overlay) ReadAt(p []byte, off int64) (int, error) {
 	if err := blockdev.CheckIO(o.Limits(), o.Size(), p, off, 0); err != nil {
 		return 0, &blockdev.OpError{Op: "read", Off: off, Len: len(p), Err: err}
 	}
-	if _, err := o.inner.ReadAt(p, off); err != nil {
-		return 0, err
+	in := max(min(int64(len(p)), o.inner.Size()-off), 0) // the part inner holds
+	if in > 0 {
+		if _, err := o.inner.ReadAt(p[:in], off); err != nil {
+			return 0, err
+		}
 	}
+	clear(p[in:])
 	o.mu.RLock()
 	defer o.mu.RUnlock()
 	if len(o.blocks) == 0 {
