@@ -111,6 +111,13 @@ func (u *untornCommitter) Close() error { return u.f.Close() }
 
 func (u *untornCommitter) counts() commitCounts {
 	s := u.f.Stats()
+	if j := s.Journal; s.Mode == atomicio.ModeJournal {
+		// The journal's checkpoints run beside the commits (in the
+		// background); a commit waits for one only when the journal is full.
+		return commitCounts{Passes: s.Writeback.Passes, Flushes: j.Flushes, Joined: s.Writeback.SyncsJoined,
+			Batches: s.Writeback.Batches, Bytes: s.Writeback.BytesWritten, CommitTime: j.CommitTime, FlushTime: j.FlushTime,
+			Checkpoints: j.Checkpoints, CheckpointTime: j.CheckpointTime}
+	}
 	return commitCounts{Passes: s.Writeback.Passes, Flushes: s.COW.Flushes, Joined: s.Writeback.SyncsJoined,
 		Batches: s.Writeback.Batches, Bytes: s.Writeback.BytesWritten, CommitTime: s.COW.CommitTime, FlushTime: s.COW.FlushTime,
 		Checkpoints: s.COW.Checkpoints, Fills: s.COW.Fills, CheckpointTime: s.COW.CheckpointTime + s.COW.CleanCheckpointTime}

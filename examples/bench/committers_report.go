@@ -92,9 +92,9 @@ func (r committersReport) writeTargets(w io.Writer) {
 	}
 	if ok32 && !math.IsNaN(float64(at32.PerFlush)) {
 		period := 1e6 / float64(at32.PerSec) * float64(at32.PerFlush)
-		fmt.Fprintf(w, "  where G=32's time goes: a pass every %s carrying %.1f Syncs; per flush the container wrote its record in %s and flushed in %s (device: %s for one group commit);\n",
+		fmt.Fprintf(w, "  where G=32's time goes: a pass every %s carrying %.1f Syncs; per flush the journal or container wrote its record in %s and flushed in %s (device: %s for one group commit);\n",
 			durUS(time.Duration(period*float64(time.Microsecond))), float64(at32.PerFlush), lat(at32.RecordUS), lat(at32.FlushUS), durUS(r.GroupCommit))
-		fmt.Fprintf(w, "    passes that also checkpoint the container (%.1f/s, %s each: the checkpoints that let freed log segments be used again) or fill a new segment with zeros (%.1f/s) stall the Syncs in and behind them;\n",
+		fmt.Fprintf(w, "    checkpoints (%.1f/s, %s each: a container's stall the Syncs in and behind its passes, a journal's run beside them) and segment fills with zeros (%.1f/s, a container's);\n",
 			float64(at32.CkptPerSec), lat(at32.CkptUS), float64(at32.FillsPerSec))
 		fmt.Fprintf(w, "    the process's threads waited %.0f ms per second for a CPU", float64(at32.CPUWait))
 		if okBuf {

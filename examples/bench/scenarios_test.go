@@ -27,7 +27,7 @@ func TestCommittersPrintsTableAndTargets(t *testing.T) {
 	require.NoError(t, run(context.Background(), o, &out, io.Discard))
 	s := out.String()
 	t.Log("\n" + s)
-	for _, want := range []string{"== committers:", "untorn-auto (cow)", "buffered", "commits/flush",
+	for _, want := range []string{"== committers:", "untorn-auto (journal)", "buffered", "commits/flush",
 		"one commit's flush:", "one group commit's flush at G=32", "targets (untorn-auto):", "commits/s at G=32 >= 10x its G=1",
 		"Sync p99 at G=32 <= 4x one commit's flush", "where G=32's time goes"} {
 		assert.Contains(t, s, want)
