@@ -281,22 +281,59 @@ func (d *Device) cutHome(from, homeEnd int64) error {
 // headers in between come along: a sequential read costs less than many
 // small ones); then the images of a chunk go home in block order, a run
 // of consecutive blocks (up to maxHomeWrite) in one vectored write,
-// QueueDepth writes in flight.
+// QueueDepth writes in flight. A chunk of 1 MiB keeps the reads large and
+// the pool's buffers (maxCkptBufs of them for the whole process) small.
 const (
-	ckptChunk    = 8 << 20
+	ckptChunk    = 1 << 20
 	maxHomeWrite = 1 << 20
 )
 
 // ckptBufs are the buffers checkpoints read images back into, shared by
-// every journal of the process (a File holds none between checkpoints:
-// with many files on one Cache, memory follows the checkpoints running,
-// not the files open). ckptBufAlign suits every device's MemAlign here.
-var ckptBufs = sync.Pool{New: func() any {
-	b := blockdev.AlignedBuffer(ckptChunk, ckptBufAlign)
-	return &b
-}}
+// every journal of the process and bounded: a journal holds none between
+// checkpoints, and at most maxCkptBufs checkpoints copy at once (the others
+// wait for a buffer), so that with hundreds of files on one Cache the
+// memory follows the copies running, not the files open. ckptBufAlign
+// suits every device's MemAlign here.
+var ckptBufs = newBufferPool(maxCkptBufs, ckptChunk, ckptBufAlign)
 
-const ckptBufAlign = 4096
+const (
+	maxCkptBufs  = 4
+	ckptBufAlign = 4096
+)
+
+// bufferPool hands out at most max aligned buffers of size bytes at a
+// time, made on demand and kept for reuse.
+type bufferPool struct {
+	size, align int
+	tokens      chan struct{} // one per buffer that may exist
+	mu          sync.Mutex    // guards free
+	free        [][]byte
+}
+
+func newBufferPool(max, size, align int) *bufferPool {
+	return &bufferPool{size: size, align: align, tokens: make(chan struct{}, max)}
+}
+
+// get returns a buffer, waiting while max are out.
+func (p *bufferPool) get() []byte {
+	p.tokens <- struct{}{}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if n := len(p.free); n > 0 {
+		b := p.free[n-1]
+		p.free = p.free[:n-1]
+		return b
+	}
+	return blockdev.AlignedBuffer(p.size, p.align)
+}
+
+// put gives a buffer from get back.
+func (p *bufferPool) put(b []byte) {
+	p.mu.Lock()
+	p.free = append(p.free, b)
+	p.mu.Unlock()
+	<-p.tokens
+}
 
 // copyHome writes images (ascending blocks) home and returns the time it
 // spent reading them back: cloned (blockdev.Cloner) where the devices can
@@ -317,9 +354,8 @@ func (d *Device) copyHome(images []image) (readBack time.Duration, err error) {
 	byLog := slices.Clone(images)
 	slices.SortFunc(byLog, func(a, b image) int { return int(a.lsn - b.lsn) })
 	per := int64(ckptChunk) / bs
-	bufp := ckptBufs.Get().(*[]byte)
-	defer ckptBufs.Put(bufp)
-	ckptBuf := *bufp
+	ckptBuf := ckptBufs.get()
+	defer ckptBufs.put(ckptBuf)
 	if d.limits.MemAlign > ckptBufAlign {
 		ckptBuf = blockdev.AlignedBuffer(ckptChunk, d.limits.MemAlign)
 	}

@@ -147,6 +147,7 @@ func (d *Device) appendLocked(pieces []blockdev.Piece, data, cut, size int64) er
 		Cut: cut, Size: size, Prev: prev, Extents: exts, Sums: sums}
 	if int64(len(d.hdrBuf)) < h*bs {
 		d.hdrBuf = blockdev.AlignedBuffer(int(h*bs), d.limits.MemAlign)
+		d.hdrCap.Store(int64(cap(d.hdrBuf)))
 	}
 	buf := d.hdrBuf[:h*bs]
 	sum := rec.Encode(buf)

@@ -102,9 +102,16 @@ func logicalSize(data blockdev.Device, bs int64, opts Options) (int64, error) {
 	return logical, nil
 }
 
+// zeros is a block of zeros that every journal of the process writes its
+// new area with (read only).
+var zeros = blockdev.AlignedBuffer(1<<20, ckptBufAlign)
+
 // zero writes zeros over [off, off+n) of dev.
 func zero(dev blockdev.Device, off, n int64, align int) error {
-	buf := blockdev.AlignedBuffer(int(min(n, 1<<20)), max(align, dev.Limits().MemAlign))
+	buf := zeros
+	if a := max(align, dev.Limits().MemAlign); a > ckptBufAlign {
+		buf = blockdev.AlignedBuffer(len(zeros), a)
+	}
 	for done := int64(0); done < n; {
 		k := min(int64(len(buf)), n-done)
 		if _, err := dev.WriteAt(buf[:k], off+done, 0); err != nil {
