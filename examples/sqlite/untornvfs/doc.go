@@ -7,20 +7,26 @@
 //
 // # What SQLite gets
 //
-// The main database file is a COW atomicio File (a container: only this
-// VFS reads it, the stock VFS does not). It tells SQLite
+// The main database file is an atomicio File in journal mode by default
+// (atomicio.ModeJournal): app.db stays an ordinary SQLite database file,
+// and a side journal, app.db-untorn, holds the transactions until a
+// background checkpoint writes their pages home. The file tells SQLite
 // IOCAP_BATCH_ATOMIC, so with journal_mode=DELETE, TRUNCATE or PERSIST a
 // write transaction whose pages fit SQLite's page cache commits as
 //
 //	Lock(RESERVED) ... BeginAtomicWrite, WriteAt per page, CommitAtomicWrite, Sync, Unlock
 //
-// with no journal file: the pages go into one atomicio Batch, which a
-// power cut keeps whole or drops whole, and the Sync makes it durable. That
-// is one sequential write of the pages and one flush per transaction,
-// where DELETE mode writes every page twice and syncs three times.
+// with no rollback journal: the pages go into one atomicio Batch, which is
+// one journal record, kept whole or dropped whole by a power cut, and the
+// Sync makes it durable: one sequential write of the pages and one flush
+// per transaction, where DELETE mode writes every page twice and syncs
+// three times. VFS.Options.Mode = atomicio.ModeCOW keeps the database in a
+// COW container instead (a batch is one container transaction; the file
+// is then readable through this package only); a container made by an
+// earlier release opens as COW.
 //
-// SQLite still uses its journal (opened through Aux, the stock VFS by
-// default) for what a batch does not cover: the first transaction on an
+// SQLite still uses its rollback journal (opened through Aux, the stock VFS
+// by default) for what a batch does not cover: the first transaction on an
 // empty database, a transaction that overflows SQLite's page cache (it
 // spills pages to the file before the commit), and synchronous=OFF. On
 // that path every page write is untorn and the journal protects the
@@ -32,6 +38,16 @@
 //     NORMAL: SQLite calls Sync on the batch path either way).
 //   - After a power cut the database holds a prefix of the committed
 //     transactions, the one in flight whole or not at all.
+//   - After the last connection to a database closes cleanly, the file is
+//     a plain SQLite database of exactly its size, every page home, and
+//     the side journal is gone: SQLite's stock VFS, the sqlite3 shell and
+//     any other tool read it (journal mode). A database that stock SQLite
+//     made opens here in journal mode, in place.
+//   - After a crash the file may hold torn pages until the side journal
+//     is replayed: open it once through this VFS (or atomicio) before any
+//     other tool reads it. The journal app.db-untorn must stay beside it
+//     until then; copying app.db alone, or removing the journal, loses the
+//     last transactions or leaves torn pages.
 //   - A failed CommitAtomicWrite writes nothing and fails the COMMIT with
 //     an SQLite code that is never of the IOERR class (on IOERR SQLite would
 //     fall back to an unsynced journal): SQLITE_FULL for no space,
@@ -50,9 +66,10 @@
 // SQLite's lock levels (SHARED, RESERVED, PENDING, EXCLUSIVE) are kept
 // between the connections of this process in a table per database:
 // readers and one writer at once, as the unix VFS allows. All connections
-// to one name share one atomicio File. atomicio holds an exclusive lock on
-// the file, so a second process cannot open it: its open fails with
-// SQLITE_BUSY wrapping atomicio.ErrLocked.
+// to one name share one atomicio File.
+//
+// atomicio holds an exclusive lock on the file, so a second process cannot
+// open it: its open fails with SQLITE_BUSY wrapping atomicio.ErrLocked.
 //
 // # Limits
 //

@@ -1,7 +1,12 @@
 package untornvfs
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
+	"io"
+	"io/fs"
+	"os"
 	"sync"
 	"sync/atomic"
 
@@ -16,10 +21,11 @@ import (
 const Name = "untorn"
 
 // DefaultCacheSize is the memory of a database File's cache when
-// Options.CacheSize is 0. The File reads the container with O_DIRECT, so its
-// cache takes the place of the kernel's page cache, which holds a stock
-// SQLite file whole where memory allows: 256 MiB, four times atomicio's
-// default, keeps a read-mostly database of that size at memory speed.
+// Options.CacheSize is 0. The File reads the database file with O_DIRECT,
+// so its cache takes the place of the kernel's page cache, which holds a
+// stock SQLite file whole where memory allows: 256 MiB, four times
+// atomicio's default, keeps a read-mostly database of that size at memory
+// speed.
 const DefaultCacheSize = 256 << 20
 
 // Register registers a VFS with default settings under Name. It is safe to
@@ -29,13 +35,19 @@ func Register() { vfs.Register(Name, &VFS{}) }
 // VFS keeps SQLite main database files in atomicio Files and hands every
 // other file (rollback journals, statement and temporary files) to Aux.
 //
-// The zero VFS opens a main database at its path with atomicio.Open in COW
-// mode and uses SQLite's stock "os" VFS for the rest. Set the fields before
+// The zero VFS opens a main database at its path with atomicio.Open in
+// journal mode (the file stays an SQLite database file; see the package
+// documentation) and uses SQLite's stock "os" VFS for the rest. Set the fields before
 // registering; a VFS is safe for concurrent use by many connections.
 type VFS struct {
-	// Options open a main database file (Mode COW if left ModeAuto, so that
-	// batches hold whole transactions; CacheSize DefaultCacheSize if 0).
-	// Ignored when OpenFile is set.
+	// Options open a main database file. Mode ModeAuto (the zero value)
+	// means journal mode, except for a COW container that an earlier
+	// release of this VFS made (a file that is neither an SQLite database
+	// nor empty, without a journal beside it): that opens as atomicio
+	// decides, COW for a container. ModeCOW keeps a new database in a COW
+	// container (readable through this package only). ModeNative writes
+	// pages in place with RWF_ATOMIC and gets no batches (see Limits).
+	// CacheSize is DefaultCacheSize if 0. Ignored when OpenFile is set.
 	Options atomicio.Options
 	// OpenFile, if set, opens the atomicio File for a main database name
 	// instead of atomicio.Open (tests open a blockdev.Mem this way). The
@@ -158,14 +170,49 @@ func (v *VFS) openFile(name string) (*atomicio.File, error) {
 	if v.OpenFile != nil {
 		return v.OpenFile(name)
 	}
+	return atomicio.Open(name, v.fileOptions(name))
+}
+
+// fileOptions are the atomicio Options for the database at path: v.Options
+// with the mode resolved (see VFS.Options) and the cache size defaulted.
+func (v *VFS) fileOptions(path string) atomicio.Options {
 	opts := v.Options
-	if opts.Mode == atomicio.ModeAuto {
-		opts.Mode = atomicio.ModeCOW
+	if opts.Mode == atomicio.ModeAuto && sqliteOrNew(path) {
+		opts.Mode = atomicio.ModeJournal
 	}
 	if opts.CacheSize == 0 {
 		opts.CacheSize = DefaultCacheSize
 	}
-	return atomicio.Open(name, opts)
+	return opts
+}
+
+// sqliteMagic starts every SQLite database file (the header string).
+var sqliteMagic = []byte("SQLite format 3\x00")
+
+// sqliteOrNew reports whether the file at path takes journal mode under
+// ModeAuto: it has a journal beside it, is missing or empty, or starts as
+// an SQLite database does. Anything else (a COW container, or a file it
+// cannot read) is left to atomicio.Open.
+func sqliteOrNew(path string) bool {
+	if _, err := os.Lstat(atomicio.JournalPath(path)); err == nil {
+		return true
+	}
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return true
+	} else if err != nil {
+		return false
+	}
+	defer f.Close()
+	head := make([]byte, len(sqliteMagic))
+	n, err := io.ReadFull(f, head)
+	switch {
+	case n == 0 && (err == nil || errors.Is(err, io.EOF)):
+		return true
+	case err != nil:
+		return false
+	}
+	return bytes.Equal(head, sqliteMagic)
 }
 
 // release drops one connection's reference and closes the File with the
