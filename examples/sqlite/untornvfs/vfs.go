@@ -37,7 +37,8 @@ func Register() { vfs.Register(Name, &VFS{}) }
 //
 // The zero VFS opens a main database at its path with atomicio.Open in
 // journal mode (the file stays an SQLite database file; see the package
-// documentation) and uses SQLite's stock "os" VFS for the rest. Set the fields before
+// documentation), locks it against every other opener (see Locking there)
+// and uses SQLite's stock "os" VFS for the rest. Set the fields before
 // registering; a VFS is safe for concurrent use by many connections.
 type VFS struct {
 	// Options open a main database file. Mode ModeAuto (the zero value)
@@ -50,8 +51,10 @@ type VFS struct {
 	// CacheSize is DefaultCacheSize if 0. Ignored when OpenFile is set.
 	Options atomicio.Options
 	// OpenFile, if set, opens the atomicio File for a main database name
-	// instead of atomicio.Open (tests open a blockdev.Mem this way). The
-	// VFS closes the File when its last connection closes.
+	// instead of atomicio.Open (tests open a blockdev.Mem this way); the
+	// VFS then takes no file lock, and keeping other openers out is
+	// OpenFile's business. The VFS closes the File when its last
+	// connection closes.
 	OpenFile func(name string) (*atomicio.File, error)
 	// Aux serves every file that is not a main database; nil is
 	// vfs.Find("os").
@@ -71,6 +74,9 @@ type VFS struct {
 	// SQLITE_IOERR, as a VFS that maps errors naively would: the control of
 	// the failed-commit test.
 	ioerrCommit bool
+	// noFileLock (tests only) takes no lock on SQLite's lock bytes: the
+	// control of the locking tests.
+	noFileLock bool
 
 	stats stats
 
@@ -136,7 +142,7 @@ func (v *VFS) OpenFilename(name *vfs.Filename, flags vfs.OpenFlag) (vfs.File, vf
 }
 
 func (v *VFS) openMain(name string, flags vfs.OpenFlag) (vfs.File, vfs.OpenFlag, error) {
-	db, err := v.acquire(name)
+	db, err := v.acquire(name, flags&vfs.OPEN_CREATE != 0)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -146,31 +152,84 @@ func (v *VFS) openMain(name string, flags vfs.OpenFlag) (vfs.File, vfs.OpenFlag,
 }
 
 // acquire returns the database open under name, opening it first if no
-// connection has.
-func (v *VFS) acquire(name string) (*database, error) {
+// connection has (creating a missing file when create is set). A database
+// whose File failed to close is still there, and is taken up again.
+func (v *VFS) acquire(name string, create bool) (*database, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if db, ok := v.dbs[name]; ok {
 		db.refs++
 		return db, nil
 	}
-	f, err := v.openFile(name)
+	f, lock, err := v.openFile(name, create)
 	if err != nil {
 		return nil, codeFor(fmt.Errorf("untornvfs: open %q: %w", name, err), sqlite3.CANTOPEN)
 	}
 	if v.dbs == nil {
 		v.dbs = map[string]*database{}
 	}
-	db := &database{name: name, file: f, refs: 1}
+	db := &database{name: name, file: f, lock: lock, refs: 1}
 	v.dbs[name] = db
 	return db, nil
 }
 
-func (v *VFS) openFile(name string) (*atomicio.File, error) {
+// openFile opens the File of the database at name and, unless OpenFile is
+// set, locks it (see fileLock). An existing file is locked first:
+// atomicio.Open recovers a file that has a journal, writing it, and no
+// stock SQLite may be reading it then; a stock SQLite that holds a lock
+// on it keeps it (ErrLocked). A missing file (create set) is created by
+// atomicio.Open, which builds it under a temporary name and renames it to
+// name, and so is an empty one, which it replaces with a new file; the
+// file Open published is locked once Open returns.
+func (v *VFS) openFile(name string, create bool) (*atomicio.File, *fileLock, error) {
 	if v.OpenFile != nil {
-		return v.OpenFile(name)
+		f, err := v.OpenFile(name)
+		return f, nil, err
 	}
-	return atomicio.Open(name, v.fileOptions(name))
+	if v.noFileLock {
+		f, err := atomicio.Open(name, v.fileOptions(name))
+		return f, nil, err
+	}
+	lock, err := lockFile(name)
+	if errors.Is(err, fs.ErrNotExist) && create {
+		lock, err = nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	f, err := atomicio.Open(name, v.fileOptions(name))
+	if err != nil {
+		if lock != nil {
+			err = errors.Join(err, lock.release())
+		}
+		return nil, nil, err
+	}
+	if lock != nil {
+		same, err := lock.at(name)
+		if err == nil && same {
+			return f, lock, nil
+		}
+		if rerr := lock.release(); err == nil {
+			err = rerr
+		}
+		if err != nil {
+			return nil, nil, errors.Join(err, f.Close())
+		}
+	}
+	// A new file is at name: lock it.
+	if lock, err = lockFile(name); err == nil {
+		var same bool
+		if same, err = lock.at(name); err == nil && !same {
+			err = fmt.Errorf("%w: %s was replaced while it was being opened", ErrLocked, name)
+		}
+		if err != nil {
+			err = errors.Join(err, lock.release())
+		}
+	}
+	if err != nil {
+		return nil, nil, errors.Join(err, f.Close())
+	}
+	return f, lock, nil
 }
 
 // fileOptions are the atomicio Options for the database at path: v.Options
@@ -216,7 +275,11 @@ func sqliteOrNew(path string) bool {
 }
 
 // release drops one connection's reference and closes the File with the
-// last one.
+// last one, then drops the file lock: a stock opener gets the file only
+// once it is complete (journal mode: checkpointed, the journal removed).
+// If the Close fails the File is kept open, with its data and its locks,
+// under its name: the next connection to it takes it up again, and the
+// last close tries again.
 func (v *VFS) release(db *database) error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -224,9 +287,14 @@ func (v *VFS) release(db *database) error {
 	if db.refs > 0 {
 		return nil
 	}
-	delete(v.dbs, db.name)
 	if err := db.file.Close(); err != nil {
 		return codeFor(fmt.Errorf("untornvfs: close %q: %w", db.name, err), sqlite3.IOERR_CLOSE)
+	}
+	delete(v.dbs, db.name)
+	if db.lock != nil {
+		if err := db.lock.release(); err != nil {
+			return codeFor(fmt.Errorf("untornvfs: close %q: %w", db.name, err), sqlite3.IOERR_CLOSE)
+		}
 	}
 	return nil
 }
@@ -247,6 +315,7 @@ func (v *VFS) FullPathname(name string) (string, error) { return v.aux().FullPat
 type database struct {
 	name  string
 	file  *atomicio.File
+	lock  *fileLock // on SQLite's lock bytes; nil with OpenFile or noFileLock
 	locks lockTable
 	refs  int // guarded by VFS.mu
 }
