@@ -10,19 +10,24 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/untorn/untorn/atomicio"
-	"github.com/untorn/untorn/blockdev/cow"
 )
 
 // BenchmarkBankCommit times one bank transaction (two UPDATEs and an
-// INSERT, synchronous=FULL) through the untorn VFS and through the stock
-// VFS in WAL mode, on the file system of the test's temporary directory.
+// INSERT, synchronous=FULL) through the untorn VFS (journal mode, the
+// default, and COW mode) and through the stock VFS in WAL mode, on the
+// file system of the test's temporary directory.
 func BenchmarkBankCommit(b *testing.B) {
-	for _, mode := range []string{"untorn", "wal-full"} {
+	for _, mode := range []string{"untorn", "untorn-cow", "wal-full"} {
 		b.Run(mode, func(b *testing.B) {
 			uri := "file:" + filepath.Join(b.TempDir(), "bank.db")
 			var v *VFS
-			if mode == "untorn" {
+			switch mode {
+			case "untorn":
 				v = &VFS{}
+			case "untorn-cow":
+				v = &VFS{Options: atomicio.Options{Mode: atomicio.ModeCOW}}
+			}
+			if v != nil {
 				uri += "?vfs=" + register(b, v)
 			}
 			db, err := sqlite3.Open(uri)
@@ -37,9 +42,9 @@ func BenchmarkBankCommit(b *testing.B) {
 				CREATE TABLE history(src INTEGER, dst INTEGER, amt INTEGER, memo BLOB);
 				WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i<10000) INSERT INTO acct SELECT i, 1000 FROM n`))
 			rng := rand.New(rand.NewPCG(1, 1))
-			var before cow.Stats
+			var before atomicio.Stats
 			if v != nil {
-				before = v.fileStats().COW
+				before = v.fileStats()
 			}
 			b.ResetTimer()
 			for b.Loop() {
@@ -48,13 +53,23 @@ func BenchmarkBankCommit(b *testing.B) {
 					"BEGIN; UPDATE acct SET bal=bal-1 WHERE id=%d; UPDATE acct SET bal=bal+1 WHERE id=%d; INSERT INTO history VALUES(%d,%d,1,randomblob(100)); COMMIT",
 					src, dst, src, dst)))
 			}
-			if v != nil {
-				st := v.fileStats().COW
-				n := float64(b.N)
-				b.ReportMetric(float64(st.Flushes-before.Flushes)/n, "flushes/op")
-				b.ReportMetric(float64(st.Records-before.Records)/n, "records/op")
-				b.ReportMetric(float64(st.Checkpoints-before.Checkpoints)/n, "ckpts/op")
-				b.ReportMetric(float64(st.Fills-before.Fills)/n, "fills/op")
+			if v == nil {
+				return
+			}
+			n := float64(b.N)
+			switch after := v.fileStats(); after.Mode {
+			case atomicio.ModeCOW:
+				st, was := after.COW, before.COW
+				b.ReportMetric(float64(st.Flushes-was.Flushes)/n, "flushes/op")
+				b.ReportMetric(float64(st.Records-was.Records)/n, "records/op")
+				b.ReportMetric(float64(st.Checkpoints-was.Checkpoints)/n, "ckpts/op")
+				b.ReportMetric(float64(st.Fills-was.Fills)/n, "fills/op")
+			case atomicio.ModeJournal:
+				st, was := after.Journal, before.Journal
+				b.ReportMetric(float64(st.Flushes-was.Flushes)/n, "flushes/op")
+				b.ReportMetric(float64(st.Records-was.Records)/n, "records/op")
+				b.ReportMetric(float64(st.Checkpoints-was.Checkpoints)/n, "ckpts/op")
+				b.ReportMetric(float64(st.HomeWrites-was.HomeWrites)/n, "homewrites/op")
 			}
 		})
 	}
