@@ -9,11 +9,12 @@ import (
 	"github.com/ncruces/go-sqlite3"
 	"github.com/ncruces/go-sqlite3/vfs"
 
+	"github.com/untorn/untorn/atomicio"
 	"github.com/untorn/untorn/examples/sqlite/untornvfs"
 )
 
 // contenderNames lists the contenders in the order the tables show them.
-var contenderNames = []string{"delete-full", "wal-full", "wal-normal", "untorn"}
+var contenderNames = []string{"delete-full", "wal-full", "wal-normal", "untorn", "untorn-cow"}
 
 // contender is one way to open a database: a VFS and the pragmas that set
 // its journal and its syncing.
@@ -54,11 +55,15 @@ func newContenders(names []string) ([]*contender, func(), error) {
 			cs = append(cs, &contender{name: n, journal: "wal", sync: "FULL", durable: true})
 		case "wal-normal":
 			cs = append(cs, &contender{name: n, journal: "wal", sync: "NORMAL"})
-		case "untorn":
-			v := &untornvfs.VFS{}
+		case "untorn", "untorn-cow":
+			v := &untornvfs.VFS{} // journal mode
+			if n == "untorn-cow" {
+				v.Options.Mode = atomicio.ModeCOW
+			}
 			name := fmt.Sprintf("untorn-bench-%d-%d", os.Getpid(), vfsSeq.Add(1))
 			vfs.Register(name, v)
-			cleanup = func() { vfs.Unregister(name) }
+			prev := cleanup
+			cleanup = func() { prev(); vfs.Unregister(name) }
 			cs = append(cs, &contender{name: n, journal: "delete", sync: "FULL", durable: true, vfsName: name, untorn: v})
 		default:
 			cleanup()

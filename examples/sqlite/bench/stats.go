@@ -23,7 +23,11 @@ type summary struct {
 	Runs      int
 	Err       error // the first run that failed; its figures are left out
 
-	Rate             float64 // transactions (bank, insert100) or operations (mixed) per second
+	Rate float64 // transactions (bank, insert100) or operations (mixed) per second
+	// RateWithClose is Rate with the time of closing the database (Close)
+	// added to the measured part.
+	RateWithClose    float64
+	Close            time.Duration // closing the database after the measured part
 	TxP50, TxP99     time.Duration
 	ReadP50, ReadP99 time.Duration // mixed only
 	BytesPerTx       float64       // write_bytes per transaction; NaN if unknown
@@ -48,6 +52,8 @@ func summarize(c *contender, runs []result, err error) summary {
 		s.Accounts, s.DBBytes = runs[0].Accounts, runs[0].DBBytes
 	}
 	s.Rate = medianOf(runs, func(r result) float64 { return float64(r.Txs+r.Reads) / r.Elapsed.Seconds() })
+	s.RateWithClose = medianOf(runs, func(r result) float64 { return float64(r.Txs+r.Reads) / (r.Elapsed + r.Close).Seconds() })
+	s.Close = medianDuration(runs, func(r result) time.Duration { return r.Close })
 	s.TxP50 = medianDuration(runs, func(r result) time.Duration { return benchstat.Percentile(r.TxLat, 0.50) })
 	s.TxP99 = medianDuration(runs, func(r result) time.Duration { return benchstat.Percentile(r.TxLat, 0.99) })
 	s.ReadP50 = medianDuration(runs, func(r result) time.Duration { return benchstat.Percentile(r.ReadLat, 0.50) })
