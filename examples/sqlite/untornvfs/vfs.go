@@ -206,30 +206,31 @@ func (v *VFS) openFile(name string, create bool) (*atomicio.File, *fileLock, err
 	}
 	if lock != nil {
 		same, err := lock.at(name)
-		if err == nil && same {
+		if err != nil {
+			return nil, nil, errors.Join(err, lock.release(), f.Close())
+		}
+		if same {
 			return f, lock, nil
 		}
-		if rerr := lock.release(); err == nil {
-			err = rerr
-		}
-		if err != nil {
-			return nil, nil, errors.Join(err, f.Close())
-		}
 	}
-	// A new file is at name: lock it.
-	if lock, err = lockFile(name); err == nil {
+	// A new file is at name: lock it, then let go of the one it replaced.
+	nl, err := lockFile(name)
+	if err == nil {
 		var same bool
-		if same, err = lock.at(name); err == nil && !same {
+		if same, err = nl.at(name); err == nil && !same {
 			err = fmt.Errorf("%w: %s was replaced while it was being opened", ErrLocked, name)
 		}
 		if err != nil {
-			err = errors.Join(err, lock.release())
+			err = errors.Join(err, nl.release())
 		}
+	}
+	if lock != nil {
+		err = errors.Join(err, lock.release())
 	}
 	if err != nil {
 		return nil, nil, errors.Join(err, f.Close())
 	}
-	return f, lock, nil
+	return f, nl, nil
 }
 
 // fileOptions are the atomicio Options for the database at path: v.Options
