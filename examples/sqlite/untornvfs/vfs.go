@@ -106,6 +106,26 @@ func (v *VFS) Stats() Stats {
 	}
 }
 
+// FileStats returns the atomicio Stats of the main database open under
+// name (as SQLite names it, or as the path given to SQLite: it is resolved
+// with FullPathname), and false when no connection has it open. In
+// journal mode Stats.Journal says how full the journal is and what the
+// checkpoints did.
+func (v *VFS) FileStats(name string) (atomicio.Stats, bool) {
+	names := []string{name}
+	if full, _ := v.FullPathname(name); full != "" && full != name {
+		names = append(names, full)
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for _, n := range names {
+		if db, ok := v.dbs[n]; ok {
+			return db.file.Stats(), true
+		}
+	}
+	return atomicio.Stats{}, false
+}
+
 var _ vfs.VFSFilename = (*VFS)(nil)
 
 func (v *VFS) aux() vfs.VFS {
