@@ -69,7 +69,12 @@ func writeWorkload(out io.Writer, w workload, o options, sums []summary, ceil *c
 	}
 	for _, s := range sums {
 		if strings.HasPrefix(s.Contender, "untorn") && s.Runs > 0 {
-			fmt.Fprintf(out, "%s VFS: %.2f batches/tx, %.2f journal (Aux) opens/tx\n", s.Contender, s.BatchesPerTx, s.AuxOpensPerTx)
+			fmt.Fprintf(out, "%s VFS: %.2f batches/tx, %.2f journal (Aux) opens/tx", s.Contender, s.BatchesPerTx, s.AuxOpensPerTx)
+			if s.Contender == "untorn" {
+				fmt.Fprintf(out, "; side journal in the measured part: %.0f checkpoints, %s home, %s checkpointing, %.0f commits waited for room; %s in it at the start",
+					s.Checkpoints, formatBytes(s.HomeBytes), formatDuration(s.CheckpointTime), s.RoomWaits, formatBytes(s.JournalAtStart))
+			}
+			fmt.Fprintln(out)
 		}
 	}
 	writeTargets(out, w, sums)

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"time"
+
+	"github.com/untorn/untorn/blockdev/journal"
 )
 
 // result is what one run of one contender on one workload measured.
@@ -25,6 +27,12 @@ type result struct {
 	Batches, AuxOpens, BatchBytes int64
 	Accounts                      int64 // accounts in the database (bank, mixed)
 	DBBytes                       int64 // database size after the prefill
+	// Journal is what untorn's journal did in the measured part
+	// (journal mode; zero otherwise): checkpoints, the bytes they wrote
+	// home and their time. JournalAtStart is the bytes the journal held
+	// when the measured part began.
+	Journal        journal.Stats
+	JournalAtStart int64
 	// Close is the time closing the database took after the measured part:
 	// the work a contender left for later (untorn in journal mode: the
 	// final checkpoint, which writes every page still only in the journal
@@ -45,7 +53,8 @@ func runOnce(ctx context.Context, parent string, c *contender, w workload, o opt
 			err = errors.Join(err, fmt.Errorf("remove the run directory: %w", rerr))
 		}
 	}()
-	db, err := c.open(filepath.Join(dir, "bench.db"), w.cacheKiB(o))
+	path := filepath.Join(dir, "bench.db")
+	db, err := c.open(path, w.cacheKiB(o))
 	if err != nil {
 		return res, err
 	}
@@ -75,6 +84,9 @@ func runOnce(ctx context.Context, parent string, c *contender, w workload, o opt
 			return res, fmt.Errorf("checkpoint the prefill: %w", err)
 		}
 	}
+	if err := c.drainJournal(path); err != nil {
+		return res, err
+	}
 	if res.DBBytes, err = dbBytes(db); err != nil {
 		return res, err
 	}
@@ -95,6 +107,8 @@ func runOnce(ctx context.Context, parent string, c *contender, w workload, o opt
 	}
 	ioBefore, ioErr := readProcIO()
 	statsBefore := c.untornStats()
+	jBefore := c.journalStats(path)
+	res.JournalAtStart = jBefore.LogBytes
 	start := time.Now()
 	for i := range n {
 		if i%64 == 0 && ctx.Err() != nil {
@@ -114,6 +128,13 @@ func runOnce(ctx context.Context, parent string, c *contender, w workload, o opt
 	}
 	res.Elapsed = time.Since(start)
 	statsAfter := c.untornStats()
+	jAfter := c.journalStats(path)
+	res.Journal = journal.Stats{
+		Checkpoints:    jAfter.Checkpoints - jBefore.Checkpoints,
+		HomeBytes:      jAfter.HomeBytes - jBefore.HomeBytes,
+		CheckpointTime: jAfter.CheckpointTime - jBefore.CheckpointTime,
+		RoomWaits:      jAfter.RoomWaits - jBefore.RoomWaits,
+	}
 	ioAfter, ioErr2 := readProcIO()
 	if ioErr == nil && ioErr2 == nil {
 		res.IO, res.IOKnown = ioAfter.sub(ioBefore), true
