@@ -5,15 +5,18 @@ import (
 	"os"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/ncruces/go-sqlite3"
 	"github.com/ncruces/go-sqlite3/vfs"
 
+	"github.com/untorn/untorn/atomicio"
+	"github.com/untorn/untorn/blockdev/journal"
 	"github.com/untorn/untorn/examples/sqlite/untornvfs"
 )
 
 // contenderNames lists the contenders in the order the tables show them.
-var contenderNames = []string{"delete-full", "wal-full", "wal-normal", "untorn"}
+var contenderNames = []string{"delete-full", "wal-full", "wal-normal", "untorn", "untorn-cow"}
 
 // contender is one way to open a database: a VFS and the pragmas that set
 // its journal and its syncing.
@@ -37,6 +40,40 @@ func (c *contender) untornStats() untornvfs.Stats {
 	return c.untorn.Stats()
 }
 
+// journalStats returns the journal's counters of the untorn database at
+// path (zero for the stock VFS and in COW mode).
+func (c *contender) journalStats(path string) journal.Stats {
+	if c.untorn == nil {
+		return journal.Stats{}
+	}
+	st, _ := c.untorn.FileStats(path)
+	return st.Journal
+}
+
+// journalDrainTimeout bounds how long drainJournal waits.
+const journalDrainTimeout = time.Minute
+
+// drainJournal waits until the side journal of the untorn database at path
+// is empty (journal mode): the idle checkpoint, a second after the last
+// commit, has written the prefill home. So the measured part starts with
+// the prefill in the database file, as WAL's does after
+// wal_checkpoint(TRUNCATE). Nothing for the other contenders.
+func (c *contender) drainJournal(path string) error {
+	if c.untorn == nil {
+		return nil
+	}
+	for deadline := time.Now().Add(journalDrainTimeout); ; {
+		st, ok := c.untorn.FileStats(path)
+		if !ok || st.Mode != atomicio.ModeJournal || st.Journal.LogBytes == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%w: %s still in the side journal after %v", errSetup, formatBytes(float64(st.Journal.LogBytes)), journalDrainTimeout)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // vfsSeq makes the names under which run registers its untorn VFS unique
 // in the process (tests call run more than once).
 var vfsSeq atomic.Int64
@@ -54,11 +91,15 @@ func newContenders(names []string) ([]*contender, func(), error) {
 			cs = append(cs, &contender{name: n, journal: "wal", sync: "FULL", durable: true})
 		case "wal-normal":
 			cs = append(cs, &contender{name: n, journal: "wal", sync: "NORMAL"})
-		case "untorn":
-			v := &untornvfs.VFS{}
+		case "untorn", "untorn-cow":
+			v := &untornvfs.VFS{} // journal mode
+			if n == "untorn-cow" {
+				v.Options.Mode = atomicio.ModeCOW
+			}
 			name := fmt.Sprintf("untorn-bench-%d-%d", os.Getpid(), vfsSeq.Add(1))
 			vfs.Register(name, v)
-			cleanup = func() { vfs.Unregister(name) }
+			prev := cleanup
+			cleanup = func() { prev(); vfs.Unregister(name) }
 			cs = append(cs, &contender{name: n, journal: "delete", sync: "FULL", durable: true, vfsName: name, untorn: v})
 		default:
 			cleanup()

@@ -25,7 +25,7 @@ func TestSmoke(t *testing.T) {
 	text := out.String()
 	t.Log("\n" + text)
 
-	for _, h := range []string{"date", "kernel", "CPUs", "dir", "Notes:", "write_bytes"} {
+	for _, h := range []string{"date", "kernel", "CPUs", "dir", "Notes:", "write_bytes", "incl. close"} {
 		require.Contains(t, text, h)
 	}
 	sections := workloadSections(text)
@@ -39,6 +39,8 @@ func TestSmoke(t *testing.T) {
 			require.Positive(t, rate, "%s/%s", w, c)
 		}
 		require.Contains(t, sec, "untorn VFS: 1.00 batches/tx", "%s: a small transaction is one batch", w)
+		require.Contains(t, sec, "untorn-cow VFS: 1.00 batches/tx", "%s: a small transaction is one batch", w)
+		require.Contains(t, sec, "untorn / untorn-cow:")
 		require.Contains(t, sec, "untorn / delete-full:")
 		require.Contains(t, sec, "untorn / wal-full:")
 		require.NotContains(t, sec, "FAILED")

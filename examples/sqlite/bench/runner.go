@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"time"
+
+	"github.com/untorn/untorn/blockdev/journal"
 )
 
 // result is what one run of one contender on one workload measured.
@@ -25,6 +27,17 @@ type result struct {
 	Batches, AuxOpens, BatchBytes int64
 	Accounts                      int64 // accounts in the database (bank, mixed)
 	DBBytes                       int64 // database size after the prefill
+	// Journal is what untorn's journal did in the measured part
+	// (journal mode; zero otherwise): checkpoints, the bytes they wrote
+	// home and their time. JournalAtStart is the bytes the journal held
+	// when the measured part began.
+	Journal        journal.Stats
+	JournalAtStart int64
+	// Close is the time closing the database took after the measured part:
+	// the work a contender left for later (untorn in journal mode: the
+	// final checkpoint, which writes every page still only in the journal
+	// home; WAL: its checkpoint).
+	Close time.Duration
 }
 
 // runOnce runs workload w once on contender c, on a new database in a
@@ -40,11 +53,16 @@ func runOnce(ctx context.Context, parent string, c *contender, w workload, o opt
 			err = errors.Join(err, fmt.Errorf("remove the run directory: %w", rerr))
 		}
 	}()
-	db, err := c.open(filepath.Join(dir, "bench.db"), w.cacheKiB(o))
+	path := filepath.Join(dir, "bench.db")
+	db, err := c.open(path, w.cacheKiB(o))
 	if err != nil {
 		return res, err
 	}
+	dbOpen := true
 	defer func() {
+		if !dbOpen {
+			return
+		}
 		if cerr := db.Close(); cerr != nil {
 			err = errors.Join(err, fmt.Errorf("close the database: %w", cerr))
 		}
@@ -53,13 +71,21 @@ func runOnce(ctx context.Context, parent string, c *contender, w workload, o opt
 	if err != nil {
 		return res, fmt.Errorf("prefill: %w", err)
 	}
-	defer func() { err = errors.Join(err, d.close()) }()
+	stmtsOpen := true
+	defer func() {
+		if stmtsOpen {
+			err = errors.Join(err, d.close())
+		}
+	}()
 	if c.wal() {
 		// Start the measured part, as in the other modes, with the
 		// prefill in the database file.
 		if err := db.Exec("PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
 			return res, fmt.Errorf("checkpoint the prefill: %w", err)
 		}
+	}
+	if err := c.drainJournal(path); err != nil {
+		return res, err
 	}
 	if res.DBBytes, err = dbBytes(db); err != nil {
 		return res, err
@@ -81,6 +107,8 @@ func runOnce(ctx context.Context, parent string, c *contender, w workload, o opt
 	}
 	ioBefore, ioErr := readProcIO()
 	statsBefore := c.untornStats()
+	jBefore := c.journalStats(path)
+	res.JournalAtStart = jBefore.LogBytes
 	start := time.Now()
 	for i := range n {
 		if i%64 == 0 && ctx.Err() != nil {
@@ -100,6 +128,13 @@ func runOnce(ctx context.Context, parent string, c *contender, w workload, o opt
 	}
 	res.Elapsed = time.Since(start)
 	statsAfter := c.untornStats()
+	jAfter := c.journalStats(path)
+	res.Journal = journal.Stats{
+		Checkpoints:    jAfter.Checkpoints - jBefore.Checkpoints,
+		HomeBytes:      jAfter.HomeBytes - jBefore.HomeBytes,
+		CheckpointTime: jAfter.CheckpointTime - jBefore.CheckpointTime,
+		RoomWaits:      jAfter.RoomWaits - jBefore.RoomWaits,
+	}
 	ioAfter, ioErr2 := readProcIO()
 	if ioErr == nil && ioErr2 == nil {
 		res.IO, res.IOKnown = ioAfter.sub(ioBefore), true
@@ -110,5 +145,15 @@ func runOnce(ctx context.Context, parent string, c *contender, w workload, o opt
 	if err := d.check(); err != nil {
 		return res, err
 	}
+	stmtsOpen = false
+	if err := d.close(); err != nil {
+		return res, err
+	}
+	dbOpen = false
+	start = time.Now()
+	if err := db.Close(); err != nil {
+		return res, fmt.Errorf("close the database: %w", err)
+	}
+	res.Close = time.Since(start)
 	return res, nil
 }

@@ -23,7 +23,11 @@ type summary struct {
 	Runs      int
 	Err       error // the first run that failed; its figures are left out
 
-	Rate             float64 // transactions (bank, insert100) or operations (mixed) per second
+	Rate float64 // transactions (bank, insert100) or operations (mixed) per second
+	// RateWithClose is Rate with the time of closing the database (Close)
+	// added to the measured part.
+	RateWithClose    float64
+	Close            time.Duration // closing the database after the measured part
 	TxP50, TxP99     time.Duration
 	ReadP50, ReadP99 time.Duration // mixed only
 	BytesPerTx       float64       // write_bytes per transaction; NaN if unknown
@@ -31,8 +35,13 @@ type summary struct {
 	BatchesPerTx     float64       // untorn only; NaN otherwise
 	AuxOpensPerTx    float64       // untorn only; NaN otherwise
 	BatchBytesPerTx  float64       // untorn only: bytes of pages in its batches; NaN otherwise
-	Accounts         int64         // of the first run (bank, mixed)
-	DBBytes          int64         // database size after the prefill, of the first run
+	// Journal mode's checkpoints in the measured part (medians): how
+	// many, the bytes they wrote home, their time, commits that waited
+	// for room; and the bytes in the journal when it began.
+	Checkpoints, HomeBytes, RoomWaits, JournalAtStart float64
+	CheckpointTime                                    time.Duration
+	Accounts                                          int64 // of the first run (bank, mixed)
+	DBBytes                                           int64 // database size after the prefill, of the first run
 }
 
 // summarize reduces the runs of one contender to medians.
@@ -48,6 +57,8 @@ func summarize(c *contender, runs []result, err error) summary {
 		s.Accounts, s.DBBytes = runs[0].Accounts, runs[0].DBBytes
 	}
 	s.Rate = medianOf(runs, func(r result) float64 { return float64(r.Txs+r.Reads) / r.Elapsed.Seconds() })
+	s.RateWithClose = medianOf(runs, func(r result) float64 { return float64(r.Txs+r.Reads) / (r.Elapsed + r.Close).Seconds() })
+	s.Close = medianDuration(runs, func(r result) time.Duration { return r.Close })
 	s.TxP50 = medianDuration(runs, func(r result) time.Duration { return benchstat.Percentile(r.TxLat, 0.50) })
 	s.TxP99 = medianDuration(runs, func(r result) time.Duration { return benchstat.Percentile(r.TxLat, 0.99) })
 	s.ReadP50 = medianDuration(runs, func(r result) time.Duration { return benchstat.Percentile(r.ReadLat, 0.50) })
@@ -65,6 +76,11 @@ func summarize(c *contender, runs []result, err error) summary {
 		return perTx(r.IO.WChar, r)
 	})
 	s.BatchesPerTx, s.AuxOpensPerTx, s.BatchBytesPerTx = math.NaN(), math.NaN(), math.NaN()
+	s.Checkpoints = medianOf(runs, func(r result) float64 { return float64(r.Journal.Checkpoints) })
+	s.HomeBytes = medianOf(runs, func(r result) float64 { return float64(r.Journal.HomeBytes) })
+	s.RoomWaits = medianOf(runs, func(r result) float64 { return float64(r.Journal.RoomWaits) })
+	s.JournalAtStart = medianOf(runs, func(r result) float64 { return float64(r.JournalAtStart) })
+	s.CheckpointTime = medianDuration(runs, func(r result) time.Duration { return r.Journal.CheckpointTime })
 	if c.untorn != nil {
 		s.BatchesPerTx = medianOf(runs, func(r result) float64 { return perTx(r.Batches, r) })
 		s.AuxOpensPerTx = medianOf(runs, func(r result) float64 { return perTx(r.AuxOpens, r) })

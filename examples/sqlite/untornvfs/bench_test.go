@@ -5,24 +5,30 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/ncruces/go-sqlite3"
 	"github.com/stretchr/testify/require"
 
 	"github.com/untorn/untorn/atomicio"
-	"github.com/untorn/untorn/blockdev/cow"
 )
 
 // BenchmarkBankCommit times one bank transaction (two UPDATEs and an
-// INSERT, synchronous=FULL) through the untorn VFS and through the stock
-// VFS in WAL mode, on the file system of the test's temporary directory.
+// INSERT, synchronous=FULL) through the untorn VFS (journal mode, the
+// default, and COW mode) and through the stock VFS in WAL mode, on the
+// file system of the test's temporary directory.
 func BenchmarkBankCommit(b *testing.B) {
-	for _, mode := range []string{"untorn", "wal-full"} {
+	for _, mode := range []string{"untorn", "untorn-cow", "wal-full"} {
 		b.Run(mode, func(b *testing.B) {
 			uri := "file:" + filepath.Join(b.TempDir(), "bank.db")
 			var v *VFS
-			if mode == "untorn" {
+			switch mode {
+			case "untorn":
 				v = &VFS{}
+			case "untorn-cow":
+				v = &VFS{Options: atomicio.Options{Mode: atomicio.ModeCOW}}
+			}
+			if v != nil {
 				uri += "?vfs=" + register(b, v)
 			}
 			db, err := sqlite3.Open(uri)
@@ -37,9 +43,9 @@ func BenchmarkBankCommit(b *testing.B) {
 				CREATE TABLE history(src INTEGER, dst INTEGER, amt INTEGER, memo BLOB);
 				WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i<10000) INSERT INTO acct SELECT i, 1000 FROM n`))
 			rng := rand.New(rand.NewPCG(1, 1))
-			var before cow.Stats
+			var before atomicio.Stats
 			if v != nil {
-				before = v.fileStats().COW
+				before = v.fileStats()
 			}
 			b.ResetTimer()
 			for b.Loop() {
@@ -48,13 +54,32 @@ func BenchmarkBankCommit(b *testing.B) {
 					"BEGIN; UPDATE acct SET bal=bal-1 WHERE id=%d; UPDATE acct SET bal=bal+1 WHERE id=%d; INSERT INTO history VALUES(%d,%d,1,randomblob(100)); COMMIT",
 					src, dst, src, dst)))
 			}
-			if v != nil {
-				st := v.fileStats().COW
-				n := float64(b.N)
-				b.ReportMetric(float64(st.Flushes-before.Flushes)/n, "flushes/op")
-				b.ReportMetric(float64(st.Records-before.Records)/n, "records/op")
-				b.ReportMetric(float64(st.Checkpoints-before.Checkpoints)/n, "ckpts/op")
-				b.ReportMetric(float64(st.Fills-before.Fills)/n, "fills/op")
+			if v == nil {
+				return
+			}
+			n := float64(b.N)
+			switch after := v.fileStats(); after.Mode {
+			case atomicio.ModeCOW:
+				st, was := after.COW, before.COW
+				b.ReportMetric(float64(st.Flushes-was.Flushes)/n, "flushes/op")
+				b.ReportMetric(float64(st.Records-was.Records)/n, "records/op")
+				b.ReportMetric(float64(st.Checkpoints-was.Checkpoints)/n, "ckpts/op")
+				b.ReportMetric(float64(st.Fills-was.Fills)/n, "fills/op")
+			case atomicio.ModeJournal:
+				st, was := after.Journal, before.Journal
+				b.ReportMetric(float64(st.Flushes-was.Flushes)/n, "flushes/op")
+				b.ReportMetric(float64(st.Records-was.Records)/n, "records/op")
+				b.ReportMetric(float64(st.Checkpoints-was.Checkpoints)/n, "ckpts/op")
+				b.ReportMetric(float64(st.HomeWrites-was.HomeWrites)/n, "homewrites/op")
+				// Where a commit's time goes: writing the record, the
+				// journal's flush; and the background checkpoints' time
+				// (home writes and the data file's flush among it), per
+				// transaction.
+				us := func(d time.Duration) float64 { return float64(d.Microseconds()) / n }
+				b.ReportMetric(us(st.CommitTime-was.CommitTime), "record-us/op")
+				b.ReportMetric(us(st.FlushTime-was.FlushTime), "flush-us/op")
+				b.ReportMetric(us(st.CheckpointTime-was.CheckpointTime), "ckpt-us/op")
+				b.ReportMetric(us(st.HomeTime-was.HomeTime), "home-us/op")
 			}
 		})
 	}

@@ -30,7 +30,7 @@ var (
 )
 
 // sectorSize is what SQLite is told a sector is: the block of the
-// container, the unit it writes in.
+// journal and of the container, the unit they write in.
 const sectorSize = 4096
 
 // Close unlocks, drops an atomic write left open and releases the
@@ -120,8 +120,9 @@ func (c *conn) LockState() vfs.LockLevel { return c.db.locks.levelOf(c) }
 func (c *conn) SectorSize() int { return sectorSize }
 
 // DeviceCharacteristics says what the file promises SQLite:
-//   - IOCAP_BATCH_ATOMIC (COW mode only): the pages written between
-//     BeginAtomicWrite and CommitAtomicWrite land all or none;
+//   - IOCAP_BATCH_ATOMIC (journal and COW modes): the pages written
+//     between BeginAtomicWrite and CommitAtomicWrite land all or none (one
+//     journal record, or one container transaction);
 //   - IOCAP_POWERSAFE_OVERWRITE: a write never damages bytes outside it,
 //     even across a power cut;
 //   - IOCAP_SUBPAGE_READ: reads of part of a page are fine.
@@ -134,7 +135,7 @@ func (c *conn) SectorSize() int { return sectorSize }
 // commit path).
 func (c *conn) DeviceCharacteristics() vfs.DeviceCharacteristic {
 	caps := vfs.IOCAP_POWERSAFE_OVERWRITE | vfs.IOCAP_SUBPAGE_READ
-	if c.db.file.Mode() == atomicio.ModeCOW {
+	if m := c.db.file.Mode(); m == atomicio.ModeJournal || m == atomicio.ModeCOW {
 		caps |= vfs.IOCAP_BATCH_ATOMIC
 	}
 	return caps

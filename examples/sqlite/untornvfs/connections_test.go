@@ -138,8 +138,8 @@ func TestReadersAndWriterAtOnce(t *testing.T) {
 }
 
 // TestSecondOpenerIsRefused: a database open through one VFS cannot be
-// opened through another (as another process would): atomicio's file
-// lock refuses it with SQLITE_BUSY.
+// opened through another (as another process would): the VFS's lock on
+// SQLite's lock bytes refuses it with SQLITE_BUSY.
 func TestSecondOpenerIsRefused(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "one.db")
 	a := openDB(t, register(t, &VFS{}), path)

@@ -11,15 +11,20 @@ import (
 	"github.com/ncruces/go-sqlite3"
 	"github.com/stretchr/testify/require"
 
+	"github.com/untorn/untorn/atomicio"
+	"github.com/untorn/untorn/blockdev"
 	"github.com/untorn/untorn/internal/testsize"
 )
 
 // crashRun describes one crash test run of the bank.
 type crashRun struct {
+	mode         atomicio.Mode // ModeCOW or ModeJournal
 	seed         uint64
 	txs          int               // transactions in the workload
 	cutAt        func(op int) bool // which operations the power is cut before
 	plainBatches bool              // the negative control's VFS
+	// lyingDataFlush: journal mode's negative control (machineConfig).
+	lyingDataFlush bool
 	// recoveryOneIn: one image in this many is first recovered with the
 	// power cut again at a random operation of the recovery (and of that
 	// recovery, one in this many again).
@@ -38,16 +43,19 @@ type crashTally struct {
 	first        error // the first failure
 	batches      int64 // atomic writes the workload committed
 	auxOpens     int64 // journal files the workload opened
+	checkpoints  int64 // journal mode: checkpoints of the workload (pages written home)
 }
 
 // runBankCrash runs the bank workload on a new machine, cutting the power
-// where run.cutAt says, and checks every image: it opens (SQLite rolls a
-// hot journal back), PRAGMA integrity_check says ok, and it holds the
-// first h transactions exactly, where h is every transaction whose COMMIT
-// returned before the cut, or that and the one in flight.
+// where run.cutAt says (the final Close, which in journal mode writes
+// everything home, included), and checks every image: it opens (atomicio
+// recovers, SQLite rolls a hot journal back), PRAGMA integrity_check says
+// ok, and it holds the first h transactions exactly, where h is every
+// transaction whose COMMIT returned before the cut, or that and the one in
+// flight.
 func runBankCrash(t *testing.T, run crashRun) crashTally {
 	var tally crashTally
-	m, name, unregister := newMachine(t, nil, machineConfig{plainBatches: run.plainBatches})
+	m, name, unregister := newMachine(t, nil, machineConfig{mode: run.mode, plainBatches: run.plainBatches, lyingDataFlush: run.lyingDataFlush})
 	defer unregister()
 	db := openBank(t, name)
 
@@ -65,10 +73,21 @@ func runBankCrash(t *testing.T, run crashRun) crashTally {
 		require.NoError(t, db.Exec(k.txSQL(i)), "transaction %d", i)
 		committed.Store(int64(i))
 	}
-	m.disarm()
+	st := m.vfs.fileStats()
 	require.NoError(t, db.Close())
+	m.disarm()
+	require.Equal(t, m.mode, st.Mode)
+	if m.mode == atomicio.ModeJournal && !run.plainBatches && !run.lyingDataFlush {
+		// After Close the data device alone holds the database, durably:
+		// open what a power cut now leaves of it with an empty journal.
+		jmem, err := blockdev.NewMem(machineJournalDevice, machineLimits)
+		require.NoError(t, err)
+		home := &machineImage{op: -1, mode: m.mode, mem: m.mem.CrashClone(blockdev.CrashConfig{}), jmem: jmem, dir: m.dir.image(nil, 0)}
+		require.NoError(t, checkImage(t, k, home, run.txs, run.txs, 0, func(int) bool { return false }, nil),
+			"after Close the data device alone (durable part, no journal) must hold every transaction")
+	}
 	s := m.vfs.Stats()
-	tally.batches, tally.auxOpens = s.Batches, s.AuxOpens
+	tally.batches, tally.auxOpens, tally.checkpoints = s.Batches, s.AuxOpens, st.Journal.Checkpoints
 	return tally
 }
 
@@ -134,50 +153,91 @@ func checkImage(t *testing.T, k bank, img *machineImage, lo, hi int, seed uint64
 	return k.expected(h).compare(got)
 }
 
+// crashModes are the modes the crash tests run the VFS in.
+var crashModes = []atomicio.Mode{atomicio.ModeJournal, atomicio.ModeCOW}
+
 // TestBankCrashAtEveryOperation runs bank workloads of 100
-// transactions (synchronous=FULL, journal_mode=DELETE) and cuts the power
-// before every device write and flush and every journal write, truncate,
-// sync and delete of each; one image in four is first recovered with the
-// power cut again inside the recovery (atomicio's and SQLite's hot-journal
-// rollback), sometimes twice. One workload (seed 0) by default, 8 with
+// transactions (synchronous=FULL, journal_mode=DELETE) per mode, journal
+// (the default: two Mems, the data file's and the journal's, cut at one
+// instant, tearing at 512 bytes; the journal small enough to be
+// checkpointed every few transactions) and COW, and cuts the power before
+// every device write and flush and every SQLite journal write, truncate,
+// sync and delete of each, the final Close included; one image in four is
+// first recovered with the power cut again inside the recovery (atomicio's
+// replay or container recovery, and SQLite's hot-journal rollback),
+// sometimes twice. One workload (seed 0) per mode by default, 8 with
 // UNTORN_LONG=1 (internal/testsize).
 func TestBankCrashAtEveryOperation(t *testing.T) {
-	var mu sync.Mutex
-	var total crashTally
-	t.Run("seeds", func(t *testing.T) {
-		for seed := range testsize.Pick(1, 8) {
-			t.Run(fmt.Sprint(seed), func(t *testing.T) {
-				t.Parallel()
-				tally := runBankCrash(t, crashRun{seed: uint64(seed), txs: 100, cutAt: func(int) bool { return true }, recoveryOneIn: 4})
-				t.Logf("%d images (%d cut inside a recovery), %d failures; workload: %d batches, %d journal opens",
-					tally.images, tally.recoveryCuts, tally.failures, tally.batches, tally.auxOpens)
-				require.NoError(t, tally.first)
-				require.Greater(t, tally.batches, int64(80), "most transactions commit with a batch")
-				require.GreaterOrEqual(t, tally.auxOpens, int64(3), "big transactions take the journal")
-				mu.Lock()
-				defer mu.Unlock()
-				total.images += tally.images
-				total.recoveryCuts += tally.recoveryCuts
+	seeds := testsize.Pick(1, 8)
+	for _, mode := range crashModes {
+		t.Run(mode.String(), func(t *testing.T) {
+			var mu sync.Mutex
+			var total crashTally
+			t.Run("seeds", func(t *testing.T) {
+				for seed := range seeds {
+					t.Run(fmt.Sprint(seed), func(t *testing.T) {
+						t.Parallel()
+						tally := runBankCrash(t, crashRun{mode: mode, seed: uint64(seed), txs: 100, cutAt: func(int) bool { return true }, recoveryOneIn: 4})
+						t.Logf("%d images (%d cut inside a recovery), %d failures; workload: %d batches, %d journal opens, %d checkpoints",
+							tally.images, tally.recoveryCuts, tally.failures, tally.batches, tally.auxOpens, tally.checkpoints)
+						require.NoError(t, tally.first)
+						require.Greater(t, tally.batches, int64(80), "most transactions commit with a batch")
+						require.GreaterOrEqual(t, tally.auxOpens, int64(3), "big transactions take the journal")
+						if mode == atomicio.ModeJournal {
+							require.GreaterOrEqual(t, tally.checkpoints, int64(5), "the workload writes pages home many times")
+						}
+						mu.Lock()
+						defer mu.Unlock()
+						total.images += tally.images
+						total.recoveryCuts += tally.recoveryCuts
+					})
+				}
 			})
-		}
-	})
-	t.Logf("total: %d crash images checked, %d of them cut inside a recovery, 0 failures", total.images, total.recoveryCuts)
+			t.Logf("%v: %d crash images checked, %d of them cut inside a recovery, 0 failures", mode, total.images, total.recoveryCuts)
+		})
+	}
 }
 
 // TestBankCrashCatchesPlainBatches is the negative control: a VFS that
 // claims IOCAP_BATCH_ATOMIC but writes each page on its own (untorn, even
-// durable at once) must fail the same check, in most workloads.
+// durable at once) must fail the same check, in most workloads, in every
+// mode.
 func TestBankCrashCatchesPlainBatches(t *testing.T) {
-	const runs = 5
+	for _, mode := range crashModes {
+		t.Run(mode.String(), func(t *testing.T) {
+			requireCaught(t, crashRun{mode: mode, plainBatches: true}, 5)
+		})
+	}
+}
+
+// TestBankCrashCatchesLyingDataFlush is journal mode's negative control:
+// a data device whose Flush does nothing lets a checkpoint free journal
+// space before the pages it wrote home are durable (the order rule the
+// journal keeps), and the crash test must see transactions lost.
+func TestBankCrashCatchesLyingDataFlush(t *testing.T) {
+	requireCaught(t, crashRun{mode: atomicio.ModeJournal, lyingDataFlush: true}, 3)
+}
+
+// requireCaught runs a broken VFS or machine (run) over runs workloads of
+// 15 transactions (40 with lyingDataFlush, which needs checkpoints),
+// cutting at every operation, and requires all of them but one to fail the
+// check.
+// Each workload stops at its first failure, but for the first one with
+// UNTORN_LONG=1, which is checked whole, to count.
+func requireCaught(t *testing.T, run crashRun, runs int) {
+	run.txs = 15
+	if run.lyingDataFlush {
+		run.txs = 40
+	}
+	run.cutAt = func(int) bool { return true }
 	caught := 0
 	for seed := range runs {
-		// The first workload is checked whole, to count; the others stop
-		// at their first failure.
-		tally := runBankCrash(t, crashRun{seed: uint64(seed), txs: 15, cutAt: func(int) bool { return true }, plainBatches: true, untilFailure: seed > 0})
+		run.seed, run.untilFailure = uint64(seed), seed > 0 || !testsize.Long()
+		tally := runBankCrash(t, run)
 		t.Logf("seed %d: %d images, %d failures (%d by integrity_check); first: %v", seed, tally.images, tally.failures, tally.integrity, tally.first)
 		if tally.failures > 0 {
 			caught++
 		}
 	}
-	require.GreaterOrEqual(t, caught, runs-1, "the crash test cannot tell a VFS without batches")
+	require.GreaterOrEqual(t, caught, runs-1, "the crash test cannot tell the broken VFS (%v)", run.mode)
 }

@@ -25,17 +25,22 @@ var (
 	ErrLockProtocol = errors.New("untornvfs: lock transition out of protocol")
 	// ErrClosed: the connection's file was closed.
 	ErrClosed = errors.New("untornvfs: file closed")
+	// ErrLocked: another opener holds a lock on SQLite's lock bytes of
+	// the database file (a stock SQLite in a transaction, or this VFS in
+	// another process or another VFS value), so the VFS did not open it.
+	// SQLite gets SQLITE_BUSY.
+	ErrLocked = errors.New("untornvfs: database file locked by another opener")
 )
 
 // codeFor tags err with the SQLite code that says what happened: BUSY for
-// a file another process holds, FULL for no space, CORRUPT for damage the
+// a file another opener holds, FULL for no space, CORRUPT for damage the
 // container detected, NOMEM for a cache out of memory, fallback otherwise.
 func codeFor[T interface{ ~uint8 | ~uint16 }](err error, fallback T) error {
 	if err == nil {
 		return nil
 	}
 	switch {
-	case errors.Is(err, atomicio.ErrLocked):
+	case errors.Is(err, ErrLocked), errors.Is(err, atomicio.ErrLocked):
 		return vfs.SystemError(err, sqlite3.BUSY)
 	case errors.Is(err, syscall.ENOSPC), errors.Is(err, atomicio.ErrOutOfRange):
 		return vfs.SystemError(err, sqlite3.FULL)

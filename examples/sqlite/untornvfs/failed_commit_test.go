@@ -64,22 +64,24 @@ func failedCommit(t *testing.T, cfg machineConfig, failErr error) (commitErr err
 // (not one write, flush or journal operation), so a crash then finds the
 // database as before; the transaction runs again once the fault is gone.
 func TestFailedCommitWritesNothing(t *testing.T) {
-	for _, tc := range []struct {
-		fault error
-		code  sqlite3.ErrorCode
-	}{
-		{fmt.Errorf("injected: %w", syscall.EIO), sqlite3.ERROR},
-		{fmt.Errorf("injected: %w", syscall.ENOSPC), sqlite3.FULL},
-	} {
-		t.Run(tc.code.Error(), func(t *testing.T) {
-			err, ops, _, bad := failedCommit(t, machineConfig{}, tc.fault)
-			require.Error(t, err, "the COMMIT must fail")
-			require.ErrorIs(t, err, tc.code, "got %v", err)
-			require.False(t, errors.Is(err, sqlite3.IOERR), "an IOERR makes SQLite fall back to an unsynced journal: %v", err)
-			require.Zero(t, ops, "the failed COMMIT wrote to the device or a journal")
-			require.Empty(t, bad)
-			t.Logf("COMMIT: %v; no write, flush or journal operation during it", err)
-		})
+	for _, mode := range crashModes {
+		for _, tc := range []struct {
+			fault error
+			code  sqlite3.ErrorCode
+		}{
+			{fmt.Errorf("injected: %w", syscall.EIO), sqlite3.ERROR},
+			{fmt.Errorf("injected: %w", syscall.ENOSPC), sqlite3.FULL},
+		} {
+			t.Run(mode.String()+"/"+tc.code.Error(), func(t *testing.T) {
+				err, ops, _, bad := failedCommit(t, machineConfig{mode: mode}, tc.fault)
+				require.Error(t, err, "the COMMIT must fail")
+				require.ErrorIs(t, err, tc.code, "got %v", err)
+				require.False(t, errors.Is(err, sqlite3.IOERR), "an IOERR makes SQLite fall back to an unsynced journal: %v", err)
+				require.Zero(t, ops, "the failed COMMIT wrote to the device or a journal")
+				require.Empty(t, bad)
+				t.Logf("COMMIT: %v; no write, flush or journal operation during it", err)
+			})
+		}
 	}
 }
 
@@ -88,8 +90,12 @@ func TestFailedCommitWritesNothing(t *testing.T) {
 // the pages in place (pager.c), so on a file whose writes reach the device
 // one by one some crash image during that COMMIT holds a torn transaction.
 func TestFailedCommitAsIOERRTears(t *testing.T) {
-	err, _, images, bad := failedCommit(t, machineConfig{ioerrCommit: true, writeThrough: true}, fmt.Errorf("injected: %w", syscall.EIO))
-	t.Logf("COMMIT: %v; %d crash images during it, %d broken; first: %v", err, images, len(bad), errors.Join(bad[:min(1, len(bad))]...))
-	require.NoError(t, err, "SQLite took its journal fallback and committed")
-	require.NotEmpty(t, bad, "the fallback after an IOERR should be seen tearing")
+	for _, mode := range crashModes {
+		t.Run(mode.String(), func(t *testing.T) {
+			err, _, images, bad := failedCommit(t, machineConfig{mode: mode, ioerrCommit: true, writeThrough: true}, fmt.Errorf("injected: %w", syscall.EIO))
+			t.Logf("COMMIT: %v; %d crash images during it, %d broken; first: %v", err, images, len(bad), errors.Join(bad[:min(1, len(bad))]...))
+			require.NoError(t, err, "SQLite took its journal fallback and committed")
+			require.NotEmpty(t, bad, "the fallback after an IOERR should be seen tearing")
+		})
+	}
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/untorn/untorn/atomicio"
 	"github.com/untorn/untorn/blockdev"
 )
 
@@ -13,14 +14,20 @@ import (
 // ENOSPC and with EIO, and then lets the device work again. The COMMIT may
 // fail; the transaction is then whole or absent, never torn, and SQLite
 // can run it again. The transactions after it commit, and after a power
-// cut the database holds every one of them.
+// cut the database holds every one of them. In both modes.
 func TestTransientFaultDuringCommit(t *testing.T) {
+	for _, mode := range crashModes {
+		t.Run(mode.String(), func(t *testing.T) { transientFaultDuringCommit(t, mode) })
+	}
+}
+
+func transientFaultDuringCommit(t *testing.T, mode atomicio.Mode) {
 	k := bank{seed: 21}
 	const before, after = 10, 5
 
 	// How many device writes and flushes the commit of transaction
 	// before+1 makes.
-	m, name, unregister := newMachine(t, nil, machineConfig{})
+	m, name, unregister := newMachine(t, nil, machineConfig{mode: mode})
 	db := openBank(t, name)
 	for i := 1; i <= before; i++ {
 		require.NoError(t, db.Exec(k.txSQL(i)))
@@ -35,7 +42,7 @@ func TestTransientFaultDuringCommit(t *testing.T) {
 	failed, visible := 0, 0
 	for _, fault := range []error{blockdev.ErrInjectedENOSPC, blockdev.ErrInjectedEIO} {
 		for j := range commitOps {
-			m, name, unregister := newMachine(t, nil, machineConfig{})
+			m, name, unregister := newMachine(t, nil, machineConfig{mode: mode})
 			db := openBank(t, name)
 			for i := 1; i <= before; i++ {
 				require.NoError(t, db.Exec(k.txSQL(i)))

@@ -13,8 +13,9 @@ import (
 )
 
 // TestOnRealXFS runs the VFS over real files on XFS with reflink (loop
-// mounted, RWF_ATOMIC available): in COW mode transactions commit as
-// batches; in native mode (RWF_ATOMIC in place) the VFS does not claim
+// mounted, RWF_ATOMIC available): in journal mode (the default) and COW
+// mode transactions commit as batches, and in journal mode the file is an
+// SQLite database for the stock VFS after Close; in native mode (RWF_ATOMIC in place) the VFS does not claim
 // IOCAP_BATCH_ATOMIC, SQLite uses its journal, and every page write is
 // untorn. Both read back what they wrote after a reopen. Skipped where no
 // XFS can be mounted, failed instead under UNTORN_REQUIRE_XFS=1 (CI).
@@ -23,7 +24,7 @@ func TestOnRealXFS(t *testing.T) {
 	if dir == "" {
 		return
 	}
-	for _, mode := range []atomicio.Mode{atomicio.ModeCOW, atomicio.ModeNative} {
+	for _, mode := range []atomicio.Mode{atomicio.ModeJournal, atomicio.ModeCOW, atomicio.ModeNative} {
 		t.Run(mode.String(), func(t *testing.T) {
 			v := &VFS{Options: atomicio.Options{Mode: mode, CacheSize: 16 << 20}}
 			name, unregister := registerNow(v)
@@ -42,7 +43,7 @@ func TestOnRealXFS(t *testing.T) {
 			v.mu.Unlock()
 			require.Equal(t, mode, f.Mode())
 			c := &conn{db: &database{file: f}}
-			if mode == atomicio.ModeCOW {
+			if mode != atomicio.ModeNative {
 				require.NotZero(t, c.DeviceCharacteristics()&vfs.IOCAP_BATCH_ATOMIC)
 				require.EqualValues(t, 50, after.Batches-before.Batches)
 				require.Zero(t, after.AuxOpens-before.AuxOpens)
@@ -56,6 +57,12 @@ func TestOnRealXFS(t *testing.T) {
 			db = openDB(t, name, path)
 			require.EqualValues(t, 50, queryInt(t, db, "SELECT count(*) FROM kv"))
 			requireIntegrity(t, db)
+			if mode == atomicio.ModeJournal {
+				require.NoError(t, db.Close())
+				stock := openDB(t, "os", path)
+				require.EqualValues(t, 50, queryInt(t, stock, "SELECT count(*) FROM kv"), "through the stock VFS")
+				requireIntegrity(t, stock)
+			}
 		})
 	}
 }

@@ -1,0 +1,111 @@
+package untornvfs
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"golang.org/x/sys/unix"
+)
+
+// SQLite's lock bytes (os.h; ncruces' vfs/lock.go): every SQLite that
+// opens the file with its unix VFS locks bytes in [pendingByte,
+// pendingByte+lockSpan) with POSIX advisory locks before it reads or
+// writes the file.
+const (
+	pendingByte  = 0x40000000      // PENDING_BYTE
+	reservedByte = pendingByte + 1 // RESERVED_BYTE
+	sharedFirst  = pendingByte + 2 // SHARED_FIRST
+	sharedSize   = 510             // SHARED_SIZE
+	lockSpan     = sharedFirst + sharedSize - pendingByte
+)
+
+// fileLock is the lock untornvfs holds on a main database file for as long
+// as it has the file open: an open file description lock (fcntl
+// F_OFD_SETLK) for writing on all of SQLite's lock bytes, PENDING,
+// RESERVED and the SHARED range, on a descriptor of its own.
+//
+// Why this lock: SQLite's unix VFS (os_unix.c, unixLock) takes a SHARED
+// lock by read-locking the PENDING byte and then the SHARED range, so a
+// write lock on either makes it fail; RESERVED and EXCLUSIVE come only
+// after SHARED. A stock SQLite, in this process (ncruces' VFS, which uses
+// OFD locks on Linux) or in another (the C library's unix VFS, which uses
+// process-associated fcntl locks; the two kinds conflict), therefore gets
+// SQLITE_BUSY for every read and write while the lock is held, and never
+// reads the file while a checkpoint writes it home. An OFD lock belongs to
+// the descriptor, not to the process, so closing another descriptor of the
+// same file in this process (atomicio's, a stock connection's) does not
+// drop it, as it would a process-associated POSIX lock, and another VFS
+// in this process is refused as another process is. Closing the
+// descriptor releases it.
+type fileLock struct {
+	fd       int
+	dev, ino uint64 // the locked inode
+}
+
+// lockFile opens the file at path and takes the lock without waiting. A
+// lock held elsewhere is an error wrapping ErrLocked; a missing file one
+// wrapping fs.ErrNotExist.
+func lockFile(path string) (*fileLock, error) {
+	var fd int
+	var err error
+	for {
+		fd, err = unix.Open(path, unix.O_RDWR|unix.O_CLOEXEC, 0)
+		if !errors.Is(err, unix.EINTR) {
+			break
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("untornvfs: open %s to lock it: %w", path, err)
+	}
+	l := &fileLock{fd: fd}
+	if err := l.lock(); err != nil {
+		_ = unix.Close(fd)
+		return nil, fmt.Errorf("untornvfs: lock %s: %w", path, err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		_ = unix.Close(fd)
+		return nil, fmt.Errorf("untornvfs: lock %s: fstat: %w", path, err)
+	}
+	l.dev, l.ino = st.Dev, st.Ino
+	return l, nil
+}
+
+// lock takes the write lock on SQLite's lock bytes, without waiting.
+func (l *fileLock) lock() error {
+	lk := unix.Flock_t{Type: unix.F_WRLCK, Whence: io.SeekStart, Start: pendingByte, Len: lockSpan}
+	for {
+		err := unix.FcntlFlock(uintptr(l.fd), unix.F_OFD_SETLK, &lk)
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, unix.EINTR):
+			continue
+		case errors.Is(err, unix.EAGAIN), errors.Is(err, unix.EACCES):
+			return fmt.Errorf("%w: %w", ErrLocked, err)
+		}
+		return fmt.Errorf("fcntl(F_OFD_SETLK): %w", err)
+	}
+}
+
+// at reports whether path names the locked inode now.
+func (l *fileLock) at(path string) (bool, error) {
+	var st unix.Stat_t
+	err := unix.Stat(path, &st)
+	if errors.Is(err, unix.ENOENT) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("untornvfs: stat %s: %w", path, err)
+	}
+	return st.Dev == l.dev && st.Ino == l.ino, nil
+}
+
+// release closes the descriptor, which drops the lock.
+func (l *fileLock) release() error {
+	if err := unix.Close(l.fd); err != nil {
+		return fmt.Errorf("untornvfs: unlock: %w", err)
+	}
+	return nil
+}
