@@ -210,3 +210,28 @@ func TestAbandonWritesNothingInJournalMode(t *testing.T) {
 	requirePlainFile(t, path, journalCreateOpts.Size, true)
 	requireUsableJournal(t, path, "synced", "next")
 }
+
+// TestJournalKeepsAnEmptyFileInPlace: an existing empty file opened in
+// journal mode stays the same file (its inode), given Options.Size bytes
+// and a journal, instead of being replaced by a new one: another holder of
+// the empty file sees the one file (found from the SQLite VFS: a stock
+// connection that had created the empty database was stranded on the
+// replaced inode).
+func TestJournalKeepsAnEmptyFileInPlace(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "data.db")
+	require.NoError(t, os.WriteFile(path, nil, 0o600))
+	before := inode(t, path)
+	f, err := Open(path, journalCreateOpts)
+	require.NoError(t, err)
+	require.Equal(t, ModeJournal, f.Mode())
+	require.Equal(t, before, inode(t, path), "the empty file is the data file")
+	require.EqualValues(t, journalCreateOpts.Size, f.Size())
+	writeMarker(t, f, "in place")
+	require.NoError(t, f.Close())
+	require.Equal(t, before, inode(t, path))
+	st, err := os.Stat(path)
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o600), st.Mode().Perm())
+	requireUsableJournal(t, path, "in place", "again")
+}

@@ -72,6 +72,13 @@ func resolveMode(dev blockdev.Device, opts Options, path string, nativeMax int) 
 		if !existingFile || !ok {
 			return nil, 0, fmt.Errorf("%w: journal mode over a device needs a second device for the journal (OpenDeviceWithJournal)", ErrInvalid)
 		}
+		if n, ok := blockdev.LengthOf(f); ok && n == 0 && opts.Size > 0 {
+			// An empty file kept in place (journalInPlace) starts with
+			// Options.Size bytes, as a new one would.
+			if err := f.SetLength(opts.Size); err != nil {
+				return nil, 0, fmt.Errorf("atomicio: size the empty file: %w", err)
+			}
+		}
 		jd, err := createFileJournal(f, path, opts)
 		if err != nil {
 			return nil, 0, err

@@ -103,7 +103,7 @@ func openOnce(path string, opts Options) (*File, error) {
 			return nil, fmt.Errorf("%w: %s is a dangling symbolic link", ErrInvalid, path)
 		}
 		return createNew(path, opts)
-	case err == nil && st.Mode().IsRegular() && st.Size() == 0:
+	case err == nil && st.Mode().IsRegular() && st.Size() == 0 && !journalInPlace(path, opts):
 		real, err := filepath.EvalSymlinks(path)
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, errRaced
@@ -115,6 +115,20 @@ func openOnce(path string, opts Options) (*File, error) {
 		return nil, fmt.Errorf("atomicio: open %s: %w", path, err)
 	}
 	return openExisting(path, opts, withJournal)
+}
+
+// journalInPlace reports whether an existing empty file at path is to be
+// kept where it is and given a journal (journal mode needs no format),
+// rather than replaced by a new file: other holders of the empty file
+// (a stock SQLite connection that created it, say) then see the one file.
+func journalInPlace(path string, opts Options) bool {
+	switch opts.Mode {
+	case ModeJournal:
+		return true
+	case ModeAuto:
+		return fastAtomicMax(path) < 2*opts.MaxAtomic
+	}
+	return false
 }
 
 // openExisting opens the existing file at path: in journal mode when it

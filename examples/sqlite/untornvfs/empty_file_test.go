@@ -10,13 +10,10 @@ import (
 	"github.com/untorn/untorn/atomicio"
 )
 
-// knownBugsEnv runs the tests of library bugs found from this package and
-// not fixed here (the library is not this package's to change); they fail
-// until the library is fixed.
-const knownBugsEnv = "UNTORN_KNOWN_BUGS"
-
-// TestJournalModeKeepsAnEmptyFile: atomicio.Open in journal mode keeps a
-// non-empty plain file where it is (a journal beside it), but replaces an
+// TestJournalModeKeepsAnEmptyFile, a regression test of a library bug
+// found from this package and fixed (atomicio keeps an empty file in place
+// in journal mode now): atomicio.Open in journal mode kept a
+// non-empty plain file where it is (a journal beside it), but replaced an
 // existing empty file with a new one (open.go, openOnce: an empty regular
 // file counts as missing; create.go, replaceEmpty: a new file renamed over
 // it). A journal-mode data file needs no formatting, and the replacement
@@ -28,9 +25,6 @@ const knownBugsEnv = "UNTORN_KNOWN_BUGS"
 // (a disk I/O error seen while writing this package's tests) and would
 // leave a big transaction unprotected against a power cut.
 func TestJournalModeKeepsAnEmptyFile(t *testing.T) {
-	if os.Getenv(knownBugsEnv) != "1" {
-		t.Skip("library bug, reported; run with " + knownBugsEnv + "=1")
-	}
 	path := filepath.Join(t.TempDir(), "empty.db")
 	require.NoError(t, os.WriteFile(path, nil, 0o644))
 	before := inode(t, path)
