@@ -29,15 +29,24 @@ const (
 
 // ckptBufs are the buffers checkpoints read images back into, shared by
 // every journal of the process and bounded: a journal holds none between
-// checkpoints, and at most maxCkptBufs buffers exist at once (a copy takes
-// one, waiting for it, and a second for its pipeline only if one is free),
-// so that with hundreds of files on one Cache the memory follows the
-// copies running, not the files open. ckptBufAlign suits every device's
+// checkpoints, and at most maxCkptBufs copies hold one at once (the others
+// wait for one), so that with hundreds of files on one Cache the memory
+// follows the copies running, not the files open. pipeBufs are the second
+// buffers of the copies' pipelines, at most maxPipeBufs of them: a copy
+// takes one only if one is free at once and never waits for it, so the
+// copies' first buffers depend on nothing but other copies' progress, as
+// without pipelines (a copy whose writes wait on something that needs
+// another copy's first buffer, as a crash test's callback does, cannot
+// hold that buffer as a second one). ckptBufAlign suits every device's
 // MemAlign here.
-var ckptBufs = newBufferPool(maxCkptBufs, ckptChunk, ckptBufAlign)
+var (
+	ckptBufs = newBufferPool(maxCkptBufs, ckptChunk, ckptBufAlign)
+	pipeBufs = newBufferPool(maxPipeBufs, ckptChunk, ckptBufAlign)
+)
 
 const (
 	maxCkptBufs  = 4
+	maxPipeBufs  = 2
 	ckptBufAlign = 4096
 )
 
@@ -114,10 +123,10 @@ func (d *Device) copyHome(images []image) (readBack time.Duration, err error) {
 		}
 		d.noClone = true // and copy them all (what was cloned is the same data)
 	}
-	bufs := d.takeCkptBufs()
+	bufs, pools := d.takeCkptBufs()
 	defer func() {
-		for _, b := range bufs {
-			ckptBufs.put(b)
+		for i, b := range bufs {
+			pools[i].put(b)
 		}
 	}()
 	local := bufs
@@ -157,19 +166,18 @@ func (d *Device) copyHome(images []image) (readBack time.Duration, err error) {
 	return readBack, w.wait()
 }
 
-// takeCkptBufs takes one buffer for a copy, waiting for it, and a second
-// for its pipeline if one is free at once (never waiting for a second
-// while holding one: two copies each holding one would wait forever). A
-// device with QueueDepth 1 keeps its I/O in one deterministic order and
-// takes one.
-func (d *Device) takeCkptBufs() [][]byte {
-	bufs := [][]byte{ckptBufs.get()}
+// takeCkptBufs takes a copy's buffers and the pools they go back to: one
+// from ckptBufs, waiting for it, and a second from pipeBufs for its
+// pipeline if one is free at once. A device with QueueDepth 1 keeps its
+// I/O in one deterministic order and takes one.
+func (d *Device) takeCkptBufs() ([][]byte, []*bufferPool) {
+	bufs, pools := [][]byte{ckptBufs.get()}, []*bufferPool{ckptBufs}
 	if d.opts.QueueDepth > 1 {
-		if b, ok := ckptBufs.tryGet(); ok {
-			bufs = append(bufs, b)
+		if b, ok := pipeBufs.tryGet(); ok {
+			bufs, pools = append(bufs, b), append(pools, pipeBufs)
 		}
 	}
-	return bufs
+	return bufs, pools
 }
 
 // logChunks splits images into the chunks one read brings back: sorted
