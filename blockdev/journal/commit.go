@@ -343,6 +343,13 @@ func (d *Device) makeRoomLocked(n int64) error {
 		d.stats.RoomWaits++
 		d.mu.Unlock()
 		d.ckptMu.Lock()
+		d.mu.RLock()
+		room := n <= d.area-(d.head-d.hdr.start)
+		d.mu.RUnlock()
+		if room { // the checkpoint it waited for (a background one) made room
+			d.ckptMu.Unlock()
+			return nil
+		}
 		moved, err := d.checkpointLocked(false)
 		d.ckptMu.Unlock()
 		if err != nil {
