@@ -33,8 +33,8 @@ func (f *faultAt) MaybeError(blockdev.Op) error {
 // last checkpoint in Close, and of the recovery of a crash image, is
 // reported by that call (wrapped), nothing is dropped, and once the device
 // works again the next try succeeds and everything is durable and whole.
-// By default every 4th index is faulted (ENOSPC at 0, 4, 8, ...; EIO at 2,
-// 6, 10, ...); with UNTORN_LONG=1 every index with each error.
+// By default every 6th index is faulted (ENOSPC at 0, 6, 12, ...; EIO at
+// 3, 9, 15, ...); with UNTORN_LONG=1 every index with each error.
 func TestTransientFaultJournal(t *testing.T) {
 	t.Parallel()
 	opts := Options{FlushInterval: -1, CacheSize: 4 << 20, JournalSize: 256 << 10}
@@ -42,7 +42,7 @@ func TestTransientFaultJournal(t *testing.T) {
 	injected := func(err error) bool {
 		return errors.Is(err, blockdev.ErrInjected) && (errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EIO))
 	}
-	stride := int64(testsize.Pick(4, 1))
+	stride := int64(testsize.Pick(6, 1))
 	first := map[string]int64{"ENOSPC": 0, "EIO": stride / 2}
 	for name, fault := range faults {
 		tried := 0

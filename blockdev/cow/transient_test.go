@@ -312,7 +312,7 @@ var transientErrs = []struct {
 // succeed when retried on the working device, with the state intact.
 func TestTransientFaultAtEveryIndex(t *testing.T) {
 	t.Parallel()
-	transientSweep(t, newSmallMem, sized[uint64](11, 7, 1))
+	transientSweep(t, newSmallMem, sized[uint64](17, 7, 1))
 }
 
 // TestTransientFaultGrowingFile is TestTransientFaultAtEveryIndex over a
