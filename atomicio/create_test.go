@@ -144,15 +144,15 @@ func TestCreateStepsAndDirectorySync(t *testing.T) {
 			}
 			var synced []fsynced
 			realFsync := fsync
-			fsync = func(fd int) error {
+			fsync = func(p string, s syncer) error {
 				var st unix.Stat_t
-				require.NoError(t, unix.Fstat(fd, &st))
+				require.NoError(t, unix.Stat(p, &st))
 				synced = append(synced, fsynced{st.Ino, st.Mode&unix.S_IFMT == unix.S_IFDIR})
 				if st.Mode&unix.S_IFMT == unix.S_IFDIR {
 					requireContainerLocked(t, path)
 					require.Empty(t, tempFiles(t, dir))
 				}
-				return realFsync(fd)
+				return realFsync(p, s)
 			}
 			t.Cleanup(func() { fsync = realFsync })
 			f, err := Open(path, createOpts)
@@ -481,7 +481,9 @@ func TestCreateRaceInProcess(t *testing.T) {
 // on a file system without it.
 func forceLinkFallback(t *testing.T) {
 	old := renameNoReplace
-	renameNoReplace = func(int, string, string) error { return unix.EINVAL }
+	renameNoReplace = func(*blockdev.Dir, string, string) error {
+		return errors.Join(blockdev.ErrNotSupported, unix.EINVAL)
+	}
 	t.Cleanup(func() { renameNoReplace = old })
 }
 
@@ -625,12 +627,12 @@ func TestCreateLinkFallback(t *testing.T) {
 	require.Empty(t, tempFiles(t, dir))
 	requireUsable(t, path, "linked", "after")
 
-	dirfd, err := openDir(dir)
+	d, err := blockdev.OpenDir(dir)
 	require.NoError(t, err)
-	defer unix.Close(dirfd)
+	defer d.Close()
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "a"), []byte("a"), 0o644))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "b"), []byte("b"), 0o644))
-	require.ErrorIs(t, publishNoReplace(dirfd, "a", "b"), unix.EEXIST)
+	require.ErrorIs(t, publishNoReplace(d, "a", "b"), unix.EEXIST)
 	for _, n := range []string{"a", "b"} {
 		got, err := os.ReadFile(filepath.Join(dir, n))
 		require.NoError(t, err)
