@@ -431,13 +431,18 @@ func (r *filesRig) check(drawer) {
 }
 
 // newFilesRig opens a File over a new Mem, empty, with opts; in journal
-// mode (opts.Mode) over two, the second for the journal.
+// mode (opts.Mode) over two, the second for the journal. With
+// opts.Portable the Mems have the portable File's limits.
 func newFilesRig(t require.TestingT, opts Options, checks *int) *filesRig {
 	var jsize int64
 	if opts.Mode == ModeJournal {
 		jsize = opts.JournalSize + 2*4096
 	}
-	m, err := makeMachine(filesDevSize, jsize, blockdev.LimitsNone)
+	l := blockdev.LimitsNone
+	if opts.Portable {
+		l = blockdev.LimitsPortable // the portable File's, on a Mem
+	}
+	m, err := makeMachine(filesDevSize, jsize, l)
 	require.NoError(t, err)
 	r := &filesRig{t: t, opts: opts, checks: checks, limit: 256 << 10}
 	r.open(m)
@@ -534,6 +539,14 @@ var filesJournalOptions = func() Options {
 	return o
 }()
 
+// filesPortableOptions: journal mode over Mems with the portable File's
+// limits (what macOS and Windows run).
+var filesPortableOptions = func() Options {
+	o := filesJournalOptions
+	o.Portable = true
+	return o
+}()
+
 // TestFilesAndBatchesOracle runs the state machine and reports how many
 // crash images it checked.
 func TestFilesAndBatchesOracle(t *testing.T) {
@@ -541,7 +554,7 @@ func TestFilesAndBatchesOracle(t *testing.T) {
 	for _, mode := range []struct {
 		name string
 		opts Options
-	}{{"cow", filesOptions}, {"journal", filesJournalOptions}} {
+	}{{"cow", filesOptions}, {"journal", filesJournalOptions}, {"portable-journal", filesPortableOptions}} {
 		t.Run(mode.name, func(t *testing.T) {
 			t.Parallel()
 			total, through := 0, 0

@@ -163,7 +163,8 @@ type Options struct {
 	// untorn writes from the device, so that journal mode (or COW) makes
 	// every write untorn. Always so on macOS and Windows; on Linux it
 	// gives up O_DIRECT and RWF_ATOMIC (native mode is then refused), and
-	// tests the code those systems run.
+	// tests the code those systems run. OpenDevice ignores it: the device
+	// is given.
 	Portable bool
 
 	// plainUntorn breaks the guarantee on purpose: the negative control

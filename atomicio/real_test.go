@@ -88,6 +88,39 @@ func TestRealFileJournalOnTempDir(t *testing.T) {
 	realFileProperty(t, filepath.Join(t.TempDir(), "data"), Options{CacheSize: 1 << 20, JournalSize: 1 << 20}, ModeJournal)
 }
 
+// TestRealFilePortable: the portable File (what macOS and Windows run:
+// no O_DIRECT, no untorn writes from the file system), in the default
+// mode (journal) and in COW mode, through creation, reopen and Close.
+func TestRealFilePortable(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name string
+		opts Options
+		want Mode
+	}{
+		{"journal", Options{CacheSize: 1 << 20, JournalSize: 1 << 20, Portable: true}, ModeJournal},
+		{"cow", Options{CacheSize: 1 << 20, Mode: ModeCOW, Portable: true}, ModeCOW},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			realFileProperty(t, filepath.Join(t.TempDir(), "data"), c.opts, c.want)
+		})
+	}
+}
+
+// TestRealFilePortableOnXFS: on a file system with RWF_ATOMIC, a portable
+// File claims no untorn writes all the same (native mode is refused; the
+// default is journal mode), and the untorn writes are the journal's.
+func TestRealFilePortableOnXFS(t *testing.T) {
+	mnt := xfstest.Mount(t)
+	_, err := Open(filepath.Join(mnt, "native"), Options{Mode: ModeNative, Portable: true})
+	require.ErrorIs(t, err, ErrNoUntornWrites)
+	f, err := Open(filepath.Join(mnt, "native"), Options{Mode: ModeNative})
+	require.NoError(t, err, "the same file system without Portable")
+	require.NoError(t, f.Close())
+	realFileProperty(t, filepath.Join(mnt, "data"), Options{CacheSize: 1 << 20, JournalSize: 1 << 20, Portable: true}, ModeJournal)
+}
+
 func TestRealFileNativeOnXFS(t *testing.T) {
 	mnt := xfstest.Mount(t)
 	realFileProperty(t, filepath.Join(mnt, "data"), Options{CacheSize: 1 << 20, Mode: ModeNative}, ModeNative)
