@@ -14,16 +14,23 @@ import (
 	"github.com/untorn/untorn/blockdev/devicetest"
 )
 
-// openPortableIn returns a constructor of fresh portable Files in dir:
-// the File macOS and Windows run, tested here on Linux.
-func openPortableIn(dir string) func(t *testing.T) blockdev.Device {
+// openFileIn returns a constructor of fresh Files in dir, opened with
+// opts (Size and Create set).
+func openFileIn(dir string, opts blockdev.FileOptions) func(t *testing.T) blockdev.Device {
 	var n atomic.Int64
+	opts.Size, opts.Create = devicetest.MinSize, true
 	return func(t *testing.T) blockdev.Device {
 		path := filepath.Join(dir, "dev"+strings.Repeat("x", int(n.Add(1))))
-		f, err := blockdev.OpenFile(path, blockdev.FileOptions{Size: devicetest.MinSize, Create: true, Portable: true})
+		f, err := blockdev.OpenFile(path, opts)
 		require.NoError(t, err)
 		return f
 	}
+}
+
+// openPortableIn returns a constructor of fresh portable Files in dir:
+// the File macOS and Windows run, tested here on Linux.
+func openPortableIn(dir string) func(t *testing.T) blockdev.Device {
+	return openFileIn(dir, blockdev.FileOptions{Portable: true})
 }
 
 func TestFilePortableContract(t *testing.T) {
