@@ -178,6 +178,9 @@ func (f *File) Close() error {
 	return nil
 }
 
+// syncData flushes f (see Flush); closeMu is held.
+func (f *File) syncData() error { return syncFD(f.fd) }
+
 // osErr unwraps the *fs.PathError the os package adds (the OpError names
 // the path already) to the errno beneath.
 func osErr(err error) error {

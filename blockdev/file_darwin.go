@@ -6,18 +6,18 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// syncData is fcntl(F_FULLFSYNC): on macOS fsync hands the data to the
+// syncFD is fcntl(F_FULLFSYNC): on macOS fsync hands the data to the
 // drive but does not make the drive write its cache, F_FULLFSYNC does
 // (SQLite's fullfsync, bbolt). A file system without it (ENOTSUP, EINVAL:
 // some network file systems) gets fsync, the most it offers.
-func (f *File) syncData() error {
+func syncFD(fd int) error {
 	for {
-		_, err := unix.FcntlInt(uintptr(f.fd), unix.F_FULLFSYNC, 0)
+		_, err := unix.FcntlInt(uintptr(fd), unix.F_FULLFSYNC, 0)
 		switch {
 		case errors.Is(err, unix.EINTR):
 			continue
 		case errors.Is(err, unix.ENOTSUP) || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOTTY):
-			return fsyncRetry(f.fd)
+			return fsyncRetry(fd)
 		}
 		return err
 	}

@@ -143,10 +143,10 @@ func (f *File) writevNative(bufs [][]byte, off int64, flags Flags, total int) (i
 	return done, nil
 }
 
-// syncData is fdatasync, for the native and the portable File alike.
-func (f *File) syncData() error {
+// syncFD is fdatasync, for the native and the portable File alike.
+func syncFD(fd int) error {
 	for {
-		err := unix.Fdatasync(f.fd)
+		err := unix.Fdatasync(fd)
 		if !errors.Is(err, unix.EINTR) {
 			return err
 		}
@@ -204,4 +204,20 @@ func fallocate(fd int, mode uint32, off, n int64) error {
 			return err
 		}
 	}
+}
+
+// ProbeAtomicWrite asks the kernel directly, bypassing CheckAtomic, for
+// one untorn write of p at off into the file at path (O_DIRECT,
+// pwritev2(RWF_ATOMIC)): the kernel's own answer, for probes and tests.
+// Elsewhere than on Linux it fails with ErrNotSupported.
+func ProbeAtomicWrite(path string, p []byte, off int64) error {
+	fd, err := openRetry(path, unix.O_RDWR|unix.O_DIRECT|unix.O_CLOEXEC)
+	if err != nil {
+		return &OpError{Op: "open", Path: path, Off: -1, Err: err}
+	}
+	defer unix.Close(fd)
+	if _, err := unix.Pwritev2(fd, [][]byte{p}, off, unix.RWF_ATOMIC); err != nil {
+		return &OpError{Op: "atomic write", Path: path, Off: off, Len: len(p), Err: err}
+	}
+	return nil
 }

@@ -56,3 +56,9 @@ func Stat(path string) (AtomicInfo, error) {
 	}
 	return info, nil
 }
+
+// ProbeAtomicWrite fails with ErrNotSupported: untorn writes are asked of
+// the kernel on Linux only (see the Linux version).
+func ProbeAtomicWrite(path string, p []byte, off int64) error {
+	return &OpError{Op: "atomic write", Path: path, Off: off, Len: len(p), Err: errNoNative()}
+}

@@ -59,9 +59,9 @@ func openOSFile(path string, readOnly, create bool) (*os.File, error) {
 	return os.NewFile(uintptr(h), path), nil
 }
 
-// syncData is FlushFileBuffers: the file's data and metadata reach the
+// syncFD is FlushFileBuffers: the file's data and metadata reach the
 // drive, whose cache it flushes.
-func (f *File) syncData() error { return windows.FlushFileBuffers(windows.Handle(f.fd)) }
+func syncFD(fd int) error { return windows.FlushFileBuffers(windows.Handle(fd)) }
 
 // noCache: Windows has no advice that leaves positioned writes as they
 // are; the system cache stays.

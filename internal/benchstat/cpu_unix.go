@@ -5,15 +5,26 @@ package benchstat
 import (
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
-// ProcessCPU returns the CPU time (user and system) the process has used
-// so far, or 0 if the system does not say. On a shared machine it measures
-// the work of a run better than the wall clock.
-func ProcessCPU() time.Duration {
+// ProcessTimes returns the user and system CPU time the process has used
+// so far, zeros if the system does not say.
+func ProcessTimes() (user, sys time.Duration) {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
+		return 0, 0
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return time.Duration(ru.Utime.Nano()), time.Duration(ru.Stime.Nano())
+}
+
+// Kernel names the operating system and its version (uname).
+func Kernel() string {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		return "unknown"
+	}
+	return unix.ByteSliceToString(u.Sysname[:]) + " " + unix.ByteSliceToString(u.Release[:]) +
+		" " + unix.ByteSliceToString(u.Version[:])
 }

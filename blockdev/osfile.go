@@ -1,0 +1,24 @@
+package blockdev
+
+import "os"
+
+// Helpers for programs that measure the system against untorn (the
+// benchmark's contenders, the operators' command) and keep to this
+// package for every system call, as the library does.
+
+// SyncData makes the data written to f durable with the flush a File
+// uses: fdatasync on Linux, fcntl(F_FULLFSYNC) on macOS, FlushFileBuffers
+// on Windows.
+func SyncData(f *os.File) error { return syncFD(int(f.Fd())) }
+
+// DropCache asks the system to drop the cached pages of f
+// (posix_fadvise(POSIX_FADV_DONTNEED) on Linux); elsewhere it does
+// nothing. Advice: dirty pages stay until written.
+func DropCache(f *os.File) error { return dropCache(f) }
+
+// DiskUse is the disk space the file at path occupies (st_blocks * 512 on
+// Unix, the file's size on Windows).
+func DiskUse(path string) (int64, error) { return diskUse(path) }
+
+// FreeBytes is the space an unprivileged user can still use in dir.
+func FreeBytes(dir string) (int64, error) { return freeBytes(dir) }
