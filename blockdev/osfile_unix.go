@@ -10,16 +10,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-func diskUse(path string) (int64, error) {
-	st, err := os.Stat(path)
-	if err != nil {
-		return 0, err
+func diskUseOf(fi os.FileInfo) int64 {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return int64(st.Blocks) * 512
 	}
-	sys, ok := st.Sys().(*syscall.Stat_t)
-	if !ok {
-		return st.Size(), nil
-	}
-	return int64(sys.Blocks) * 512, nil
+	return -1
 }
 
 func freeBytes(dir string) (int64, error) {
