@@ -11,15 +11,16 @@ func renameNoReplace(dirfd int, from, to string) error {
 	return unix.RenameatxNp(dirfd, from, dirfd, to, unix.RENAME_EXCL)
 }
 
-// syncDir is fcntl(F_FULLFSYNC) of a directory, fsync where the file
-// system refuses it.
+// syncDir is fcntl(F_FULLFSYNC) of a directory; where it fails for any
+// reason but an I/O error (a file system that refuses it on directories),
+// fsync, whose answer counts.
 func syncDir(fd int) error {
 	for {
 		_, err := unix.FcntlInt(uintptr(fd), unix.F_FULLFSYNC, 0)
 		switch {
 		case errors.Is(err, unix.EINTR):
 			continue
-		case errors.Is(err, unix.ENOTSUP) || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOTTY) || errors.Is(err, unix.EBADF):
+		case err != nil && !errors.Is(err, unix.EIO):
 			return fsyncRetry(fd)
 		}
 		return err
