@@ -406,17 +406,17 @@ func addStats(f *File) {
 
 func TestCrashOracle(t *testing.T) {
 	t.Parallel()
-	t.Run("profiles", func(t *testing.T) {
-		for _, p := range oracleProfiles() {
-			t.Run(p.name, func(t *testing.T) {
-				t.Parallel()
-				oracleProperty(t, p)
-			})
-		}
+	t.Cleanup(func() { // after every profile, parallel ones too
+		t.Logf("crash verifications: %d; power cuts during recovery: %d; injected errors surfaced: %d",
+			oracleVerified.Load(), oracleRecoveryCrashes.Load(), oracleFaults.Load())
+		t.Logf("paths: %+v", oracleStats.Stats)
 	})
-	t.Logf("crash verifications: %d; power cuts during recovery: %d; injected errors surfaced: %d",
-		oracleVerified.Load(), oracleRecoveryCrashes.Load(), oracleFaults.Load())
-	t.Logf("paths: %+v", oracleStats.Stats)
+	for _, p := range oracleProfiles() {
+		t.Run(p.name, func(t *testing.T) {
+			t.Parallel()
+			oracleProperty(t, p)
+		})
+	}
 }
 
 // oracleProperty is the rapid property of one profile: random histories of

@@ -187,6 +187,7 @@ type filesRig struct {
 	checks  *int
 	through *int  // batches written through (too large for the cache)
 	limit   int64 // offsets and sizes stay below it
+	images  int   // crash images taken at each crash point
 	// pointMu serialises crashPoint (the device is used concurrently, a
 	// background pass runs on its own goroutine) and guards checkAt,
 	// failure and the model's changes; the machine's own goroutine reads
@@ -205,9 +206,10 @@ func (r *filesRig) open(m machine) {
 	require.NoError(r.t, err)
 }
 
-// crashPoint takes two crash images before every device write, discard
-// and flush (reads change nothing a crash could show) and checks them: the
-// volatile writes survive with a chance that rotates through 0, 1/2 and 1.
+// crashPoint takes r.images crash images before every device write,
+// discard and flush (reads change nothing a crash could show) and checks
+// them: the volatile writes survive with a chance that rotates through 0,
+// 1/2 and 1.
 func (r *filesRig) crashPoint(op blockdev.Op) error {
 	if op.Kind == blockdev.OpRead {
 		return nil
@@ -217,7 +219,7 @@ func (r *filesRig) crashPoint(op blockdev.Op) error {
 	if !r.checkAt || r.failure != nil {
 		return nil
 	}
-	for range 2 {
+	for range r.images {
 		*r.checks++
 		survive := float64(*r.checks%3) / 2
 		if err := r.checkImage(r.m.cut(blockdev.CrashConfig{Seed: uint64(*r.checks), Survive: survive})); err != nil {
@@ -444,7 +446,7 @@ func newFilesRig(t require.TestingT, opts Options, checks *int) *filesRig {
 	}
 	m, err := makeMachine(filesDevSize, jsize, l)
 	require.NoError(t, err)
-	r := &filesRig{t: t, opts: opts, checks: checks, limit: 256 << 10}
+	r := &filesRig{t: t, opts: opts, checks: checks, limit: 256 << 10, images: 2}
 	r.open(m)
 	require.NoError(t, r.f.Truncate(0)) // OpenDevice starts as large as the device
 	require.NoError(t, r.f.Sync())
@@ -465,9 +467,11 @@ func (r *filesRig) actions() map[string]func(drawer) {
 // runFilesMachine runs one rapid history with opts and returns the crash
 // images it checked and the batches it wrote through. Every history ends
 // with a batch that must be written through (larger than MaxBatch), then a
-// power cut: each case checks write-through, whatever rapid drew.
+// power cut: each case checks write-through, whatever rapid drew. At every
+// crash point it checks one image by default, two with UNTORN_LONG=1.
 func runFilesMachine(t *rapid.T, opts Options) (checks, through int) {
 	r := newFilesRig(t, opts, &checks)
+	r.images = testsize.Pick(1, 2) // of the rapid history; the negative control keeps 2
 	r.through = &through
 	defer func() { _ = r.f.Abandon() }()
 	acts := map[string]func(*rapid.T){"": func(t *rapid.T) { r.check(rapidDrawer{t}) }}

@@ -49,6 +49,9 @@ type fileConfig struct {
 	NeedReads bool    // the workload reads (a writeOnly contender still opens: its reads are not executed)
 	Age       float64 // untorn: overwrite a new COW container Age x Size before its first run
 	COWSpare  int     // untorn: atomicio.Options.COWSparePercent of new containers (0: default)
+	// JournalSize: untorn: atomicio.Options.JournalSize of new files in
+	// journal mode, and journal-bound's window is half of it (0: default).
+	JournalSize int64
 }
 
 func (c fileConfig) path(name, ext string) string { return filepath.Join(c.Dir, name+ext) }

@@ -11,9 +11,14 @@ import (
 )
 
 // journalWindow is how many bytes journal-bound appends between its
-// checkpoints: the journal's default checkpoint threshold (half its
-// default capacity).
-const journalWindow = journal.DefaultCapacity / 2
+// checkpoints: the journal's checkpoint threshold, half its capacity
+// (fileConfig.JournalSize, or the default).
+func journalWindow(cfg fileConfig) int64 {
+	if cfg.JournalSize > 0 {
+		return cfg.JournalSize / 2
+	}
+	return journal.DefaultCapacity / 2
+}
 
 // homeDepth is how many home writes journal-bound keeps in flight (the
 // journal's default QueueDepth).
@@ -33,6 +38,7 @@ type journalBound struct {
 	home  *blockdev.File
 	dirty map[int64]int // page offset -> length, written since the last checkpoint
 	mark  int64         // log bytes written at the last checkpoint
+	win   int64         // journalWindow
 	buf   []byte        // what home writes write (the content does not matter to the time)
 	homed int64         // bytes written home
 }
@@ -60,7 +66,7 @@ func (j *journalBound) Open(cfg fileConfig) error {
 		_ = j.log.Close()
 		return fmt.Errorf("%s: %w", j.Name(), err)
 	}
-	j.home, j.dirty, j.mark, j.homed = home, map[int64]int{}, 0, 0
+	j.home, j.dirty, j.mark, j.homed, j.win = home, map[int64]int{}, 0, 0, journalWindow(cfg)
 	j.buf = blockdev.AlignedBuffer(appendSize, max(home.Limits().MemAlign, 4096))
 	return nil
 }
@@ -81,7 +87,7 @@ func (j *journalBound) Sync() error {
 	if err := j.log.Sync(); err != nil {
 		return err
 	}
-	if j.log.written-j.mark >= journalWindow {
+	if j.log.written-j.mark >= j.win {
 		return j.checkpoint()
 	}
 	return nil

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/untorn/untorn/atomicio"
+	"github.com/untorn/untorn/blockdev/journal"
 )
 
 // options are the command's flags.
@@ -33,6 +34,7 @@ type options struct {
 	warmSeq    bool
 	age        float64
 	cowSpare   int
+	journal    byteSize
 	cpuProfile string
 	// committers
 	commitTime time.Duration
@@ -77,6 +79,7 @@ func parseFlags(args []string, errOut io.Writer) (options, error) {
 		"ycsb-a's hottest pages instead of hottest first")
 	fs.Float64Var(&o.age, "age", 1.5, "before its first run, overwrite each new untorn COW container with this many times -size of random pages\n"+
 		"(untimed), so that runs measure the steady state of a long-lived file, cleaner included; 0 measures a fresh container")
+	fs.Var(&o.journal, "journal-size", "journal capacity of new untorn files in journal mode (atomicio.Options.JournalSize; 0: the default, "+formatSize(journal.DefaultCapacity)+"); journal-bound checkpoints every half of it")
 	fs.IntVar(&o.cowSpare, "cow-spare", 0, "cleaning headroom of new untorn COW containers in percent of -size (atomicio.Options.COWSparePercent; 0: the default)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory and its files")
@@ -96,8 +99,8 @@ func parseFlags(args []string, errOut io.Writer) (options, error) {
 	if o.commitTime <= 0 || o.pgFiles < 1 || o.pgMax < 16*pgPage || o.pgWrites < pgPage || o.pgCheckpoint < pgPage {
 		return o, fmt.Errorf("%w: -commit-time, -pg-files, -pg-writes, -pg-checkpoint must be positive, -pg-max at least 128KiB", errBadFlag)
 	}
-	if o.reps < 1 || o.ops < 1 || o.syncEvery < 1 || o.writers < 1 || o.size < 4096 || o.cache < 1<<20 || !(o.age >= 0 && o.age <= 100) || o.cowSpare < 0 || o.cowSpare > 1000 {
-		return o, fmt.Errorf("%w: -reps, -ops, -sync-every, -writers must be >= 1, -size >= 4KiB, -cache >= 1MiB, 0 <= -age <= 100, 0 <= -cow-spare <= 1000", errBadFlag)
+	if o.reps < 1 || o.ops < 1 || o.syncEvery < 1 || o.writers < 1 || o.size < 4096 || o.cache < 1<<20 || !(o.age >= 0 && o.age <= 100) || o.cowSpare < 0 || o.cowSpare > 1000 || (o.journal != 0 && o.journal < 1<<20) {
+		return o, fmt.Errorf("%w: -reps, -ops, -sync-every, -writers must be >= 1, -size >= 4KiB, -cache >= 1MiB, 0 <= -age <= 100, 0 <= -cow-spare <= 1000, -journal-size 0 or >= 1MiB", errBadFlag)
 	}
 	return o, nil
 }
@@ -198,7 +201,7 @@ func run(ctx context.Context, o options, out, progress io.Writer) error {
 	rep := report{
 		Machine: describeMachine(dir),
 		Config: config{Size: int64(o.size), CacheSize: int64(o.cache), Reps: o.reps, Ops: o.ops,
-			SyncEvery: o.syncEvery, Writers: o.writers, Seed: o.seed, Workloads: wnames, Age: o.age, COWSpare: o.cowSpare},
+			SyncEvery: o.syncEvery, Writers: o.writers, Seed: o.seed, Workloads: wnames, Age: o.age, COWSpare: o.cowSpare, JournalSize: int64(o.journal)},
 	}
 	if !o.json {
 		rep.writeHeader(out, len(wls) > 0)
@@ -289,7 +292,7 @@ func runWorkload(ctx context.Context, dir string, o options, w workload, cs []co
 			if t.na != "" || t.err != "" {
 				continue
 			}
-			cfg := fileConfig{Dir: dir, Size: int64(o.size), CacheSize: int64(o.cache), PageSize: w.PageSize, Age: o.age, COWSpare: o.cowSpare,
+			cfg := fileConfig{Dir: dir, Size: int64(o.size), CacheSize: int64(o.cache), PageSize: w.PageSize, Age: o.age, COWSpare: o.cowSpare, JournalSize: int64(o.journal),
 				SyncEvery: w.SyncEvery, Writers: o.writers, NeedReads: w.ReadPct > 0}
 			res, err := runOnce(cs[i], cfg, w, ops, pool, o.seed+uint64(r))
 			switch {

@@ -7,6 +7,8 @@ import (
 	"math"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/untorn/untorn/blockdev/journal"
 )
 
 // config is the run's settings, printed with the results.
@@ -21,6 +23,8 @@ type config struct {
 	Workloads []string `json:"workloads"`
 	Age       float64  `json:"age"`       // untorn containers were overwritten Age x Size before their first run
 	COWSpare  int      `json:"cow_spare"` // atomicio.Options.COWSparePercent (0: default)
+	// JournalSize is atomicio.Options.JournalSize of new journal-mode files (0: default).
+	JournalSize int64 `json:"journal_size"`
 }
 
 // workloadReport is one workload's table.
@@ -78,7 +82,11 @@ func (r *report) writeHeader(w io.Writer, pages bool) {
 	if c.COWSpare > 0 {
 		spare = fmt.Sprintf("%d%%", c.COWSpare)
 	}
-	fmt.Fprintf(w, "untorn:  new files are made with default Options (only Size, CacheSize, Mode set: no Preallocate, no MaxSize), COW cleaning headroom %s\n", spare)
+	jsize := "default (" + formatSize(journal.DefaultCapacity) + ")"
+	if c.JournalSize > 0 {
+		jsize = formatSize(c.JournalSize)
+	}
+	fmt.Fprintf(w, "untorn:  new files are made with default Options (only Size, CacheSize, Mode set: no Preallocate, no MaxSize), COW cleaning headroom %s, journal %s\n", spare, jsize)
 	if c.Age > 0 {
 		fmt.Fprintf(w, "aging:   new untorn COW containers were overwritten with %.3gx their size of random pages before the first run (steady state)\n\n", c.Age)
 	} else {

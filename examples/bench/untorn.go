@@ -87,7 +87,7 @@ func (u *untorn) Open(cfg fileConfig) error {
 		}
 		err = errors.Join(err, f.Close())
 		if err == nil {
-			u.f, err = atomicio.Open(path, atomicio.Options{CacheSize: cfg.CacheSize, Mode: u.mode})
+			u.f, err = atomicio.Open(path, atomicio.Options{CacheSize: cfg.CacheSize, Mode: u.mode, JournalSize: cfg.JournalSize})
 		}
 		if err != nil {
 			u.f = nil
@@ -108,7 +108,7 @@ func (u *untorn) Open(cfg fileConfig) error {
 // grow to DefaultMaxSize, a limit that costs no disk space (the file is
 // sparse).
 func createOptions(cfg fileConfig, mode atomicio.Mode) atomicio.Options {
-	return atomicio.Options{Size: cfg.Size, CacheSize: cfg.CacheSize, Mode: mode, COWSparePercent: cfg.COWSpare}
+	return atomicio.Options{Size: cfg.Size, CacheSize: cfg.CacheSize, Mode: mode, COWSparePercent: cfg.COWSpare, JournalSize: cfg.JournalSize}
 }
 
 // fill writes the whole data file once (untimed), so that every page is

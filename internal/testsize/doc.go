@@ -8,4 +8,9 @@
 // part) brings back the long campaigns. An environment variable rather
 // than a flag: a custom flag breaks go test ./... in packages that do not
 // define it.
+//
+// Pick chooses a size; rapidflag.Sized sets a test binary's default rapid
+// checks with it. -short runs the default sizes (rapid itself divides its
+// checks by 5 then), and the tests that write more than 100 MiB to disk
+// skip under it.
 package testsize
