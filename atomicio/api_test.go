@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"golang.org/x/sys/unix"
 
 	"github.com/untorn/untorn/blockdev"
 )
@@ -212,9 +211,7 @@ func TestNativeRefusesUnitsLargerThanTheDevice(t *testing.T) {
 }
 
 func isExt4Dir(t *testing.T, dir string) bool {
-	var st unix.Statfs_t
-	require.NoError(t, unix.Statfs(dir, &st))
-	return st.Type == unix.EXT4_SUPER_MAGIC
+	return blockdev.FileSystem(dir) == "ext4"
 }
 
 // TestOverlapForcesWritebackCOW: when the union of overlapping untorn

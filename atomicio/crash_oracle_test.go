@@ -66,6 +66,10 @@ func oracleProfiles() []profile {
 		journalProfile("none-journal", blockdev.LimitsNone, base, false),
 		journalProfile("nvme-journal-small-cache", blockdev.LimitsNVMe, small, false),
 		journalProfile("none-journal-faults", blockdev.LimitsNone, base, true),
+		// What macOS and Windows run (and Options.Portable on Linux): the
+		// portable File's limits (no untorn writes, no buffer alignment),
+		// journal mode.
+		journalProfile("portable-journal", blockdev.LimitsPortable, base, false),
 	}
 }
 

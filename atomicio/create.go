@@ -6,11 +6,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
-
-	"golang.org/x/sys/unix"
+	"syscall"
 
 	"github.com/untorn/untorn/blockdev"
 )
@@ -42,15 +42,21 @@ func step(name string) error {
 	return createHook(name)
 }
 
-// renameNoReplace is renameat2(RENAME_NOREPLACE) within one directory; a
-// variable so that tests can play a file system without it.
-var renameNoReplace = func(dirfd int, from, to string) error {
-	return unix.Renameat2(dirfd, from, dirfd, to, unix.RENAME_NOREPLACE)
+// renameNoReplace is a rename within one directory that never replaces
+// (blockdev.Dir.RenameNoReplace); a variable so that tests can play a file
+// system without it.
+var renameNoReplace = func(d *blockdev.Dir, from, to string) error {
+	return d.RenameNoReplace(from, to)
 }
 
-// fsync is fsync(2) on the new file and on its directory; a variable so
-// that tests can observe both.
-var fsync = fsyncRetry
+// syncer is what fsync makes durable: a new file (*os.File) or its
+// directory (*blockdev.Dir).
+type syncer interface{ Sync() error }
+
+// fsync syncs the new file (os.File.Sync: fsync, F_FULLFSYNC on macOS,
+// FlushFileBuffers on Windows) and its directory (blockdev.Dir.Sync) at
+// path; a variable so that tests can observe both.
+var fsync = func(path string, s syncer) error { return s.Sync() }
 
 // tempPrefix is what every temporary file name for base starts with.
 func tempPrefix(base string) string {
@@ -84,20 +90,20 @@ func tempName(base string) string {
 // createNew creates the data file at path, which did not exist.
 func createNew(path string, opts Options) (*File, error) {
 	dir, base := filepath.Dir(path), filepath.Base(path)
-	dirfd, err := openDir(dir)
+	d, err := blockdev.OpenDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("atomicio: create %s: %w", path, err)
 	}
-	defer unix.Close(dirfd)
-	removeStaleTemps(dirfd, dir, base)
-	b, err := build(dirfd, path, opts, -1)
+	defer d.Close()
+	removeStaleTemps(d, base)
+	b, err := build(d, path, opts, noPerm)
 	if err != nil {
 		return nil, err
 	}
 	if err := step("publish"); err != nil {
 		return b.discard(fmt.Errorf("publish: %w", err))
 	}
-	if err := publishNoReplace(dirfd, b.tmp, base); errors.Is(err, unix.EEXIST) {
+	if err := publishNoReplace(d, b.tmp, base); errors.Is(err, fs.ErrExist) {
 		// Another process published first: ours goes, theirs is opened
 		// as an existing file.
 		_, _ = b.discard(err)
@@ -105,47 +111,47 @@ func createNew(path string, opts Options) (*File, error) {
 	} else if err != nil {
 		return b.discard(err)
 	}
-	return b.finish(dirfd)
+	return b.finish(d)
 }
 
 // replaceEmpty replaces the empty regular file at path (no symbolic link)
 // with a new data file.
 func replaceEmpty(path string, opts Options) (*File, error) {
 	dir, base := filepath.Dir(path), filepath.Base(path)
-	dirfd, err := openDir(dir)
+	d, err := blockdev.OpenDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("atomicio: create %s: %w", path, err)
 	}
-	defer unix.Close(dirfd)
+	defer d.Close()
 	if err := step("lock-empty"); err != nil {
 		return nil, fmt.Errorf("atomicio: create %s: lock: %w", path, err)
 	}
-	efd, err := openRetry(dirfd, base, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
+	ef, err := d.OpenNoFollow(base)
 	switch {
-	case errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ELOOP):
+	case errors.Is(err, fs.ErrNotExist) || isSymlinkErr(err):
 		return nil, errRaced
 	case err != nil:
 		return nil, fmt.Errorf("atomicio: create %s: %w", path, err)
 	}
-	defer unix.Close(efd)
-	if err := blockdev.LockFD(efd); err != nil {
+	defer ef.Close()
+	if err := blockdev.LockFile(ef); err != nil {
 		return nil, fmt.Errorf("atomicio: create %s: %w", path, err)
 	}
 	// still reports whether path is, under our lock, the empty file we
 	// locked: if so nobody else can be replacing it.
-	still := func() (uint32, bool) {
-		var st unix.Stat_t
-		if unix.Fstat(efd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG || st.Size != 0 || !sameFile(dirfd, base, efd) {
+	still := func() (fs.FileMode, bool) {
+		st, err := ef.Stat()
+		if err != nil || !st.Mode().IsRegular() || st.Size() != 0 || !d.SameFile(base, ef) {
 			return 0, false
 		}
-		return st.Mode & 0o7777, true
+		return st.Mode() & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky), true
 	}
 	perm, ok := still()
 	if !ok {
 		return nil, errRaced
 	}
-	removeStaleTemps(dirfd, dir, base)
-	b, err := build(dirfd, path, opts, int(perm))
+	removeStaleTemps(d, base)
+	b, err := build(d, path, opts, filePerm{perm, true})
 	if err != nil {
 		return nil, err
 	}
@@ -158,34 +164,34 @@ func replaceEmpty(path string, opts Options) (*File, error) {
 	}
 	// A plain rename replaces the empty file: we hold its lock and
 	// checked it is still the file at path.
-	if err := unix.Renameat(dirfd, b.tmp, dirfd, base); err != nil {
+	if err := d.Rename(b.tmp, base); err != nil {
 		return b.discard(fmt.Errorf("rename: %w", err))
 	}
-	return b.finish(dirfd)
+	return b.finish(d)
 }
 
 // built is a new data file under its temporary name, complete and durable,
 // with its File open (and the file locked).
 type built struct {
-	path  string // where it goes
-	dirfd int
-	tmp   string // its temporary name in dirfd
-	fd    int    // a plain descriptor of it (fsync, fstat), no lock
-	dev   *blockdev.File
-	file  *File
+	path string // where it goes
+	dir  *blockdev.Dir
+	tmp  string   // its temporary name in dir
+	osf  *os.File // a plain handle of it (fsync, fstat), no lock
+	dev  *blockdev.File
+	file *File
 	// journal is the new file's journal under its temporary name (journal
 	// mode), published after the file.
 	journal *built
 }
 
 // build creates, sizes, preallocates, formats and fsyncs a new data file
-// for path under a temporary name, with permission bits perm (-1: 0o644
+// for path under a temporary name, with permission bits perm (noPerm: 0o644
 // under the umask). On error it has removed the temporary file.
-func build(dirfd int, path string, opts Options, perm int) (*built, error) {
+func build(d *blockdev.Dir, path string, opts Options, perm filePerm) (*built, error) {
 	fail := func(err error) (*built, error) {
 		return nil, fmt.Errorf("atomicio: create %s: %w", path, err)
 	}
-	info, err := blockdev.Stat(filepath.Dir(path))
+	info, err := statDevice(filepath.Dir(path), opts)
 	if err != nil {
 		return fail(err)
 	}
@@ -220,7 +226,7 @@ func build(dirfd int, path string, opts Options, perm int) (*built, error) {
 	if err := step("create-temp"); err != nil {
 		return fail(fmt.Errorf("create-temp: %w", err))
 	}
-	b, err := createTemp(dirfd, path, size, perm)
+	b, err := createTemp(d, path, size, perm, fileOptions(opts))
 	if err != nil {
 		return fail(err)
 	}
@@ -254,7 +260,7 @@ func build(dirfd int, path string, opts Options, perm int) (*built, error) {
 	}
 	var target blockdev.Device = b.dev
 	if mode == ModeJournal {
-		jb, jd, err := buildJournal(dirfd, path, b.dev, opts, perm)
+		jb, jd, err := buildJournal(d, path, b.dev, opts, perm)
 		if err != nil {
 			return b.fail(err)
 		}
@@ -277,7 +283,7 @@ func build(dirfd int, path string, opts Options, perm int) (*built, error) {
 	if err := step("sync-file"); err != nil {
 		return b.fail(fmt.Errorf("sync-file: %w", err))
 	}
-	if err := fsync(b.fd); err != nil {
+	if err := fsync(b.osf.Name(), b.osf); err != nil {
 		return b.fail(fmt.Errorf("fsync: %w", err))
 	}
 	// From here on errors and Path name where the file is going; nothing
@@ -288,13 +294,13 @@ func build(dirfd int, path string, opts Options, perm int) (*built, error) {
 	}
 	f, err := newFile(target, mode, opts)
 	if err != nil {
-		_ = unix.Unlinkat(dirfd, b.tmp, 0)
+		_ = d.Remove(b.tmp)
 		if b.journal != nil {
-			_ = unix.Unlinkat(dirfd, b.journal.tmp, 0)
-			_ = unix.Close(b.journal.fd)
+			_ = d.Remove(b.journal.tmp)
+			_ = b.journal.osf.Close()
 		}
 		_ = target.Close()
-		_ = unix.Close(b.fd)
+		_ = b.osf.Close()
 		return nil, err
 	}
 	if mode == ModeJournal {
@@ -305,45 +311,42 @@ func build(dirfd int, path string, opts Options, perm int) (*built, error) {
 }
 
 // createTemp creates and locks a new temporary file of size bytes for path,
-// with permission bits perm (-1: 0o644 under the umask).
-func createTemp(dirfd int, path string, size int64, perm int) (*built, error) {
+// with permission bits perm (noPerm: 0o644 under the umask), opened as
+// fopts asks (Size set here).
+func createTemp(d *blockdev.Dir, path string, size int64, perm filePerm, fopts blockdev.FileOptions) (*built, error) {
 	dir, base := filepath.Dir(path), filepath.Base(path)
+	fopts.Size = size
 	var lastErr error
 	for range maxTempTries {
 		name := tempName(base)
-		fd, err := openRetry(dirfd, name, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o644)
-		if errors.Is(err, unix.EEXIST) {
+		osf, err := d.CreateNew(name, perm.mode, perm.set)
+		if errors.Is(err, fs.ErrExist) {
 			lastErr = err
 			continue
 		} else if err != nil {
 			return nil, fmt.Errorf("create-temp %s: %w", name, err)
 		}
-		if err := fchmod(fd, perm); err != nil {
-			_ = unix.Unlinkat(dirfd, name, 0)
-			_ = unix.Close(fd)
-			return nil, fmt.Errorf("create-temp %s: chmod: %w", name, err)
-		}
 		// The lock is taken by a second open; until then another Open's
 		// removeStaleTemps may lock the file and remove it: then try again
 		// with another name.
-		dev, err := blockdev.OpenFile(filepath.Join(dir, name), blockdev.FileOptions{Size: size})
-		if errors.Is(err, blockdev.ErrLocked) || errors.Is(err, unix.ENOENT) {
-			_ = unix.Unlinkat(dirfd, name, 0)
-			_ = unix.Close(fd)
+		dev, err := blockdev.OpenFile(filepath.Join(dir, name), fopts)
+		if errors.Is(err, blockdev.ErrLocked) || errors.Is(err, fs.ErrNotExist) {
+			_ = d.Remove(name)
+			_ = osf.Close()
 			lastErr = err
 			continue
 		} else if err != nil {
-			_ = unix.Unlinkat(dirfd, name, 0)
-			_ = unix.Close(fd)
+			_ = d.Remove(name)
+			_ = osf.Close()
 			return nil, fmt.Errorf("create-temp: %w", err)
 		}
-		if !sameFile(dirfd, name, fd) {
+		if !d.SameFile(name, osf) {
 			_ = dev.Close()
-			_ = unix.Close(fd)
-			lastErr = unix.ENOENT
+			_ = osf.Close()
+			lastErr = fs.ErrNotExist
 			continue
 		}
-		return &built{path: path, dirfd: dirfd, tmp: name, fd: fd, dev: dev}, nil
+		return &built{path: path, dir: d, tmp: name, osf: osf, dev: dev}, nil
 	}
 	return nil, fmt.Errorf("create-temp: %d tries: %w", maxTempTries, lastErr)
 }
@@ -351,9 +354,9 @@ func createTemp(dirfd int, path string, size int64, perm int) (*built, error) {
 // fail removes the temporary file (still locked), releases it and returns
 // err for path. Before the File exists only.
 func (b *built) fail(err error) (*built, error) {
-	_ = unix.Unlinkat(b.dirfd, b.tmp, 0)
+	_ = b.dir.Remove(b.tmp)
 	_ = b.dev.Close()
-	_ = unix.Close(b.fd)
+	_ = b.osf.Close()
 	if b.journal != nil {
 		_, _ = b.journal.fail(err)
 	}
@@ -363,36 +366,36 @@ func (b *built) fail(err error) (*built, error) {
 // discard removes the unpublished temporary file (still locked), releases
 // the File and returns err for path.
 func (b *built) discard(err error) (*File, error) {
-	_ = unix.Unlinkat(b.dirfd, b.tmp, 0)
+	_ = b.dir.Remove(b.tmp)
 	if b.journal != nil {
-		_ = unix.Unlinkat(b.dirfd, b.journal.tmp, 0)
-		_ = unix.Close(b.journal.fd)
+		_ = b.dir.Remove(b.journal.tmp)
+		_ = b.journal.osf.Close()
 	}
 	_ = b.file.Abandon()
-	_ = unix.Close(b.fd)
+	_ = b.osf.Close()
 	return nil, fmt.Errorf("atomicio: create %s: %w", b.path, err)
 }
 
 // finish publishes the journal of a file in journal mode (after the file:
 // a crash between the two leaves a file without a journal, which Open
 // gives a new one), makes the names durable and returns the File.
-func (b *built) finish(dirfd int) (*File, error) {
-	_ = unix.Close(b.fd)
+func (b *built) finish(d *blockdev.Dir) (*File, error) {
+	_ = b.osf.Close()
 	if j := b.journal; j != nil {
 		err := step("publish-journal")
 		if err == nil {
-			err = publishNoReplace(dirfd, j.tmp, filepath.Base(j.path))
+			err = publishNoReplace(d, j.tmp, filepath.Base(j.path))
 		}
-		_ = unix.Close(j.fd)
+		_ = j.osf.Close()
 		if err != nil {
-			_ = unix.Unlinkat(dirfd, j.tmp, 0)
+			_ = d.Remove(j.tmp)
 			_ = b.file.Abandon()
 			return nil, fmt.Errorf("atomicio: create %s: publish the journal: %w", b.path, err)
 		}
 	}
 	err := step("sync-dir")
 	if err == nil {
-		err = fsync(dirfd)
+		err = fsync(d.Path(), d)
 	}
 	if err != nil {
 		_ = b.file.Abandon()
@@ -401,95 +404,71 @@ func (b *built) finish(dirfd int) (*File, error) {
 	return b.file, nil
 }
 
-// publishNoReplace gives the file named from the name to in dirfd, failing
-// with EEXIST if to exists. Without RENAME_NOREPLACE (EINVAL: the file
-// system does not support the flag; ENOSYS: an old kernel) it links and
-// unlinks: link(2) never replaces either. If the process dies between the
-// two (or the unlink fails), the data file keeps a second name that looks
-// like a temporary file: harmless, it stays until a later creation of that
-// path removes it as stale.
-func publishNoReplace(dirfd int, from, to string) error {
-	err := renameNoReplace(dirfd, from, to)
-	if !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOSYS) {
+// publishNoReplace gives the file named from the name to in d, failing
+// with an error wrapping fs.ErrExist if to exists. Without a rename that
+// never replaces (blockdev.ErrNotSupported: the file system or the kernel
+// lacks RENAME_NOREPLACE) it links and removes: a link never replaces
+// either. If the process dies between the two (or the removal fails), the
+// data file keeps a second name that looks like a temporary file:
+// harmless, it stays until a later creation of that path removes it as
+// stale.
+func publishNoReplace(d *blockdev.Dir, from, to string) error {
+	err := renameNoReplace(d, from, to)
+	if !errors.Is(err, blockdev.ErrNotSupported) {
 		if err != nil {
 			return fmt.Errorf("rename: %w", err)
 		}
 		return nil
 	}
-	if err := unix.Linkat(dirfd, from, dirfd, to, 0); err != nil {
+	if err := d.Link(from, to); err != nil {
 		return fmt.Errorf("link (the file system has no RENAME_NOREPLACE): %w", err)
 	}
-	_ = unix.Unlinkat(dirfd, from, 0)
+	_ = d.Remove(from)
 	return nil
 }
 
-// removeStaleTemps removes the temporary files for base in dir that no
+// removeStaleTemps removes the temporary files for base in d that no
 // process holds locked: they were left by a process killed while creating
 // (or, after the link fallback, are a second name of a data file). One that
 // is locked is being created and stays. It removes only while holding the
 // lock and after checking the name still is the file it locked; a creator
 // checks the same after locking its new file, so the two cannot both go on
 // with one file. Best effort: errors leave files behind.
-func removeStaleTemps(dirfd int, dir, base string) {
-	d, err := os.Open(dir)
+func removeStaleTemps(d *blockdev.Dir, base string) {
+	dh, err := os.Open(d.Path())
 	if err != nil {
 		return
 	}
-	names, _ := d.Readdirnames(-1)
-	_ = d.Close()
+	names, _ := dh.Readdirnames(-1)
+	_ = dh.Close()
 	prefix := tempPrefix(base)
 	for _, name := range names {
 		if _, ok := tempBase(name); !ok || !strings.HasPrefix(name, prefix) ||
 			len(name) != len(prefix)+tempRandHex {
 			continue
 		}
-		fd, err := openRetry(dirfd, name, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
+		f, err := d.OpenNoFollow(name)
 		if err != nil {
 			continue
 		}
-		var st unix.Stat_t
-		if blockdev.LockFD(fd) == nil && unix.Fstat(fd, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFREG &&
-			sameFile(dirfd, name, fd) {
-			_ = unix.Unlinkat(dirfd, name, 0)
+		if blockdev.LockFile(f) == nil {
+			if st, err := f.Stat(); err == nil && st.Mode().IsRegular() && d.SameFile(name, f) {
+				_ = d.Remove(name)
+			}
 		}
-		_ = unix.Close(fd)
+		_ = f.Close()
 	}
 }
 
-func fchmod(fd, perm int) error {
-	if perm < 0 {
-		return nil
-	}
-	return unix.Fchmod(fd, uint32(perm))
+// filePerm is the permission a new file gets: mode when set, else 0o644
+// under the umask.
+type filePerm struct {
+	mode fs.FileMode
+	set  bool
 }
 
-// sameFile reports whether name in dirfd is the file open as fd.
-func sameFile(dirfd int, name string, fd int) bool {
-	var a, b unix.Stat_t
-	if unix.Fstat(fd, &a) != nil || unix.Fstatat(dirfd, name, &b, unix.AT_SYMLINK_NOFOLLOW) != nil {
-		return false
-	}
-	return a.Dev == b.Dev && a.Ino == b.Ino
-}
+var noPerm = filePerm{}
 
-func openDir(dir string) (int, error) {
-	return openRetry(unix.AT_FDCWD, dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-}
-
-func openRetry(dirfd int, name string, flags int, perm uint32) (int, error) {
-	for {
-		fd, err := unix.Openat(dirfd, name, flags, perm)
-		if !errors.Is(err, unix.EINTR) {
-			return fd, err
-		}
-	}
-}
-
-func fsyncRetry(fd int) error {
-	for {
-		err := unix.Fsync(fd)
-		if !errors.Is(err, unix.EINTR) {
-			return err
-		}
-	}
-}
+// isSymlinkErr reports whether err is what opening a symbolic link
+// without following it reports (ELOOP).
+func isSymlinkErr(err error) bool { return errors.Is(err, syscall.ELOOP) }

@@ -129,7 +129,18 @@
 // bounds folio memory, not the Go heap. A COW container is read through
 // this package only. Another File (in this process or another) opening a
 // file that is open is refused with ErrLocked (flock on the file and on
-// its journal).
+// its journal; LockFileEx on Windows).
+//
+// # Platforms
+//
+// Native mode is Linux only. On macOS and Windows (and on Linux with
+// Options.Portable) files are opened through blockdev's portable File,
+// which has no untorn writes: journal mode (the default) or COW makes
+// every write untorn, flushed with F_FULLFSYNC on macOS and
+// FlushFileBuffers on Windows. Windows has no directory sync: a newly
+// created file's name is durable once NTFS commits its metadata (the
+// file is complete before its name appears). See the README's Platforms
+// section.
 //
 // # Many committers, many files
 //

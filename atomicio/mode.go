@@ -105,8 +105,8 @@ func resolveMode(dev blockdev.Device, opts Options, path string, nativeMax int) 
 // fastAtomicMax is the largest untorn write the file system under path
 // does in hardware (statx atomic_write_unit_max_opt): 0 when it reports
 // none, as XFS's software atomic writes do.
-func fastAtomicMax(path string) int {
-	info, err := blockdev.Stat(path)
+func fastAtomicMax(path string, opts Options) int {
+	info, err := statDevice(path, opts)
 	if err != nil {
 		return 0
 	}

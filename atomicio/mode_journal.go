@@ -8,8 +8,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/untorn/untorn/blockdev"
 	"github.com/untorn/untorn/blockdev/journal"
 )
@@ -93,7 +91,7 @@ func hasJournal(path string) (bool, error) {
 // openFileJournal opens the journal of the file open as dev at path and
 // recovers: the file is brought up to date from it.
 func openFileJournal(dev *blockdev.File, path string, opts Options) (*journal.Device, error) {
-	jdev, err := blockdev.OpenFile(JournalPath(path), blockdev.FileOptions{})
+	jdev, err := blockdev.OpenFile(JournalPath(path), fileOptions(opts))
 	if err != nil {
 		return nil, fmt.Errorf("atomicio: open the journal: %w", err)
 	}
@@ -110,30 +108,30 @@ func openFileJournal(dev *blockdev.File, path string, opts Options) (*journal.De
 // fsynced), published at JournalPath(path) without replacing anything,
 // and the directory fsynced. A crash leaves no journal or a complete one.
 func createFileJournal(dev *blockdev.File, path string, opts Options) (*journal.Device, error) {
-	dirfd, err := openDir(filepath.Dir(path))
+	d, err := blockdev.OpenDir(filepath.Dir(path))
 	if err != nil {
 		return nil, fmt.Errorf("atomicio: create the journal of %s: %w", path, err)
 	}
-	defer unix.Close(dirfd)
-	jb, jd, err := buildJournal(dirfd, path, dev, opts, -1)
+	defer d.Close()
+	jb, jd, err := buildJournal(d, path, dev, opts, noPerm)
 	if err != nil {
 		return nil, err
 	}
 	err = step("publish-journal")
 	if err == nil {
-		err = publishNoReplace(dirfd, jb.tmp, filepath.Base(JournalPath(path)))
+		err = publishNoReplace(d, jb.tmp, filepath.Base(JournalPath(path)))
 	}
 	if err != nil {
 		_, jdev := jd.Detach() // dev stays the caller's
-		_ = unix.Unlinkat(dirfd, jb.tmp, 0)
+		_ = d.Remove(jb.tmp)
 		_ = jdev.Close()
-		_ = unix.Close(jb.fd)
+		_ = jb.osf.Close()
 		return nil, fmt.Errorf("atomicio: publish the journal of %s: %w", path, err)
 	}
-	_ = unix.Close(jb.fd)
+	_ = jb.osf.Close()
 	// Published: from here on the journal is the file's, and a failure
 	// leaves it in place (complete; the next Open replays it).
-	if err := fsync(dirfd); err != nil {
+	if err := fsync(d.Path(), d); err != nil {
 		_, jdev := jd.Detach()
 		_ = jdev.Close()
 		return nil, fmt.Errorf("atomicio: create the journal of %s: fsync the directory: %w", path, err)
@@ -142,17 +140,17 @@ func createFileJournal(dev *blockdev.File, path string, opts Options) (*journal.
 }
 
 // buildJournal creates a journal for the data file on dev under a
-// temporary name in dirfd and formats it: the temporary file is written
+// temporary name in d and formats it: the temporary file is written
 // whole and fsynced. On success the journal device holds dev and the
 // temporary file (its Close closes both) and the caller publishes it; on
 // failure the temporary file is removed and dev is left open.
-func buildJournal(dirfd int, path string, dev blockdev.Device, opts Options, perm int) (*built, *journal.Device, error) {
+func buildJournal(d *blockdev.Dir, path string, dev blockdev.Device, opts Options, perm filePerm) (*built, *journal.Device, error) {
 	jpath := JournalPath(path)
-	removeStaleTemps(dirfd, filepath.Dir(jpath), filepath.Base(jpath))
+	removeStaleTemps(d, filepath.Base(jpath))
 	if err := step("create-journal"); err != nil {
 		return nil, nil, fmt.Errorf("atomicio: create the journal of %s: %w", path, err)
 	}
-	jb, err := createTemp(dirfd, jpath, 0, perm)
+	jb, err := createTemp(d, jpath, 0, perm, fileOptions(opts))
 	if err != nil {
 		return nil, nil, fmt.Errorf("atomicio: create the journal of %s: %w", path, err)
 	}
@@ -160,7 +158,7 @@ func buildJournal(dirfd int, path string, dev blockdev.Device, opts Options, per
 	if err == nil {
 		err = step("sync-journal")
 		if err == nil {
-			err = fsync(jb.fd)
+			err = fsync(jb.osf.Name(), jb.osf)
 		}
 		if err != nil {
 			_, _ = jd.Detach() // jb.fail closes the journal file
@@ -179,15 +177,15 @@ func buildJournal(dirfd int, path string, dev blockdev.Device, opts Options, per
 // caller still holds the journal open and locked, so no other opener can
 // be using it.
 func removeFileJournal(path string) error {
-	dirfd, err := openDir(filepath.Dir(path))
+	d, err := blockdev.OpenDir(filepath.Dir(path))
 	if err != nil {
 		return fmt.Errorf("atomicio: remove the journal of %s: %w", path, err)
 	}
-	defer unix.Close(dirfd)
-	if err := unix.Unlinkat(dirfd, filepath.Base(JournalPath(path)), 0); err != nil && !errors.Is(err, unix.ENOENT) {
+	defer d.Close()
+	if err := d.Remove(filepath.Base(JournalPath(path))); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("atomicio: remove the journal of %s: %w", path, err)
 	}
-	if err := fsync(dirfd); err != nil {
+	if err := fsync(d.Path(), d); err != nil {
 		return fmt.Errorf("atomicio: remove the journal of %s: fsync the directory: %w", path, err)
 	}
 	return nil

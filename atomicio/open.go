@@ -126,7 +126,7 @@ func journalInPlace(path string, opts Options) bool {
 	case ModeJournal:
 		return true
 	case ModeAuto:
-		return fastAtomicMax(path) < 2*opts.MaxAtomic
+		return fastAtomicMax(path, opts) < 2*opts.MaxAtomic
 	}
 	return false
 }
@@ -134,7 +134,7 @@ func journalInPlace(path string, opts Options) bool {
 // openExisting opens the existing file at path: in journal mode when it
 // has a journal (recovering from it), else as resolveMode decides.
 func openExisting(path string, opts Options, withJournal bool) (*File, error) {
-	dev, err := blockdev.OpenFile(path, blockdev.FileOptions{})
+	dev, err := blockdev.OpenFile(path, fileOptions(opts))
 	if err != nil {
 		return nil, fmt.Errorf("atomicio: open %s: %w", path, err)
 	}
@@ -147,7 +147,7 @@ func openExisting(path string, opts Options, withJournal bool) (*File, error) {
 			target, err = openFileJournal(dev, path, opts)
 		}
 	} else {
-		target, mode, err = resolveMode(dev, opts, path, fastAtomicMax(path))
+		target, mode, err = resolveMode(dev, opts, path, fastAtomicMax(path, opts))
 	}
 	if err != nil {
 		_ = dev.Close()
@@ -180,4 +180,20 @@ func preallocate(dev blockdev.Device) error {
 		return fmt.Errorf("preallocate: %w", err)
 	}
 	return nil
+}
+
+// fileOptions are the blockdev.FileOptions every file of a File is opened
+// with.
+func fileOptions(opts Options) blockdev.FileOptions {
+	return blockdev.FileOptions{Portable: opts.Portable}
+}
+
+// statDevice is blockdev.Stat of path, less what a portable File does not
+// use (direct I/O, untorn writes) when opts asks for one.
+func statDevice(path string, opts Options) (blockdev.AtomicInfo, error) {
+	info, err := blockdev.Stat(path)
+	if err != nil || !opts.Portable {
+		return info, err
+	}
+	return blockdev.AtomicInfo{Mode: info.Mode, Size: info.Size, Rdev: info.Rdev, Blksz: info.Blksz}, nil
 }

@@ -158,6 +158,14 @@ type Options struct {
 	// percentage of Size (DefaultCOWSparePercent): more disk space, less
 	// copying under random overwrites (see package blockdev/cow).
 	COWSparePercent int
+	// Portable opens the files the way every platform can
+	// (blockdev.FileOptions.Portable): through the system's cache, with no
+	// untorn writes from the device, so that journal mode (or COW) makes
+	// every write untorn. Always so on macOS and Windows; on Linux it
+	// gives up O_DIRECT and RWF_ATOMIC (native mode is then refused), and
+	// tests the code those systems run. OpenDevice ignores it: the device
+	// is given.
+	Portable bool
 
 	// plainUntorn breaks the guarantee on purpose: the negative control
 	// of the crash oracle (tests of this package only).

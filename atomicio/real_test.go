@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
-	"golang.org/x/sys/unix"
 	"pgregory.net/rapid"
 
 	"github.com/untorn/untorn/internal/xfstest"
@@ -88,6 +87,39 @@ func TestRealFileJournalOnTempDir(t *testing.T) {
 	realFileProperty(t, filepath.Join(t.TempDir(), "data"), Options{CacheSize: 1 << 20, JournalSize: 1 << 20}, ModeJournal)
 }
 
+// TestRealFilePortable: the portable File (what macOS and Windows run:
+// no O_DIRECT, no untorn writes from the file system), in the default
+// mode (journal) and in COW mode, through creation, reopen and Close.
+func TestRealFilePortable(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name string
+		opts Options
+		want Mode
+	}{
+		{"journal", Options{CacheSize: 1 << 20, JournalSize: 1 << 20, Portable: true}, ModeJournal},
+		{"cow", Options{CacheSize: 1 << 20, Mode: ModeCOW, Portable: true}, ModeCOW},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			realFileProperty(t, filepath.Join(t.TempDir(), "data"), c.opts, c.want)
+		})
+	}
+}
+
+// TestRealFilePortableOnXFS: on a file system with RWF_ATOMIC, a portable
+// File claims no untorn writes all the same (native mode is refused; the
+// default is journal mode), and the untorn writes are the journal's.
+func TestRealFilePortableOnXFS(t *testing.T) {
+	mnt := xfstest.Mount(t)
+	_, err := Open(filepath.Join(mnt, "native"), Options{Mode: ModeNative, Portable: true})
+	require.ErrorIs(t, err, ErrNoUntornWrites)
+	f, err := Open(filepath.Join(mnt, "native"), Options{Mode: ModeNative})
+	require.NoError(t, err, "the same file system without Portable")
+	require.NoError(t, f.Close())
+	realFileProperty(t, filepath.Join(mnt, "data"), Options{CacheSize: 1 << 20, JournalSize: 1 << 20, Portable: true}, ModeJournal)
+}
+
 func TestRealFileNativeOnXFS(t *testing.T) {
 	mnt := xfstest.Mount(t)
 	realFileProperty(t, filepath.Join(mnt, "data"), Options{CacheSize: 1 << 20, Mode: ModeNative}, ModeNative)
@@ -154,24 +186,4 @@ func TestOpenTwiceIsRefused(t *testing.T) {
 	g, err := Open(path, Options{})
 	require.NoError(t, err)
 	require.NoError(t, g.Close())
-}
-
-func TestPreallocate(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "data")
-	f, err := Open(path, Options{Size: 4 << 20, Preallocate: true})
-	require.NoError(t, err)
-	var st unix.Stat_t
-	require.NoError(t, unix.Stat(path, &st))
-	require.GreaterOrEqual(t, st.Blocks*512, int64(4<<20), "the initial size is allocated")
-	p := pattern(5000, 3)
-	_, err = WriteAt(f, p, 777)
-	require.NoError(t, err)
-	require.NoError(t, f.Close())
-	g, err := Open(path, Options{})
-	require.NoError(t, err)
-	defer g.Close()
-	got := make([]byte, len(p))
-	_, err = g.ReadAt(got, 777)
-	require.NoError(t, err)
-	require.Equal(t, p, got)
 }

@@ -1,11 +1,6 @@
 package blockdev
 
-import (
-	"errors"
-	"fmt"
-
-	"golang.org/x/sys/unix"
-)
+import "fmt"
 
 // Cloner is a Device that can share another device's blocks instead of
 // copying them (reflink: FICLONERANGE on XFS with reflink, btrfs). A side
@@ -30,8 +25,10 @@ var (
 	_ Cloner = (*FaultDevice)(nil)
 )
 
-// CloneFrom clones with FICLONERANGE from src, which must be a File (or a
-// FaultDevice over one).
+// CloneFrom clones with FICLONERANGE (Linux, native Files only; see
+// cloneNative) from src, which must be a File (or a FaultDevice over one).
+// The portable File fails with ErrNotSupported: macOS and Windows have no
+// range clone here.
 func (f *File) CloneFrom(src Device, srcOff, dstOff, n int64) error {
 	for {
 		fd, ok := src.(*FaultDevice)
@@ -63,19 +60,10 @@ func (f *File) CloneFrom(src Device, srcOff, dstOff, n int64) error {
 	if n == 0 {
 		return nil
 	}
-	r := unix.FileCloneRange{Src_fd: int64(sf.fd), Src_offset: uint64(srcOff), Src_length: uint64(n), Dest_offset: uint64(dstOff)}
-	for {
-		err := unix.IoctlFileCloneRange(f.fd, &r)
-		switch {
-		case errors.Is(err, unix.EINTR):
-			continue
-		case errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.EXDEV) || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOTTY):
-			return f.spaceErr("clone", dstOff, n, fmt.Errorf("%w: %w", ErrNotSupported, err))
-		case err != nil:
-			return f.spaceErr("clone", dstOff, n, err)
-		}
-		return nil
+	if !f.native || !sf.native {
+		return f.spaceErr("clone", dstOff, n, fmt.Errorf("%w: the portable file does not clone", ErrNotSupported))
 	}
+	return f.cloneNative(sf, srcOff, dstOff, n)
 }
 
 // CloneFrom injects (as OpWrite), then clones on the inner device (see

@@ -39,11 +39,18 @@
 //
 // # Implementations
 //
-//   - File (OpenFile): a regular file or block device with O_DIRECT. Atomic
-//     is pwritev2(RWF_ATOMIC), FUA is RWF_DSYNC, Flush is fdatasync. Limits
-//     come from statx(STATX_WRITE_ATOMIC|STATX_DIOALIGN) and sysfs. On
-//     Linux 6.18, XFS with reflink offers untorn writes of 4 KiB to 2 MiB
-//     (software CoW); ext4 on a plain disk offers none.
+//   - File (OpenFile): on Linux a regular file or block device with
+//     O_DIRECT. Atomic is pwritev2(RWF_ATOMIC), FUA is RWF_DSYNC, Flush is
+//     fdatasync. Limits come from statx(STATX_WRITE_ATOMIC|STATX_DIOALIGN)
+//     and sysfs. On Linux 6.18, XFS with reflink offers untorn writes of
+//     4 KiB to 2 MiB (software CoW); ext4 on a plain disk offers none.
+//     On macOS and Windows, and on Linux with FileOptions.Portable, it is
+//     the portable File (file_portable.go): a regular file through the
+//     system's cache, positioned reads and writes, no untorn writes
+//     (LimitsPortable), Flush with fdatasync, fcntl(F_FULLFSYNC) or
+//     FlushFileBuffers, locked with flock or LockFileEx. One
+//     implementation, a few calls per system (file_linux.go,
+//     file_darwin.go, file_windows.go).
 //   - Mem (NewMem): memory-backed, for crash and fault tests. CrashClone
 //     builds an independent device as it would be found after a power cut
 //     while the original runs on, deterministically from a seed. NewMemFile
@@ -51,6 +58,18 @@
 //     included in the crash model.
 //   - FaultDevice (WithFaults): wraps any Device and fails chosen operations
 //     with errors wrapping syscall.EIO or syscall.ENOSPC (see Injector).
+//
+// # The operating system
+//
+// No other package of untorn calls the operating system for files or
+// memory: they go through this one. Dir creates, renames (without
+// replacing, or replacing), links and removes names in a directory and
+// makes the changes durable (fsync of the directory; F_FULLFSYNC on
+// macOS; on Windows MoveFileEx with MOVEFILE_WRITE_THROUGH, and no
+// directory sync exists). MapMemory and its companions give the page
+// cache its arenas (mmap on Unix, the Go heap on Windows). LockFile,
+// LockFD and LockRange lock files; SyncData, DiskUse, FreeBytes,
+// StampFile, FileSystem and IsTerminal serve the example programs.
 //
 // # Errors
 //
@@ -65,7 +84,9 @@
 //
 // # Caveats
 //
-// A File's Limits are read once at open. Durability beyond the crash model
+// A File's Limits are read once at open. The portable File has no untorn
+// writes (untorn-ness is the journal's or the COW container's), writes
+// zeros to Discard, and does not Allocate or clone. Durability beyond the crash model
 // (a drive that lies about flushes) is out of scope. Mem holds two copies of
 // its capacity in memory plus every write since the last Flush.
 package blockdev

@@ -1,10 +1,7 @@
 package blockdev
 
 import (
-	"errors"
 	"fmt"
-
-	"golang.org/x/sys/unix"
 )
 
 // Lengther is a Device that keeps a byte-exact length besides its
@@ -68,11 +65,11 @@ func (f *File) Length() (int64, error) {
 	if f.blockDev {
 		return f.size.Load(), nil
 	}
-	var st unix.Stat_t
-	if err := unix.Fstat(f.fd, &st); err != nil {
-		return 0, &OpError{Op: "length", Path: f.path, Off: -1, Err: err}
+	st, err := f.osf.Stat()
+	if err != nil {
+		return 0, &OpError{Op: "length", Path: f.path, Off: -1, Err: osErr(err)}
 	}
-	return st.Size, nil
+	return st.Size(), nil
 }
 
 // SetLength truncates or extends a regular file to exactly n bytes
@@ -90,22 +87,15 @@ func (f *File) SetLength(n int64) error {
 	if f.blockDev {
 		return &OpError{Op: "set length", Path: f.path, Off: n, Err: fmt.Errorf("%w: a block device has a fixed size", ErrNotSupported)}
 	}
-	for {
-		err := unix.Ftruncate(f.fd, n)
-		if errors.Is(err, unix.EINTR) {
-			continue
+	bs := int64(f.limits.BlockSize)
+	if err := f.osf.Truncate(n); err != nil {
+		if st, serr := f.osf.Stat(); serr == nil {
+			f.size.Store(st.Size() - st.Size()%bs)
 		}
-		bs := int64(f.limits.BlockSize)
-		if err != nil {
-			var st unix.Stat_t
-			if unix.Fstat(f.fd, &st) == nil {
-				f.size.Store(st.Size - st.Size%bs)
-			}
-			return &OpError{Op: "set length", Path: f.path, Off: n, Err: err}
-		}
-		f.size.Store(n - n%bs)
-		return nil
+		return &OpError{Op: "set length", Path: f.path, Off: n, Err: osErr(err)}
 	}
+	f.size.Store(n - n%bs)
+	return nil
 }
 
 // Length returns the inner device's length (see Lengther); it is never

@@ -15,6 +15,11 @@ var (
 	LimitsNVMe = Limits{BlockSize: 4096, AtomicMin: 4096, AtomicMax: 16 << 10, MemAlign: 512}
 	// LimitsXFS: XFS with software (CoW) atomic writes, up to 2 MiB.
 	LimitsXFS = Limits{BlockSize: 4096, AtomicMin: 4096, AtomicMax: 2 << 20, MemAlign: 512}
+	// LimitsPortable: the portable File's (FileOptions.Portable, and every
+	// File on macOS and Windows): 4 KiB blocks, no buffer alignment, no
+	// untorn writes. A Mem with these limits is what the layers above see
+	// of such a file, with the crash model made explicit.
+	LimitsPortable = portableLimits
 )
 
 // MemProfiles names every Limits profile, for table-driven tests.

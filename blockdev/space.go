@@ -1,11 +1,6 @@
 package blockdev
 
-import (
-	"errors"
-	"fmt"
-
-	"golang.org/x/sys/unix"
-)
+import "fmt"
 
 // Discarder is a Device that can give the space of a range back (a hole).
 // File, Mem and FaultDevice implement it (a FaultDevice only as far as the
@@ -85,14 +80,4 @@ func checkSize(l Limits, size int64) error {
 		return fmt.Errorf("%w: size %d is not a multiple of the block size %d", ErrMisaligned, size, bs)
 	}
 	return nil
-}
-
-// fallocate calls fallocate(2), retrying on EINTR.
-func fallocate(fd int, mode uint32, off, n int64) error {
-	for {
-		err := unix.Fallocate(fd, mode, off, n)
-		if !errors.Is(err, unix.EINTR) {
-			return err
-		}
-	}
 }

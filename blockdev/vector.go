@@ -1,11 +1,6 @@
 package blockdev
 
-import (
-	"errors"
-	"fmt"
-
-	"golang.org/x/sys/unix"
-)
+import "fmt"
 
 // VectorWriter is a Device that writes several buffers back to back as one
 // write (pwritev), so that a caller can send data from where it lies
@@ -54,8 +49,10 @@ func CheckVector(l Limits, size int64, bufs [][]byte, off int64, flags Flags) (i
 	return n, nil
 }
 
-// WritevAt writes bufs at off with pwritev(2) (pwritev2(2) for FUA), at
-// most maxIOV buffers per call, retrying a short write for the rest.
+// WritevAt writes bufs at off: with pwritev2(2) on the native File (see
+// writevNative); one positioned write per buffer, then the flush for FUA,
+// on the portable one (a vectored plain write may tear at BlockSize
+// anyway).
 func (f *File) WritevAt(bufs [][]byte, off int64, flags Flags) (int, error) {
 	if flags&Atomic != 0 && len(bufs) == 1 {
 		// WriteAt takes closeMu itself: taking it here first would read-lock
@@ -72,24 +69,24 @@ func (f *File) WritevAt(bufs [][]byte, off int64, flags Flags) (int, error) {
 	if f.closed {
 		return 0, &OpError{Op: op, Path: f.path, Off: off, Len: total, Err: ErrClosed}
 	}
-	var rwf int
-	if flags&FUA != 0 {
-		rwf |= unix.RWF_DSYNC
+	if f.native {
+		return f.writevNative(bufs, off, flags, total)
 	}
 	done := 0
-	for len(bufs) > 0 {
-		iov := bufs[:min(len(bufs), maxIOV)]
-		n, err := unix.Pwritev2(f.fd, iov, off+int64(done), rwf)
-		switch {
-		case errors.Is(err, unix.EINTR) || errors.Is(err, unix.EAGAIN):
-			continue
-		case err != nil:
-			return done, &OpError{Op: op, Path: f.path, Off: off + int64(done), Len: total - done, Err: err}
-		case n == 0:
-			return done, &OpError{Op: op, Path: f.path, Off: off + int64(done), Len: total - done, Err: ErrShortWrite}
-		}
+	for _, b := range bufs {
+		n, err := f.osf.WriteAt(b, off+int64(done))
 		done += n
-		bufs = skipBytes(bufs, n)
+		if err == nil && n < len(b) {
+			err = ErrShortWrite
+		}
+		if err != nil {
+			return done, &OpError{Op: op, Path: f.path, Off: off + int64(done), Len: total - done, Err: osErr(err)}
+		}
+	}
+	if flags&FUA != 0 {
+		if err := f.syncData(); err != nil {
+			return done, &OpError{Op: op, Path: f.path, Off: off, Len: total, Err: err}
+		}
 	}
 	return done, nil
 }

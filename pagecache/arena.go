@@ -3,7 +3,7 @@ package pagecache
 import (
 	"fmt"
 
-	"golang.org/x/sys/unix"
+	"github.com/untorn/untorn/blockdev"
 )
 
 const (
@@ -146,10 +146,10 @@ func (a *arena) unmap() error {
 	if a.mem == nil {
 		return nil
 	}
-	err := unix.Munmap(a.raw)
+	err := blockdev.UnmapMemory(a.raw)
 	a.mem, a.raw = nil, nil
 	if err != nil {
-		return fmt.Errorf("pagecache: munmap: %w", err)
+		return fmt.Errorf("pagecache: %w", err)
 	}
 	return nil
 }

@@ -2,9 +2,8 @@ package pagecache
 
 import (
 	"fmt"
-	"unsafe"
 
-	"golang.org/x/sys/unix"
+	"github.com/untorn/untorn/blockdev"
 )
 
 // hugePage is the size of a transparent huge page on x86-64 and arm64
@@ -22,19 +21,14 @@ const hugePage = 2 << 20
 // are an optimisation: where the kernel refuses the advice, the memory is
 // ordinary pages.
 func mapArena(n int64, prefault bool) (mem, raw []byte, err error) {
-	raw, err = unix.Mmap(-1, 0, int(n+hugePage), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	mem, raw, err = blockdev.MapMemory(n, hugePage)
 	if err != nil {
-		return nil, nil, fmt.Errorf("pagecache: mmap %d bytes: %w", n+hugePage, err)
+		return nil, nil, fmt.Errorf("pagecache: %w", err)
 	}
-	skip := 0
-	if r := int(uintptr(unsafe.Pointer(unsafe.SliceData(raw))) % hugePage); r != 0 {
-		skip = hugePage - r
-	}
-	mem = raw[skip : skip+int(n) : skip+int(n)]
-	_ = unix.Madvise(mem, unix.MADV_HUGEPAGE)
+	blockdev.AdviseHugePages(mem)
 	if prefault {
-		if err := unix.Madvise(mem, unix.MADV_POPULATE_WRITE); err != nil {
-			for i := 0; i < len(mem); i += PageSize { // kernels before 5.14
+		if err := blockdev.Populate(mem); err != nil {
+			for i := 0; i < len(mem); i += PageSize { // kernels before 5.14, other systems
 				mem[i] = 0
 			}
 		}

@@ -1,7 +1,7 @@
 package pagecache
 
 import (
-	"golang.org/x/sys/unix"
+	"github.com/untorn/untorn/blockdev"
 )
 
 // The reserve. A pool's budget can stand for more than its folios: a
@@ -42,7 +42,7 @@ func (p *Pool) SetReserve(n int64) {
 	if limit < old {
 		p.evictBeyondLocked()
 	} else if p.prefault {
-		_ = unix.Madvise(p.mem.mem[int64(old)<<pageShift:int64(limit)<<pageShift], unix.MADV_POPULATE_WRITE)
+		_ = blockdev.Populate(p.mem.mem[int64(old)<<pageShift : int64(limit)<<pageShift])
 	}
 	p.wakeLocked()
 }
@@ -76,6 +76,6 @@ func (p *Pool) evictIfBeyondLocked(id int32) {
 // REQUIRES: memMu held.
 func (p *Pool) releaseLocked(blocks []block) {
 	for _, b := range blocks {
-		_ = unix.Madvise(p.mem.blockBytes(b), unix.MADV_DONTNEED)
+		blockdev.ReleaseMemory(p.mem.blockBytes(b))
 	}
 }

@@ -33,14 +33,27 @@ func TestContractMem(t *testing.T) {
 
 func TestContractFile(t *testing.T) {
 	t.Parallel()
-	devicetest.Run(t, func(t *testing.T) blockdev.Device {
+	devicetest.Run(t, openFileJournal(blockdev.FileOptions{Create: true}))
+}
+
+// TestContractPortableFile: the journal over two portable Files (what
+// macOS and Windows run: no O_DIRECT, no untorn writes from the files).
+func TestContractPortableFile(t *testing.T) {
+	t.Parallel()
+	devicetest.Run(t, openFileJournal(blockdev.FileOptions{Create: true, Portable: true}))
+}
+
+// openFileJournal returns a constructor of journal Devices over a data
+// file and its journal, both opened with opts, in a new directory.
+func openFileJournal(opts blockdev.FileOptions) func(t *testing.T) blockdev.Device {
+	return func(t *testing.T) blockdev.Device {
 		dir := t.TempDir()
-		data, err := blockdev.OpenFile(filepath.Join(dir, "data"), blockdev.FileOptions{Create: true})
+		data, err := blockdev.OpenFile(filepath.Join(dir, "data"), opts)
 		require.NoError(t, err)
-		jrnl, err := blockdev.OpenFile(filepath.Join(dir, "data-untorn"), blockdev.FileOptions{Create: true})
+		jrnl, err := blockdev.OpenFile(filepath.Join(dir, "data-untorn"), opts)
 		require.NoError(t, err)
 		d, err := Format(data, jrnl, contractOptions)
 		require.NoError(t, err)
 		return d
-	})
+	}
 }

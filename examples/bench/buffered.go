@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"os"
 
-	"golang.org/x/sys/unix"
+	"github.com/untorn/untorn/blockdev"
 )
 
 // bufferedFile is the kernel's page cache: pwrite, then fdatasync. It is
@@ -26,7 +26,7 @@ func (b *bufferedFile) Open(cfg fileConfig) error {
 	}
 	// Start cold, like untorn after its reopen: drop the file's clean
 	// pages from the kernel page cache.
-	if err := unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED); err != nil {
+	if err := blockdev.DropCache(f); err != nil {
 		_ = f.Close()
 		return fmt.Errorf("buffered: fadvise: %w", err)
 	}
@@ -46,7 +46,7 @@ func (b *bufferedFile) Read(p []byte, off int64) error {
 }
 
 func (b *bufferedFile) Sync() error {
-	if err := unix.Fdatasync(int(b.f.Fd())); err != nil {
+	if err := blockdev.SyncData(b.f); err != nil {
 		return fmt.Errorf("buffered: fdatasync: %w", err)
 	}
 	return nil

@@ -9,8 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/untorn/untorn/atomicio"
 	"github.com/untorn/untorn/blockdev"
 )
@@ -143,7 +141,7 @@ func (b *bufferedCommitter) Write(p []byte, off int64) error {
 	return err
 }
 
-func (b *bufferedCommitter) Sync() error { return unix.Fdatasync(int(b.f.Fd())) }
+func (b *bufferedCommitter) Sync() error { return blockdev.SyncData(b.f) }
 
 func (b *bufferedCommitter) Close() error { return b.f.Close() }
 

@@ -8,10 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/untorn/untorn/blockdev"
-
 	"github.com/untorn/untorn/internal/benchstat"
 )
 
@@ -35,11 +32,7 @@ func describeMachine(dir string) machine {
 		Go:    runtime.Version(),
 		Dir:   dir,
 	}
-	var u unix.Utsname
-	if err := unix.Uname(&u); err == nil {
-		m.Kernel = unix.ByteSliceToString(u.Sysname[:]) + " " + unix.ByteSliceToString(u.Release[:]) +
-			" " + unix.ByteSliceToString(u.Version[:])
-	}
+	m.Kernel = benchstat.Kernel()
 	m.FileSystem = benchstat.FileSystem(dir)
 	m.Untorn = untornSupport(dir)
 	return m
@@ -84,9 +77,5 @@ func untornSupport(dir string) string {
 
 // freeBytes is the space an unprivileged user can still use in dir.
 func freeBytes(dir string) (int64, error) {
-	var st unix.Statfs_t
-	if err := unix.Statfs(dir, &st); err != nil {
-		return 0, fmt.Errorf("statfs %s: %w", dir, err)
-	}
-	return int64(st.Bavail) * st.Bsize, nil
+	return blockdev.FreeBytes(dir)
 }

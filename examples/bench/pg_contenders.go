@@ -6,9 +6,8 @@ import (
 	"os"
 	"path/filepath"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/untorn/untorn/atomicio"
+	"github.com/untorn/untorn/blockdev"
 	"github.com/untorn/untorn/blockdev/cow"
 )
 
@@ -232,7 +231,7 @@ func (k *kernelRels) Write(rel int, p []byte, off int64) error {
 			imaged = true
 		}
 		if imaged {
-			if err := unix.Fdatasync(int(k.wal.Fd())); err != nil {
+			if err := blockdev.SyncData(k.wal); err != nil {
 				return fmt.Errorf("%s: wal fdatasync: %w", k.Name(), err)
 			}
 			k.WALSyncs++

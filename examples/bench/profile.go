@@ -8,7 +8,7 @@ import (
 	"runtime/pprof"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/untorn/untorn/internal/benchstat"
 )
 
 // cpuUsage is the process's CPU time since start, and the wall time.
@@ -29,13 +29,7 @@ func startCPU() func() cpuUsage {
 	}
 }
 
-func rusage() (user, sys time.Duration) {
-	var ru unix.Rusage
-	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
-		return 0, 0
-	}
-	return time.Duration(ru.Utime.Nano()), time.Duration(ru.Stime.Nano())
-}
+func rusage() (user, sys time.Duration) { return benchstat.ProcessTimes() }
 
 // write says how busy the CPUs were: a run that keeps them far from
 // saturated waits on the device, which is what the per-page breakdowns then

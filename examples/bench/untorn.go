@@ -7,9 +7,8 @@ import (
 	"math/rand/v2"
 	"os"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/untorn/untorn/atomicio"
+	"github.com/untorn/untorn/blockdev"
 )
 
 const (
@@ -208,14 +207,17 @@ func (u *untorn) BytesWritten() int64 { return u.f.Stats().Writeback.BytesWritte
 // journal mode the file and its journal), its live data (the File's
 // logical size) and the file's apparent size (ls -l).
 func (u *untorn) diskUse() (disk, live, apparent int64, err error) {
-	var st unix.Stat_t
-	if err := unix.Stat(u.path, &st); err != nil {
+	st, err := os.Stat(u.path)
+	if err != nil {
 		return 0, 0, 0, fmt.Errorf("stat %s: %w", u.path, err)
 	}
-	disk, apparent = st.Blocks*512, st.Size
-	if err := unix.Stat(atomicio.JournalPath(u.path), &st); err == nil {
-		disk += st.Blocks * 512
-	} else if !errors.Is(err, unix.ENOENT) {
+	apparent = st.Size()
+	if disk, err = blockdev.DiskUse(u.path); err != nil {
+		return 0, 0, 0, fmt.Errorf("stat %s: %w", u.path, err)
+	}
+	if j, err := blockdev.DiskUse(atomicio.JournalPath(u.path)); err == nil {
+		disk += j
+	} else if !errors.Is(err, fs.ErrNotExist) {
 		return 0, 0, 0, fmt.Errorf("stat the journal of %s: %w", u.path, err)
 	}
 	return disk, u.f.Size(), apparent, nil

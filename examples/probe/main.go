@@ -15,8 +15,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-
-	"golang.org/x/sys/unix"
+	"syscall"
 
 	"github.com/untorn/untorn/blockdev"
 )
@@ -45,7 +44,7 @@ func probe(w io.Writer, path string) error {
 	if err != nil {
 		return err
 	}
-	if info.Mode&unix.S_IFMT != unix.S_IFDIR {
+	if info.Mode&blockdev.ModeTypeMask != blockdev.ModeDir {
 		printInfo(w, path, info)
 		return nil
 	}
@@ -99,12 +98,7 @@ func tryAtomic(w io.Writer, path string) error {
 	buf := blockdev.AlignedBuffer(n, l.MemAlign)
 	if !l.HasAtomic() {
 		// Ask the kernel anyway, so the answer is its own and not ours.
-		fd, err := unix.Open(path, unix.O_RDWR|unix.O_DIRECT|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return err
-		}
-		defer unix.Close(fd)
-		_, err = unix.Pwritev2(fd, [][]byte{buf}, 0, unix.RWF_ATOMIC)
+		err = blockdev.ProbeAtomicWrite(path, buf, 0)
 		fmt.Fprintf(w, "RWF_ATOMIC write:      %s\n", verdict(err))
 		return nil
 	}
@@ -117,8 +111,10 @@ func verdict(err error) string {
 	switch {
 	case err == nil:
 		return "succeeded"
-	case errors.Is(err, unix.EOPNOTSUPP):
+	case errors.Is(err, syscall.EOPNOTSUPP):
 		return "not supported (EOPNOTSUPP)"
+	case errors.Is(err, blockdev.ErrNotSupported):
+		return "not supported on this system (Linux only)"
 	default:
 		return "failed: " + err.Error()
 	}

@@ -9,8 +9,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/untorn/untorn/atomicio"
 	"github.com/untorn/untorn/blockdev"
 	"github.com/untorn/untorn/blockdev/cow"
@@ -91,13 +89,13 @@ func convertedAlready(e *env, t target, temp, record string) error {
 	r, err := readRecord(record)
 	if err == nil {
 		if _, terr := os.Lstat(temp); errors.Is(terr, fs.ErrNotExist) {
-			dirfd, err := unix.Open(filepath.Dir(t.path), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+			dir, err := blockdev.OpenDir(filepath.Dir(t.path))
 			if err != nil {
 				return err
 			}
-			defer unix.Close(dirfd)
-			if id, err := nameID(dirfd, filepath.Base(t.path)); err == nil && id == r.Temp {
-				if err := removeDurably(dirfd, filepath.Base(record)); err != nil {
+			defer dir.Close()
+			if id, err := nameID(dir, filepath.Base(t.path)); err == nil && id == r.Temp {
+				if err := removeDurably(dir, filepath.Base(record)); err != nil {
 					return err
 				}
 				fmt.Fprintf(e.stdout, "%s: converted already (by a conversion stopped after its rename); removed its progress record\n", t.path)
@@ -113,10 +111,10 @@ type conversion struct {
 	e                  *env
 	cfg                convertConfig
 	path, temp, record string
-	dirfd              int
-	srcfd              int // the container, locked exclusively
+	dir                *blockdev.Dir
+	srcf               *os.File // the container, locked exclusively
 	src                stamp
-	perm               uint32
+	perm               fs.FileMode
 	c                  *cow.Device // the container, recovered in memory
 	size               int64       // its file size
 	tmp                *os.File
@@ -129,36 +127,36 @@ type conversion struct {
 // takes: refused while a File has it open), checks that path still names
 // it and that it has no journal, stamps it, and recovers it in memory.
 func openConversion(e *env, path, temp, record string) (*conversion, error) {
-	cv := &conversion{e: e, cfg: e.convert, path: path, temp: temp, record: record, dirfd: -1, srcfd: -1}
+	cv := &conversion{e: e, cfg: e.convert, path: path, temp: temp, record: record}
 	fail := func(err error) (*conversion, error) {
 		cv.close()
 		return nil, err
 	}
 	var err error
-	if cv.dirfd, err = unix.Open(filepath.Dir(path), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err != nil {
+	if cv.dir, err = blockdev.OpenDir(filepath.Dir(path)); err != nil {
 		return fail(fmt.Errorf("open the directory of %s: %w", path, err))
 	}
-	if cv.srcfd, err = unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0); err != nil {
+	if cv.srcf, err = cv.dir.OpenNoFollow(filepath.Base(path)); err != nil {
 		return fail(fmt.Errorf("open %s: %w", path, err))
 	}
-	if err := blockdev.LockFD(cv.srcfd); err != nil {
+	if err := blockdev.LockFile(cv.srcf); err != nil {
 		return fail(inUse(path, err))
 	}
 	if err := cv.stillOurs(); err != nil {
 		return fail(err)
 	}
-	id, st, err := fstatID(cv.srcfd)
+	st, err := blockdev.StampFile(cv.srcf)
 	if err != nil {
 		return fail(fmt.Errorf("stat %s: %w", path, err))
 	}
-	cv.perm = st.Mode & 0o7777
-	cv.src = stamp{Dev: id.Dev, Ino: id.Ino, Length: st.Size, Mtime: st.Mtim.Nano(), Ctime: st.Ctim.Nano()}
+	cv.perm = st.Perm
+	cv.src = stamp{Dev: st.Dev, Ino: st.Ino, Length: st.Size, Mtime: st.Mtime, Ctime: st.Ctime}
 	roots := make([]byte, min(rootsLen, st.Size))
-	if err := preadFull(cv.srcfd, roots, 0); err != nil {
+	if err := preadFull(cv.srcf, roots, 0); err != nil {
 		return fail(fmt.Errorf("read %s: %w", path, err))
 	}
 	cv.src.Roots = crc32.Checksum(roots, castagnoli)
-	cv.c, err = cow.Open(newOverlay(newFDDevice(cv.srcfd, path, st.Size)), cow.Options{NoReadDefrag: true})
+	cv.c, err = cow.Open(newOverlay(newFDDevice(cv.srcf, path, st.Size)), cow.Options{NoReadDefrag: true})
 	switch {
 	case errors.Is(err, blockdev.ErrCorrupt):
 		return fail(fmt.Errorf("%w: %s: convert refuses a damaged container (nothing was written): %w", errDamage, path, err))
@@ -174,11 +172,11 @@ func openConversion(e *env, path, temp, record string) (*conversion, error) {
 // no journal appeared beside it. Under the lock no untorn opener can
 // change either.
 func (cv *conversion) stillOurs() error {
-	id, _, err := fstatID(cv.srcfd)
+	id, err := fstatID(cv.srcf)
 	if err != nil {
 		return fmt.Errorf("stat %s: %w", cv.path, err)
 	}
-	if nid, err := nameID(cv.dirfd, filepath.Base(cv.path)); err != nil || nid != id {
+	if nid, err := nameID(cv.dir, filepath.Base(cv.path)); err != nil || nid != id {
 		return fmt.Errorf("%s: %w", cv.path, errRaced)
 	}
 	if _, err := os.Lstat(atomicio.JournalPath(cv.path)); err == nil {
@@ -194,11 +192,11 @@ func (cv *conversion) close() {
 	if cv.c != nil {
 		_ = cv.c.Close() // the overlay's: nothing reaches the file
 	}
-	if cv.srcfd >= 0 {
-		_ = unix.Close(cv.srcfd) // drops the lock
+	if cv.srcf != nil {
+		_ = cv.srcf.Close() // drops the lock
 	}
-	if cv.dirfd >= 0 {
-		_ = unix.Close(cv.dirfd)
+	if cv.dir != nil {
+		_ = cv.dir.Close()
 	}
 }
 
@@ -211,7 +209,7 @@ func (cv *conversion) run() error {
 	err := cv.copyAll(done)
 	cv.m.finish()
 	if errors.Is(err, blockdev.ErrCorrupt) {
-		_ = removeDurably(cv.dirfd, filepath.Base(cv.temp), filepath.Base(cv.record))
+		_ = removeDurably(cv.dir, filepath.Base(cv.temp), filepath.Base(cv.record))
 		return fmt.Errorf("%w: %s: convert refuses a damaged container (run check): %w", errDamage, cv.path, err)
 	} else if err != nil {
 		return fmt.Errorf("convert %s (run convert again to resume): %w", cv.path, err)
@@ -261,11 +259,12 @@ func (cv *conversion) resume() int64 {
 	if err != nil || r.Source != cv.src || r.Done < 0 || r.Done > cv.size {
 		return 0
 	}
-	f, err := os.OpenFile(cv.temp, os.O_RDWR|unix.O_NOFOLLOW, 0)
+	f, err := blockdev.OpenOSFile(cv.temp, false, false)
 	if err != nil {
 		return 0
 	}
-	id, st, err := fstatID(int(f.Fd()))
+	st, err := blockdev.StampFile(f)
+	id := fileID{Dev: st.Dev, Ino: st.Ino}
 	if err != nil || id != r.Temp || st.Size < r.Done || f.Truncate(r.Done) != nil {
 		_ = f.Close()
 		return 0
@@ -281,18 +280,14 @@ func (cv *conversion) startOver() error {
 		_ = cv.tmp.Close()
 		cv.tmp = nil
 	}
-	if err := removeDurably(cv.dirfd, filepath.Base(cv.record), filepath.Base(cv.record)+".tmp", filepath.Base(cv.temp)); err != nil {
+	if err := removeDurably(cv.dir, filepath.Base(cv.record), filepath.Base(cv.record)+".tmp", filepath.Base(cv.temp)); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(cv.temp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	f, err := cv.dir.CreateNew(filepath.Base(cv.temp), cv.perm&0o777, true)
 	if err != nil {
 		return fmt.Errorf("create %s: %w", cv.temp, err)
 	}
-	if err := f.Chmod(fs.FileMode(cv.perm & 0o777)); err != nil {
-		_ = f.Close()
-		return fmt.Errorf("chmod %s: %w", cv.temp, err)
-	}
-	id, _, err := fstatID(int(f.Fd()))
+	id, err := fstatID(f)
 	if err != nil {
 		_ = f.Close()
 		return fmt.Errorf("stat %s: %w", cv.temp, err)
@@ -385,7 +380,7 @@ func (cv *conversion) makeDurable(done int64) error {
 	if err := cv.tmp.Sync(); err != nil {
 		return fmt.Errorf("fsync %s: %w", cv.temp, err)
 	}
-	return writeRecord(cv.dirfd, cv.record, progressRecord{Source: cv.src, Temp: cv.tmpID, Done: done})
+	return writeRecord(cv.dir, cv.record, progressRecord{Source: cv.src, Temp: cv.tmpID, Done: done})
 }
 
 // publish renames the complete file over the container (atomically
@@ -394,19 +389,19 @@ func (cv *conversion) publish() error {
 	if err := cv.stillOurs(); err != nil {
 		return err
 	}
-	if err := unix.Renameat(cv.dirfd, filepath.Base(cv.temp), cv.dirfd, filepath.Base(cv.path)); err != nil {
+	if err := cv.dir.Rename(filepath.Base(cv.temp), filepath.Base(cv.path)); err != nil {
 		return fmt.Errorf("convert %s: rename %s over it: %w", cv.path, cv.temp, err)
 	}
 	if err := cv.cfg.at("renamed", cv.size); err != nil {
 		return err
 	}
-	if err := fsyncRetry(cv.dirfd); err != nil {
+	if err := cv.dir.Sync(); err != nil {
 		return fmt.Errorf("convert %s: fsync the directory after the rename: %w", cv.path, err)
 	}
 	if err := cv.cfg.at("published", cv.size); err != nil {
 		return err
 	}
-	if err := removeDurably(cv.dirfd, filepath.Base(cv.record)); err != nil {
+	if err := removeDurably(cv.dir, filepath.Base(cv.record)); err != nil {
 		return fmt.Errorf("convert %s: the file is converted; removing the progress record: %w", cv.path, err)
 	}
 	return nil

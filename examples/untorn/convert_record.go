@@ -5,10 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io/fs"
 	"os"
 	"path/filepath"
 
-	"golang.org/x/sys/unix"
+	"github.com/untorn/untorn/blockdev"
 )
 
 // rootsLen is how much of the container's start the stamp checksums: its
@@ -92,8 +93,8 @@ func readRecord(path string) (progressRecord, error) {
 
 // writeRecord replaces the progress record at path atomically and
 // durably: written whole to path.tmp, fsynced, renamed over path, and the
-// directory (dirfd) fsynced. A crash leaves the old record or the new one.
-func writeRecord(dirfd int, path string, r progressRecord) error {
+// directory (d) synced. A crash leaves the old record or the new one.
+func writeRecord(d *blockdev.Dir, path string, r progressRecord) error {
 	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
@@ -107,10 +108,10 @@ func writeRecord(dirfd int, path string, r progressRecord) error {
 		err = cerr
 	}
 	if err == nil {
-		err = unix.Renameat(dirfd, filepath.Base(tmp), dirfd, filepath.Base(path))
+		err = d.Rename(filepath.Base(tmp), filepath.Base(path))
 	}
 	if err == nil {
-		err = fsyncRetry(dirfd)
+		err = d.Sync()
 	}
 	if err != nil {
 		return fmt.Errorf("write the progress record %s: %w", path, err)
@@ -118,44 +119,35 @@ func writeRecord(dirfd int, path string, r progressRecord) error {
 	return nil
 }
 
-// removeDurably removes the names in dirfd (a missing one is fine) and
-// fsyncs the directory.
-func removeDurably(dirfd int, names ...string) error {
+// removeDurably removes the names in d (a missing one is fine) and
+// syncs the directory.
+func removeDurably(d *blockdev.Dir, names ...string) error {
 	for _, name := range names {
-		if err := unix.Unlinkat(dirfd, name, 0); err != nil && !errors.Is(err, unix.ENOENT) {
+		if err := d.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("remove %s: %w", name, err)
 		}
 	}
-	if err := fsyncRetry(dirfd); err != nil {
+	if err := d.Sync(); err != nil {
 		return fmt.Errorf("fsync the directory: %w", err)
 	}
 	return nil
 }
 
-// fstatID returns the device and inode of the open descriptor fd.
-func fstatID(fd int) (fileID, unix.Stat_t, error) {
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		return fileID{}, st, err
-	}
-	return fileID{Dev: st.Dev, Ino: st.Ino}, st, nil
-}
-
-// nameID returns the device and inode name has in dirfd (not following a
-// symbolic link).
-func nameID(dirfd int, name string) (fileID, error) {
-	var st unix.Stat_t
-	if err := unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+// fstatID returns the identity (device and inode) of the open file f.
+func fstatID(f *os.File) (fileID, error) {
+	st, err := blockdev.StampFile(f)
+	if err != nil {
 		return fileID{}, err
 	}
 	return fileID{Dev: st.Dev, Ino: st.Ino}, nil
 }
 
-func fsyncRetry(fd int) error {
-	for {
-		err := unix.Fsync(fd)
-		if !errors.Is(err, unix.EINTR) {
-			return err
-		}
+// nameID returns the identity name has in d (not following a symbolic
+// link).
+func nameID(d *blockdev.Dir, name string) (fileID, error) {
+	st, err := d.Stamp(name)
+	if err != nil {
+		return fileID{}, err
 	}
+	return fileID{Dev: st.Dev, Ino: st.Ino}, nil
 }

@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 import (
@@ -6,7 +8,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
-	"golang.org/x/sys/unix"
+
+	"github.com/untorn/untorn/blockdev"
 )
 
 // TestProgressRecord: a record reads back as written; a changed byte, a
@@ -34,12 +37,12 @@ func TestProgressRecord(t *testing.T) {
 	path := filepath.Join(dir, "rec")
 	_, err = readRecord(path)
 	require.ErrorIs(t, err, errProgress)
-	dirfd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY, 0)
+	d, err := blockdev.OpenDir(dir)
 	require.NoError(t, err)
-	defer unix.Close(dirfd)
-	require.NoError(t, writeRecord(dirfd, path, r))
+	defer d.Close()
+	require.NoError(t, writeRecord(d, path, r))
 	r.Done = 5
-	require.NoError(t, writeRecord(dirfd, path, r))
+	require.NoError(t, writeRecord(d, path, r))
 	got, err = readRecord(path)
 	require.NoError(t, err)
 	require.Equal(t, r, got)

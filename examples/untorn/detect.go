@@ -7,7 +7,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"syscall"
 
 	"github.com/untorn/untorn/atomicio"
 	"github.com/untorn/untorn/blockdev"
@@ -140,9 +139,4 @@ func nativePick(path string) bool {
 }
 
 // diskUse returns the bytes fi takes on disk (du: st_blocks x 512).
-func diskUse(fi os.FileInfo) int64 {
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		return st.Blocks * 512
-	}
-	return -1
-}
+func diskUse(fi os.FileInfo) int64 { return blockdev.DiskUseOf(fi) }

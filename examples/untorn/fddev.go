@@ -3,8 +3,9 @@ package main
 import (
 	"errors"
 	"fmt"
-
-	"golang.org/x/sys/unix"
+	"io"
+	"os"
+	"syscall"
 
 	"github.com/untorn/untorn/blockdev"
 )
@@ -15,7 +16,7 @@ import (
 // fstat'ed (blockdev.File does not lend its descriptor). Reads go through
 // the page cache (pread); writes and flushes fail; Close does nothing.
 type fdDevice struct {
-	fd     int
+	f      *os.File
 	size   int64
 	limits blockdev.Limits
 }
@@ -26,12 +27,12 @@ var _ blockdev.Device = (*fdDevice)(nil)
 // path: its block size is the one blockdev.OpenFile would report (the
 // direct I/O offset alignment, at least 512; 4096 when statx does not
 // say), so that a container reads with the block size it was made with.
-func newFDDevice(fd int, path string, length int64) *fdDevice {
+func newFDDevice(f *os.File, path string, length int64) *fdDevice {
 	bs := 4096
 	if info, err := blockdev.Stat(path); err == nil && info.DIOReported && info.DIOOffsetAlign > 0 {
 		bs = max(int(info.DIOOffsetAlign), 512)
 	}
-	return &fdDevice{fd: fd, size: length - length%int64(bs), limits: blockdev.Limits{BlockSize: bs, MemAlign: 1}}
+	return &fdDevice{f: f, size: length - length%int64(bs), limits: blockdev.Limits{BlockSize: bs, MemAlign: 1}}
 }
 
 func (d *fdDevice) Size() int64             { return d.size }
@@ -42,27 +43,19 @@ func (d *fdDevice) ReadAt(p []byte, off int64) (int, error) {
 	if err := blockdev.CheckIO(d.limits, d.size, p, off, 0); err != nil {
 		return 0, &blockdev.OpError{Op: "read", Off: off, Len: len(p), Err: err}
 	}
-	if err := preadFull(d.fd, p, off); err != nil {
+	if err := preadFull(d.f, p, off); err != nil {
 		return 0, &blockdev.OpError{Op: "read", Off: off, Len: len(p), Err: err}
 	}
 	return len(p), nil
 }
 
-// preadFull reads len(p) bytes at off of fd; reading past the end is EIO.
-func preadFull(fd int, p []byte, off int64) error {
-	for done := 0; done < len(p); {
-		n, err := unix.Pread(fd, p[done:], off+int64(done))
-		switch {
-		case errors.Is(err, unix.EINTR):
-			continue
-		case err != nil:
-			return err
-		case n == 0:
-			return unix.EIO
-		}
-		done += n
+// preadFull reads len(p) bytes at off of f; reading past the end is EIO.
+func preadFull(f *os.File, p []byte, off int64) error {
+	n, err := f.ReadAt(p, off)
+	if n < len(p) && (err == nil || errors.Is(err, io.EOF)) {
+		return syscall.EIO
 	}
-	return nil
+	return err
 }
 
 func (d *fdDevice) WriteAt(p []byte, off int64, _ blockdev.Flags) (int, error) {

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/untorn/untorn/blockdev"
 )
 
 // redrawEvery is how often the bar is redrawn at most (about 5 times a
@@ -82,8 +82,5 @@ func (m *meter) rate(t time.Time) string {
 	return human(int64(float64(m.done)/s)) + "/s"
 }
 
-// isTerminal reports whether f is a terminal (it answers TCGETS).
-func isTerminal(f *os.File) bool {
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
-}
+// isTerminal reports whether f is a terminal.
+func isTerminal(f *os.File) bool { return blockdev.IsTerminal(f) }

@@ -3,9 +3,8 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"path/filepath"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/untorn/untorn/blockdev"
 	"github.com/untorn/untorn/blockdev/cow"
@@ -85,15 +84,15 @@ func recoverJournal(e *env, t target) error {
 
 // removeJournal removes t's journal and fsyncs the directory.
 func removeJournal(t target) error {
-	dir, err := unix.Open(filepath.Dir(t.journal), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	dir, err := blockdev.OpenDir(filepath.Dir(t.journal))
 	if err != nil {
 		return fmt.Errorf("remove the journal %s: open the directory: %w", t.journal, err)
 	}
-	defer unix.Close(dir)
-	if err := unix.Unlinkat(dir, filepath.Base(t.journal), 0); err != nil && !errors.Is(err, unix.ENOENT) {
+	defer dir.Close()
+	if err := dir.Remove(filepath.Base(t.journal)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("remove the journal %s: %w", t.journal, err)
 	}
-	if err := unix.Fsync(dir); err != nil {
+	if err := dir.Sync(); err != nil {
 		return fmt.Errorf("remove the journal %s: fsync the directory: %w", t.journal, err)
 	}
 	return nil

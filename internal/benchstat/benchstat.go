@@ -4,12 +4,11 @@
 package benchstat
 
 import (
-	"fmt"
 	"math"
 	"slices"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/untorn/untorn/blockdev"
 )
 
 // Percentile returns the q-th quantile (0..1) of ds by the nearest-rank
@@ -39,27 +38,5 @@ func Median(xs []float64) float64 {
 	return (xs[n/2-1] + xs[n/2]) / 2
 }
 
-// fsNames maps statfs magic numbers to file system names.
-var fsNames = map[int64]string{
-	unix.EXT4_SUPER_MAGIC:      "ext4", // also ext2 and ext3: they share the magic
-	unix.XFS_SUPER_MAGIC:       "xfs",
-	unix.TMPFS_MAGIC:           "tmpfs",
-	unix.BTRFS_SUPER_MAGIC:     "btrfs",
-	unix.OVERLAYFS_SUPER_MAGIC: "overlay",
-	unix.F2FS_SUPER_MAGIC:      "f2fs",
-	unix.NFS_SUPER_MAGIC:       "nfs",
-	unix.BCACHEFS_SUPER_MAGIC:  "bcachefs",
-	0x2fc12fc1:                 "zfs",
-}
-
-// FileSystem names the file system holding dir by its statfs magic number.
-func FileSystem(dir string) string {
-	var st unix.Statfs_t
-	if err := unix.Statfs(dir, &st); err != nil {
-		return "unknown"
-	}
-	if name, ok := fsNames[int64(st.Type)]; ok {
-		return name
-	}
-	return fmt.Sprintf("unknown (magic 0x%x)", st.Type)
-}
+// FileSystem names the file system holding dir (blockdev.FileSystem).
+func FileSystem(dir string) string { return blockdev.FileSystem(dir) }

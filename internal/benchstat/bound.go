@@ -6,8 +6,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/untorn/untorn/blockdev"
 )
 
@@ -35,24 +33,26 @@ func DeviceBound(dir string, n, writes int) (time.Duration, error) {
 	if err := os.WriteFile(path, make([]byte, size*boundWrites), 0o600); err != nil {
 		return 0, fmt.Errorf("device bound: %w", err)
 	}
-	fd, err := unix.Open(path, unix.O_RDWR|unix.O_DIRECT|unix.O_CLOEXEC, 0)
+	// blockdev's File: O_DIRECT and fdatasync on Linux, the portable File
+	// (and its flush: F_FULLFSYNC, FlushFileBuffers) elsewhere.
+	f, err := blockdev.OpenFile(path, blockdev.FileOptions{})
 	if err != nil {
-		return 0, fmt.Errorf("device bound: open %s with O_DIRECT: %w", path, err)
+		return 0, fmt.Errorf("device bound: %w", err)
 	}
-	defer unix.Close(fd)
-	if err := unix.Fsync(fd); err != nil {
-		return 0, fmt.Errorf("device bound: fsync: %w", err)
+	defer f.Close()
+	if err := f.Flush(); err != nil {
+		return 0, fmt.Errorf("device bound: %w", err)
 	}
-	buf := blockdev.AlignedBuffer(size, BoundBlock)
+	buf := blockdev.AlignedBuffer(size, max(BoundBlock, f.Limits().MemAlign))
 	lat := make([]time.Duration, 0, boundWrites)
 	for i := range boundWrites {
 		buf[0] = byte(i)
 		start := time.Now()
-		if _, err := unix.Pwrite(fd, buf, int64(i*size)); err != nil {
-			return 0, fmt.Errorf("device bound: pwrite: %w", err)
+		if _, err := f.WriteAt(buf, int64(i*size), 0); err != nil {
+			return 0, fmt.Errorf("device bound: %w", err)
 		}
-		if err := unix.Fdatasync(fd); err != nil {
-			return 0, fmt.Errorf("device bound: fdatasync: %w", err)
+		if err := f.Flush(); err != nil {
+			return 0, fmt.Errorf("device bound: %w", err)
 		}
 		lat = append(lat, time.Since(start))
 	}

@@ -77,6 +77,9 @@ func Profiles() []Profile {
 		// writes, and on NVMe-like ones.
 		journalProfile("none-journal", blockdev.LimitsNone),
 		journalProfile("nvme-journal", blockdev.LimitsNVMe),
+		// What macOS and Windows run (and Options.Portable on Linux): the
+		// portable File's limits (no untorn writes, no buffer alignment).
+		journalProfile("portable-journal", blockdev.LimitsPortable),
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/untorn/untorn/internal/benchstat"
 )
 
 // A Report keeps the first maxKindFailures failures of each campaign,
@@ -27,7 +29,7 @@ type Report struct {
 
 	mu       sync.Mutex // guards the fields below
 	start    time.Time
-	cpuStart time.Duration // processCPU at the start
+	cpuStart time.Duration // benchstat.ProcessCPU at the start
 	elapsed  time.Duration // set when the run ends
 	cpu      time.Duration // CPU time of the run, set when it ends
 	order    []key
@@ -44,7 +46,7 @@ type failureKind struct {
 type key struct{ campaign, profile string }
 
 func newReport(seed uint64) *Report {
-	return &Report{Seed: seed, start: time.Now(), cpuStart: processCPU(), rows: map[key]*Stats{}, kinds: map[failureKind]int{}}
+	return &Report{Seed: seed, start: time.Now(), cpuStart: benchstat.ProcessCPU(), rows: map[key]*Stats{}, kinds: map[failureKind]int{}}
 }
 
 func (r *Report) ensure(campaign, profile string) {
@@ -75,7 +77,7 @@ func (r *Report) finish() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.elapsed = time.Since(r.start)
-	r.cpu = processCPU() - r.cpuStart
+	r.cpu = benchstat.ProcessCPU() - r.cpuStart
 }
 
 // Snapshot returns a copy of the report as of now.
@@ -109,7 +111,7 @@ func (r *Report) CPU() time.Duration {
 	if r.elapsed > 0 {
 		return r.cpu
 	}
-	return processCPU() - r.cpuStart
+	return benchstat.ProcessCPU() - r.cpuStart
 }
 
 // ChecksPerCPUSecond returns the checks of row per second of CPU time,

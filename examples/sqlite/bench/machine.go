@@ -1,13 +1,12 @@
 package main
 
 import (
-	"fmt"
 	"runtime"
 	"time"
 
 	"github.com/ncruces/go-sqlite3"
-	"golang.org/x/sys/unix"
 
+	"github.com/untorn/untorn/blockdev"
 	"github.com/untorn/untorn/internal/benchstat"
 )
 
@@ -32,11 +31,7 @@ func describeMachine(dir string) machine {
 		Dir:        dir,
 		FileSystem: benchstat.FileSystem(dir),
 	}
-	var u unix.Utsname
-	if err := unix.Uname(&u); err == nil {
-		m.Kernel = unix.ByteSliceToString(u.Sysname[:]) + " " + unix.ByteSliceToString(u.Release[:]) +
-			" " + unix.ByteSliceToString(u.Version[:]) + " " + unix.ByteSliceToString(u.Machine[:])
-	}
+	m.Kernel = benchstat.Kernel() + " " + runtime.GOARCH
 	return m
 }
 
@@ -60,9 +55,5 @@ func sqliteVersion() string {
 
 // freeBytes is the space an unprivileged user can still use in dir.
 func freeBytes(dir string) (int64, error) {
-	var st unix.Statfs_t
-	if err := unix.Statfs(dir, &st); err != nil {
-		return 0, fmt.Errorf("statfs %s: %w", dir, err)
-	}
-	return int64(st.Bavail) * st.Bsize, nil
+	return blockdev.FreeBytes(dir)
 }

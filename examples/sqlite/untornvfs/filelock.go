@@ -3,9 +3,10 @@ package untornvfs
 import (
 	"errors"
 	"fmt"
-	"io"
+	"io/fs"
+	"os"
 
-	"golang.org/x/sys/unix"
+	"github.com/untorn/untorn/blockdev"
 )
 
 // SQLite's lock bytes (os.h; ncruces' vfs/lock.go): every SQLite that
@@ -22,8 +23,9 @@ const (
 
 // fileLock is the lock untornvfs holds on a main database file for as long
 // as it has the file open: an open file description lock (fcntl
-// F_OFD_SETLK) for writing on all of SQLite's lock bytes, PENDING,
-// RESERVED and the SHARED range, on a descriptor of its own.
+// F_OFD_SETLK; LockFileEx on Windows, blockdev.LockRange) for writing on
+// all of SQLite's lock bytes, PENDING, RESERVED and the SHARED range, on
+// a descriptor of its own.
 //
 // Why this lock: SQLite's unix VFS (os_unix.c, unixLock) takes a SHARED
 // lock by read-locking the PENDING byte and then the SHARED range, so a
@@ -39,72 +41,46 @@ const (
 // in this process is refused as another process is. Closing the
 // descriptor releases it.
 type fileLock struct {
-	fd       int
-	dev, ino uint64 // the locked inode
+	f *os.File
 }
 
 // lockFile opens the file at path and takes the lock without waiting. A
 // lock held elsewhere is an error wrapping ErrLocked; a missing file one
 // wrapping fs.ErrNotExist.
 func lockFile(path string) (*fileLock, error) {
-	var fd int
-	var err error
-	for {
-		fd, err = unix.Open(path, unix.O_RDWR|unix.O_CLOEXEC, 0)
-		if !errors.Is(err, unix.EINTR) {
-			break
-		}
-	}
+	f, err := blockdev.OpenOSFile(path, false, false)
 	if err != nil {
 		return nil, fmt.Errorf("untornvfs: open %s to lock it: %w", path, err)
 	}
-	l := &fileLock{fd: fd}
-	if err := l.lock(); err != nil {
-		_ = unix.Close(fd)
+	if err := blockdev.LockRange(f, pendingByte, lockSpan); err != nil {
+		_ = f.Close()
+		if errors.Is(err, blockdev.ErrLocked) {
+			err = fmt.Errorf("%w: %w", ErrLocked, err)
+		}
 		return nil, fmt.Errorf("untornvfs: lock %s: %w", path, err)
 	}
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		_ = unix.Close(fd)
-		return nil, fmt.Errorf("untornvfs: lock %s: fstat: %w", path, err)
-	}
-	l.dev, l.ino = st.Dev, st.Ino
-	return l, nil
+	return &fileLock{f: f}, nil
 }
 
-// lock takes the write lock on SQLite's lock bytes, without waiting.
-func (l *fileLock) lock() error {
-	lk := unix.Flock_t{Type: unix.F_WRLCK, Whence: io.SeekStart, Start: pendingByte, Len: lockSpan}
-	for {
-		err := unix.FcntlFlock(uintptr(l.fd), unix.F_OFD_SETLK, &lk)
-		switch {
-		case err == nil:
-			return nil
-		case errors.Is(err, unix.EINTR):
-			continue
-		case errors.Is(err, unix.EAGAIN), errors.Is(err, unix.EACCES):
-			return fmt.Errorf("%w: %w", ErrLocked, err)
-		}
-		return fmt.Errorf("fcntl(F_OFD_SETLK): %w", err)
-	}
-}
-
-// at reports whether path names the locked inode now.
+// at reports whether path names the locked file now.
 func (l *fileLock) at(path string) (bool, error) {
-	var st unix.Stat_t
-	err := unix.Stat(path, &st)
-	if errors.Is(err, unix.ENOENT) {
+	st, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil
 	}
 	if err != nil {
 		return false, fmt.Errorf("untornvfs: stat %s: %w", path, err)
 	}
-	return st.Dev == l.dev && st.Ino == l.ino, nil
+	locked, err := l.f.Stat()
+	if err != nil {
+		return false, fmt.Errorf("untornvfs: stat %s: %w", path, err)
+	}
+	return os.SameFile(st, locked), nil
 }
 
-// release closes the descriptor, which drops the lock.
+// release closes the file, which drops the lock.
 func (l *fileLock) release() error {
-	if err := unix.Close(l.fd); err != nil {
+	if err := l.f.Close(); err != nil {
 		return fmt.Errorf("untornvfs: unlock: %w", err)
 	}
 	return nil

@@ -4,8 +4,6 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -16,17 +14,6 @@ import (
 	"github.com/untorn/untorn/internal/xfstest"
 )
 
-// openFileIn returns a constructor of fresh File devices in dir.
-func openFileIn(dir string) func(t *testing.T) blockdev.Device {
-	var n atomic.Int64
-	return func(t *testing.T) blockdev.Device {
-		path := filepath.Join(dir, "dev"+strings.Repeat("x", int(n.Add(1))))
-		f, err := blockdev.OpenFile(path, blockdev.FileOptions{Size: devicetest.MinSize, Create: true})
-		require.NoError(t, err)
-		return f
-	}
-}
-
 func isExt4(t *testing.T, dir string) bool {
 	var st unix.Statfs_t
 	require.NoError(t, unix.Statfs(dir, &st))
@@ -34,7 +21,7 @@ func isExt4(t *testing.T, dir string) bool {
 }
 
 func TestFileContractTempDir(t *testing.T) {
-	devicetest.Run(t, openFileIn(t.TempDir()))
+	devicetest.Run(t, openFileIn(t.TempDir(), blockdev.FileOptions{}))
 }
 
 func TestFileTempDirHasNoAtomic(t *testing.T) {
@@ -56,7 +43,7 @@ func TestFileXFS(t *testing.T) {
 	mnt := xfstest.Mount(t)
 
 	t.Run("Contract", func(t *testing.T) {
-		devicetest.Run(t, openFileIn(mnt))
+		devicetest.Run(t, openFileIn(mnt, blockdev.FileOptions{}))
 	})
 
 	t.Run("Limits", func(t *testing.T) {

@@ -11,26 +11,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// AtomicInfo is what the kernel says about untorn and direct I/O on one
-// file: the raw statx(STATX_WRITE_ATOMIC | STATX_DIOALIGN) answer.
-type AtomicInfo struct {
-	Mode  uint32 // file type and permissions (unix.S_IFREG, unix.S_IFBLK, ...)
-	Size  uint64 // file size in bytes
-	Rdev  [2]uint32
-	Blksz uint32 // preferred I/O size
-
-	DIOReported    bool   // STATX_DIOALIGN was answered
-	DIOMemAlign    uint32 // required buffer alignment for O_DIRECT
-	DIOOffsetAlign uint32 // required offset/length alignment for O_DIRECT
-
-	AtomicReported    bool   // STATX_WRITE_ATOMIC was answered
-	AtomicAttr        bool   // STATX_ATTR_WRITE_ATOMIC: the file accepts RWF_ATOMIC
-	AtomicUnitMin     uint32 // smallest untorn write
-	AtomicUnitMax     uint32 // largest untorn write
-	AtomicUnitMaxOpt  uint32 // largest untorn write the device does in hardware (0: unknown)
-	AtomicSegmentsMax uint32 // iovecs allowed in one untorn write
-}
-
 // Stat asks the kernel what path offers for direct and untorn I/O. It does
 // not open the file with O_DIRECT and needs no write permission.
 func Stat(path string) (AtomicInfo, error) {

@@ -1,0 +1,7 @@
+//go:build !linux
+
+package blockdev
+
+import "os"
+
+func dropCache(*os.File) error { return nil }
