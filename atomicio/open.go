@@ -126,7 +126,7 @@ func journalInPlace(path string, opts Options) bool {
 	case ModeJournal:
 		return true
 	case ModeAuto:
-		return fastAtomicMax(path) < 2*opts.MaxAtomic
+		return true
 	}
 	return false
 }
@@ -147,7 +147,7 @@ func openExisting(path string, opts Options, withJournal bool) (*File, error) {
 			target, err = openFileJournal(dev, path, opts)
 		}
 	} else {
-		target, mode, err = resolveMode(dev, opts, path, fastAtomicMax(path))
+		target, mode, err = resolveMode(dev, opts, path)
 	}
 	if err != nil {
 		_ = dev.Close()
