@@ -49,6 +49,7 @@ type Device struct {
 	hdrCap   atomic.Int64 // cap(hdrBuf), for HeldBytes
 	iov      [][]byte     // the commit path's vector; guarded by commitMu
 	unitBuf  []byte       // a unit written in place assembled from its pieces; guarded by commitMu
+	unitCap  atomic.Int64 // cap(unitBuf), for HeldBytes
 
 	ckptMu  sync.Mutex // serialises checkpoints and resets
 	rootBuf []byte     // header (root) block buffer; guarded by ckptMu
@@ -230,12 +231,12 @@ func (d *Device) MemoryBytes() int64 {
 }
 
 // HeldBytes is the memory the device holds between its operations: its
-// index and records, its root and record header buffers, and a fixed
+// index and records, its root, record header and in-place unit buffers, and a fixed
 // part (the device, its background goroutine's stack, its timer and
 // channels: deviceOverhead). A checkpoint's buffer is taken from a pool
 // shared by the process while it runs.
 func (d *Device) HeldBytes() int64 {
-	return d.MemoryBytes() + int64(cap(d.rootBuf)) + d.hdrCap.Load() + deviceOverhead
+	return d.MemoryBytes() + int64(cap(d.rootBuf)) + d.hdrCap.Load() + d.unitCap.Load() + deviceOverhead
 }
 
 // deviceOverhead is what a Device holds besides its index, records and

@@ -155,6 +155,7 @@ func (d *Device) writeInPlaceLocked(u []blockdev.Piece, lo int64, n int) error {
 	if len(u) > 1 || !blockdev.IsAligned(buf, d.data.Limits().MemAlign) {
 		if len(d.unitBuf) < n {
 			d.unitBuf = blockdev.AlignedBuffer(d.hwMax, d.limits.MemAlign)
+			d.unitCap.Store(int64(cap(d.unitBuf)))
 		}
 		buf = d.unitBuf[:n]
 		pos := 0
