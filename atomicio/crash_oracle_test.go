@@ -400,8 +400,8 @@ var (
 )
 
 // journalPaths counts, per profile, the bytes the journal wrote home in
-// place and in records.
-type journalPaths struct{ inPlaceWrites, inPlaceBytes, recordBytes int64 }
+// place and in records, and the crash images verified.
+type journalPaths struct{ inPlaceWrites, inPlaceBytes, recordBytes, verified int64 }
 
 var oracleJournal = map[string]*journalPaths{} // guarded by oracleStats
 
@@ -450,7 +450,8 @@ func TestCrashOracle(t *testing.T) {
 				oracleStats.Lock()
 				jp := *oracleJournal[p.name]
 				oracleStats.Unlock()
-				t.Logf("journal: %d units (%d bytes) in place, %d bytes in records", jp.inPlaceWrites, jp.inPlaceBytes, jp.recordBytes)
+				t.Logf("%s: %d crash images verified; journal: %d units (%d bytes) in place, %d bytes in records", p.name,
+					jp.verified, jp.inPlaceWrites, jp.inPlaceBytes, jp.recordBytes)
 				if p.opts.Mode == ModeAuto && p.limits.AtomicHardwareMax > 0 {
 					require.Positive(t, jp.inPlaceWrites, "the hybrid wrote no unit in place")
 					require.Positive(t, jp.recordBytes, "the hybrid journaled nothing")
@@ -559,5 +560,8 @@ func oracleProperty(t *testing.T, p profile) {
 		oracleRecoveryCrashes.Add(int64(r.o.recoveryCrashes))
 		oracleFaults.Add(int64(r.errs))
 		addStats(r.p.name, r.s.f)
+		oracleStats.Lock()
+		oracleJournal[r.p.name].verified += int64(r.o.verified)
+		oracleStats.Unlock()
 	})
 }
