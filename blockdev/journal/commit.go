@@ -300,13 +300,16 @@ func (d *Device) flushLocked() error {
 	if suspect {
 		return fmt.Errorf("journal: a flush failed, the records since must be written again: %w", serr)
 	}
+	if home && !logged {
+		return d.flushInPlaceLocked() // only units in place since the last flush: the journal has nothing new
+	}
+	// Units in place and records: the two devices flush at once, and
+	// Flush returns when both have.
+	homeErr := make(chan error, 1)
 	if home {
-		if err := d.flushInPlaceLocked(); err != nil {
-			return err
-		}
-		if !logged {
-			return nil // only units in place since the last flush: the journal has nothing new
-		}
+		go func() { homeErr <- d.flushInPlaceLocked() }()
+	} else {
+		homeErr <- nil
 	}
 	start := time.Now()
 	err := d.jdev.Flush()
@@ -316,6 +319,7 @@ func (d *Device) flushLocked() error {
 	if err != nil {
 		d.suspectLocked(err)
 		d.mu.Unlock()
+		<-homeErr
 		return fmt.Errorf("journal: flush: %w", err)
 	}
 	d.durable = max(d.durable, head)
@@ -327,7 +331,7 @@ func (d *Device) flushLocked() error {
 		default:
 		}
 	}
-	return nil
+	return <-homeErr
 }
 
 // checkpointAtLocked is the fill (bytes) past which a checkpoint starts.

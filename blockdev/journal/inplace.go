@@ -16,7 +16,8 @@ import (
 // drive can and go out of place only when it cannot; the other units, the
 // plain data and any size change form the transaction's record as before.
 // Flush then flushes the data device too (only when units went home since
-// the last one) and returns when both flushes have.
+// the last one), at the same time as the journal (only when records were
+// written since the last one), and returns when both flushes have.
 //
 // No stale image over newer data: a unit goes home in place only when no
 // record in the log holds an image of any of its blocks (the index has
