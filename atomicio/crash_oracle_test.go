@@ -64,13 +64,24 @@ func oracleProfiles() []profile {
 		{name: "nvme-cow-small-cache", limits: blockdev.LimitsNVMe, size: 1 << 20, opts: small, mode: ModeCOW},
 		{name: "none-cow-faults", limits: blockdev.LimitsNone, size: 1 << 20, opts: base, faults: true, mode: ModeCOW},
 		journalProfile("none-journal", blockdev.LimitsNone, base, false),
-		journalProfile("nvme-journal-small-cache", blockdev.LimitsNVMe, small, false),
+		journalProfile("nvme-journal-small-cache", blockdev.LimitsNVMe, journalOnly(small), false),
 		journalProfile("none-journal-faults", blockdev.LimitsNone, base, true),
 		// What macOS and Windows run (and Options.Portable on Linux): the
 		// portable File's limits (no untorn writes, no buffer alignment),
 		// journal mode.
 		journalProfile("portable-journal", blockdev.LimitsPortable, base, false),
+		// The hybrid (ModeAuto): units the data device writes in hardware
+		// (16 KiB, 64 KiB) go home in place, the rest through the journal.
+		journalProfile("nvme16k-hybrid-faults", blockdev.LimitsNVMe, base, true),
+		journalProfile("nvme64k-hybrid-small-cache", blockdev.LimitsNVMe64K, small, false),
 	}
+}
+
+// journalOnly is opts asking for journal mode by name: everything through
+// the journal, no unit in place.
+func journalOnly(opts Options) Options {
+	opts.Mode = ModeJournal
+	return opts
 }
 
 // journalProfile is a journal-mode profile: a 1 MiB file and a journal of
@@ -211,7 +222,7 @@ func (r *oracleRun) syncs(k int, write func()) {
 // then carries on with the reopened File.
 func (r *oracleRun) crash(cfg blockdev.CrashConfig) {
 	clone := r.s.m.cut(cfg)
-	addStats(r.s.f)
+	addStats(r.p.name, r.s.f)
 	_ = r.s.f.Abandon()
 	r.reopen(clone, false)
 }
@@ -235,7 +246,7 @@ func (r *oracleRun) crashInSync(k int, cfg blockdev.CrashConfig) {
 	if clone == nil {
 		clone = r.s.m.cut(cfg)
 	}
-	addStats(r.s.f)
+	addStats(r.p.name, r.s.f)
 	_ = r.s.f.Abandon()
 	r.reopen(clone, false)
 }
@@ -260,7 +271,7 @@ func (r *oracleRun) heal() {
 // hold what the oracle allows, like after any crash.
 func (r *oracleRun) crashInRecovery(cfg blockdev.CrashConfig, ks []int) {
 	clone := r.s.m.cut(cfg)
-	addStats(r.s.f)
+	addStats(r.p.name, r.s.f)
 	_ = r.s.f.Abandon()
 	for i, k := range ks {
 		work := clone.cut(blockdev.CrashConfig{Survive: 1}) // a copy: clone stays as it is
@@ -294,7 +305,7 @@ func (r *oracleRun) closeReopen() {
 		return
 	}
 	r.o.syncDone(mark)
-	addStats(r.s.f)
+	addStats(r.p.name, r.s.f)
 	r.reopen(r.s.m.cut(blockdev.CrashConfig{}), true)
 }
 
@@ -307,6 +318,16 @@ func (r *oracleRun) closeReopen() {
 func (r *oracleRun) epilogue() {
 	if r.p.faults {
 		r.faultMustSurface()
+	}
+	if hw := r.p.limits.AtomicHardwareMax; r.p.opts.Mode == ModeAuto && hw > 0 && r.p.journal > 0 {
+		// The hybrid takes both paths in every case: after a clean close
+		// (the journal empty) a hardware unit goes home in place, and a
+		// unit across a page boundary that is not naturally aligned goes
+		// through the journal.
+		r.closeReopen()
+		r.write(0, hw, true)
+		r.write(int64(2*hw)-100, 200, true)
+		r.sync()
 	}
 	cuts := r.o.recoveryCrashes
 	r.crashInRecovery(blockdev.CrashConfig{Seed: r.seed, Survive: 0.5}, []int{0})
@@ -382,11 +403,27 @@ var (
 	}
 )
 
-// addStats accumulates the path statistics of a File about to go.
-func addStats(f *File) {
-	s := f.Stats().Writeback
+// journalPaths counts, per profile, the bytes the journal wrote home in
+// place and in records, and the crash images verified.
+type journalPaths struct{ inPlaceWrites, inPlaceBytes, recordBytes, verified int64 }
+
+var oracleJournal = map[string]*journalPaths{} // guarded by oracleStats
+
+// addStats accumulates the path statistics of a File about to go (of
+// profile name).
+func addStats(name string, f *File) {
+	st := f.Stats()
+	s := st.Writeback
 	oracleStats.Lock()
 	defer oracleStats.Unlock()
+	jp := oracleJournal[name]
+	if jp == nil {
+		jp = &journalPaths{}
+		oracleJournal[name] = jp
+	}
+	jp.inPlaceWrites += st.Journal.InPlaceWrites
+	jp.inPlaceBytes += st.Journal.InPlaceBytes
+	jp.recordBytes += st.Journal.RecordBytes
 	o := &oracleStats.Stats
 	o.Passes += s.Passes
 	o.NativeAtomic += s.NativeAtomic
@@ -437,7 +474,11 @@ func oracleProperty(t *testing.T, p profile) {
 			var n int
 			switch rapid.IntRange(0, 3).Draw(t, "shape") {
 			case 0: // a page, aligned
-				n = 4096 * rapid.SampledFrom([]int{1, 2, 4}).Draw(t, "pages")
+				pages := []int{1, 2, 4}
+				if p.limits.AtomicHardwareMax > 16<<10 {
+					pages = []int{1, 2, 4, 8, 16} // up to a 64 KiB hardware unit
+				}
+				n = 4096 * rapid.SampledFrom(pages).Draw(t, "pages")
 				return int64(rapid.IntRange(0, int(size)/n-1).Draw(t, "slot")) * int64(n), n
 			case 1: // small and unaligned
 				n = rapid.IntRange(1, 600).Draw(t, "len")
@@ -508,6 +549,30 @@ func oracleProperty(t *testing.T, p profile) {
 		oracleVerified.Add(int64(r.o.verified))
 		oracleRecoveryCrashes.Add(int64(r.o.recoveryCrashes))
 		oracleFaults.Add(int64(r.errs))
-		addStats(r.s.f)
+		addStats(r.p.name, r.s.f)
+		oracleStats.Lock()
+		oracleJournal[r.p.name].verified += int64(r.o.verified)
+		oracleStats.Unlock()
 	})
+	checkJournalPaths(t, p)
+}
+
+// checkJournalPaths logs which way a journal profile's data went, after
+// its rapid cases: a hybrid profile must have written units in place and
+// records, a journal-only one no unit in place.
+func checkJournalPaths(t *testing.T, p profile) {
+	if p.journal == 0 {
+		return
+	}
+	oracleStats.Lock()
+	jp := *oracleJournal[p.name]
+	oracleStats.Unlock()
+	t.Logf("%s: %d crash images verified; journal: %d units (%d bytes) in place, %d bytes in records", p.name,
+		jp.verified, jp.inPlaceWrites, jp.inPlaceBytes, jp.recordBytes)
+	if p.opts.Mode == ModeAuto && p.limits.AtomicHardwareMax > 0 {
+		require.Positive(t, jp.inPlaceWrites, "the hybrid wrote no unit in place")
+		require.Positive(t, jp.recordBytes, "the hybrid journaled nothing")
+	} else {
+		require.Zero(t, jp.inPlaceWrites, "journal only, yet units went in place")
+	}
 }

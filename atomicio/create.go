@@ -197,12 +197,9 @@ func build(d *blockdev.Dir, path string, opts Options, perm filePerm) (*built, e
 	}
 	mode := opts.Mode
 	if mode == ModeAuto {
-		// Native only where the hardware writes the units untorn at full
-		// speed (see ModeAuto); else the side journal.
+		// The side journal, which writes the units the hardware does
+		// untorn in place (see ModeAuto).
 		mode = ModeJournal
-		if info.AtomicUnitMax > 0 && int(info.AtomicUnitMaxOpt) >= 2*opts.MaxAtomic {
-			mode = ModeNative
-		}
 	}
 	bs := 4096
 	if info.DIOReported && info.DIOOffsetAlign > 0 {

@@ -100,13 +100,19 @@
 //     the file and only then frees the journal's space. Any file system,
 //     any alignment, batches and sizes. After a clean Close the journal is
 //     empty and removed, and the file is an ordinary file of exactly its
-//     size.
+//     size. Under ModeAuto (the default) the hardware comes first: a
+//     unit the drive writes untorn in hardware (statx
+//     atomic_write_unit_max_opt, a naturally aligned power of two) goes
+//     home in place with RWF_ATOMIC, written once, unless its pages still
+//     have an image in the journal; the other units, batches and size
+//     changes go through the journal.
 //   - Native: in place with pwritev2(RWF_ATOMIC) on O_DIRECT, as the
 //     smallest naturally aligned power-of-two unit covering each write. The
 //     file stays an ordinary file. It needs a file system with untorn
 //     writes (XFS with reflink on Linux 6.13+; 4 KiB to 1-2 MiB), and a
-//     write whose unit exceeds its maximum fails with ErrTooLarge. ModeAuto
-//     takes it only where the hardware writes 2 x MaxAtomic untorn.
+//     write whose unit exceeds its maximum fails with ErrTooLarge. Asked
+//     for by name (ModeAuto keeps a file in journal mode, whose in-place
+//     path uses the hardware's untorn writes).
 //   - COW: the file is a container (package blockdev/cow) that writes new
 //     data out of place and commits many ranges at once: random page
 //     writes become one sequential write and one flush. Any file system,

@@ -71,7 +71,7 @@ func OpenDevice(dev blockdev.Device, opts Options) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
-	target, mode, err := resolveMode(dev, opts, "", dev.Limits().AtomicMax)
+	target, mode, err := resolveMode(dev, opts, "")
 	if err != nil {
 		return nil, err
 	}

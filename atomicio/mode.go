@@ -19,16 +19,18 @@ const headerProbe = 64 << 10
 // over it, or (files only) a journal beside it; either of the last two
 // owns dev from then on. path is the file's path for a plain file that
 // existed before (Open), "" for a device handed to OpenDevice, which has
-// no journal mode. nativeMax is the largest untorn write the file system
-// (or the device) does fast: native mode is picked by ModeAuto only when
-// it is at least 2 x MaxAtomic.
-func resolveMode(dev blockdev.Device, opts Options, path string, nativeMax int) (blockdev.Device, Mode, error) {
+// no journal mode. A plain file in ModeAuto is in journal mode, whatever
+// its hardware: the journal writes the units the hardware does untorn in
+// place (see ModeAuto). A device handed to OpenDevice is native in
+// ModeAuto when it holds data and offers untorn writes, or when it is
+// blank and its untorn writes reach 2 x MaxAtomic; else a COW container.
+func resolveMode(dev blockdev.Device, opts Options, path string) (blockdev.Device, Mode, error) {
 	l := dev.Limits()
 	if l.BlockSize > pagecache.PageSize {
 		return nil, 0, fmt.Errorf("%w: device block size %d is larger than the cache's %d-byte page", ErrInvalid, l.BlockSize, pagecache.PageSize)
 	}
 	existingFile := path != ""
-	nativeOK := l.HasAtomic() && nativeMax >= 2*opts.MaxAtomic
+	nativeOK := !existingFile && l.HasAtomic() && l.AtomicMax >= 2*opts.MaxAtomic
 	c, err := openCOW(dev, opts)
 	interrupted := errors.Is(err, cow.ErrIncompleteFormat) // a cut Format: nothing was committed there
 	switch {
@@ -49,8 +51,6 @@ func resolveMode(dev blockdev.Device, opts Options, path string, nativeMax int) 
 	mode := opts.Mode
 	if mode == ModeAuto {
 		switch {
-		case existingFile && nativeOK:
-			mode = ModeNative
 		case existingFile:
 			mode = ModeJournal
 		case blank && !nativeOK:
@@ -100,17 +100,6 @@ func resolveMode(dev blockdev.Device, opts Options, path string, nativeMax int) 
 		}
 		return c, ModeCOW, nil
 	}
-}
-
-// fastAtomicMax is the largest untorn write the file system under path
-// does in hardware (statx atomic_write_unit_max_opt): 0 when it reports
-// none, as XFS's software atomic writes do.
-func fastAtomicMax(path string, opts Options) int {
-	info, err := statDevice(path, opts)
-	if err != nil {
-		return 0
-	}
-	return int(info.AtomicUnitMaxOpt)
 }
 
 // isBlank reports whether the start of dev reads as zeros.

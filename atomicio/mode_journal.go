@@ -29,6 +29,7 @@ func journalOptions(opts Options, base int64) journal.Options {
 		NoBackground: opts.FlushInterval < 0,
 		Salvage:      opts.Salvage,
 		Break:        opts.journalBreak,
+		InPlace:      opts.Mode == ModeAuto, // ModeJournal: everything through the journal
 	}
 	if opts.FlushInterval > 0 {
 		o.Idle = opts.FlushInterval

@@ -36,33 +36,55 @@ func runRandomHistory(p profile, seed uint64) (err error) {
 	if err != nil {
 		return err
 	}
-	s, err := openStack(p, m, seed)
+	r, failure, err := recordingRun(p, m, seed)
 	if err != nil {
 		return err
 	}
-	var failure error
-	r := &oracleRun{p: p, s: s, o: newOracle(s.f.Size()), seed: seed,
-		fail: func(format string, args ...any) {
-			if failure == nil {
-				failure = fmt.Errorf(format, args...)
-			}
-		}}
 	defer func() { _ = r.s.f.Abandon() }()
 	for range 6 {
 		n := 16 << 10
-		off := rng.Int64N(s.f.Size() - int64(n))
+		off := rng.Int64N(r.s.f.Size() - int64(n))
 		r.write(off, n, true)
 	}
 	r.sync()
 	for range 6 {
 		n := 16 << 10
-		off := rng.Int64N(s.f.Size() - int64(n))
+		off := rng.Int64N(r.s.f.Size() - int64(n))
 		r.write(off, n, true)
 	}
-	if failure != nil {
-		return failure
+	if *failure != nil {
+		return *failure
 	}
-	var mu sync.Mutex // the device may be used concurrently
+	images, err := r.syncWithCut(seed)
+	if err != nil {
+		return err
+	}
+	return r.checkImages(images, nil)
+}
+
+// recordingRun opens a File of profile p over machine m for a seeded
+// history whose failures are recorded (the first one in *failure) rather
+// than stopping it.
+func recordingRun(p profile, m machine, seed uint64) (*oracleRun, *error, error) {
+	s, err := openStack(p, m, seed)
+	if err != nil {
+		return nil, nil, err
+	}
+	failure := new(error)
+	r := &oracleRun{p: p, s: s, o: newOracle(s.f.Size()), seed: seed,
+		fail: func(format string, args ...any) {
+			if *failure == nil {
+				*failure = fmt.Errorf(format, args...)
+			}
+		}}
+	return r, failure, nil
+}
+
+// syncWithCut runs a Sync and takes cutImages crash images at its first
+// device flush, when everything it wrote is volatile, each keeping
+// another random half of the volatile writes.
+func (r *oracleRun) syncWithCut(seed uint64) ([]machine, error) {
+	var mu sync.Mutex // the devices may be used concurrently
 	var images []machine
 	r.s.setInjector(blockdev.InjectorFunc(func(op blockdev.Op) error {
 		mu.Lock()
@@ -75,13 +97,20 @@ func runRandomHistory(p profile, seed uint64) (err error) {
 		return nil
 	}))
 	if err := r.s.f.Sync(); err != nil {
-		return fmt.Errorf("sync: %w", err)
+		return nil, fmt.Errorf("sync: %w", err)
 	}
 	if images == nil {
-		return errors.New("the Sync flushed nothing")
+		return nil, errors.New("the Sync flushed nothing")
 	}
+	return images, nil
+}
+
+// checkImages opens every image, reads it whole and returns the oracle's
+// first verdict against one; before (if not nil) is called before the
+// i-th is checked.
+func (r *oracleRun) checkImages(images []machine, before func(i int)) error {
 	for i, img := range images {
-		f, _, err := img.open(p.opts, nil)
+		f, _, err := img.open(r.p.opts, nil)
 		if err != nil {
 			return fmt.Errorf("image %d: open: %w", i, err)
 		}
@@ -89,6 +118,9 @@ func runRandomHistory(p profile, seed uint64) (err error) {
 		_ = f.Abandon()
 		if err != nil {
 			return fmt.Errorf("image %d: read: %w", i, err)
+		}
+		if before != nil {
+			before(i)
 		}
 		if err := r.o.check(got); err != nil {
 			return fmt.Errorf("image %d: %w", i, err)

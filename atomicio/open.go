@@ -18,8 +18,8 @@ const maxOpenRaces = 8
 //
 // A missing (or empty) file is created with Options.Size bytes (zeros).
 // With ModeAuto or ModeJournal it is a plain file of exactly that size
-// with a side journal beside it (JournalPath; see ModeAuto for when
-// ModeAuto takes native mode instead); with ModeCOW a COW container (see
+// with a side journal beside it (JournalPath; under ModeAuto the units
+// the drive writes untorn in hardware go home in place); with ModeCOW a COW container (see
 // package blockdev/cow); with ModeNative a plain file on a file system
 // that must offer RWF_ATOMIC.
 //
@@ -60,8 +60,7 @@ const maxOpenRaces = 8
 // opened in journal mode and recovered (the journal replayed into it),
 // whatever its size; a COW container (by its superblock) is recovered and
 // opened in COW mode; any other file is opened in journal mode, with a
-// new journal created atomically beside it (or, see ModeAuto, in native
-// mode). A journal whose file is missing is refused (ErrInvalid): it holds
+// new journal created atomically beside it. A journal whose file is missing is refused (ErrInvalid): it holds
 // the last writes of a deleted file.
 func Open(path string, opts Options) (*File, error) {
 	opts, err := opts.withDefaults()
@@ -126,7 +125,7 @@ func journalInPlace(path string, opts Options) bool {
 	case ModeJournal:
 		return true
 	case ModeAuto:
-		return fastAtomicMax(path, opts) < 2*opts.MaxAtomic
+		return true
 	}
 	return false
 }
@@ -147,7 +146,7 @@ func openExisting(path string, opts Options, withJournal bool) (*File, error) {
 			target, err = openFileJournal(dev, path, opts)
 		}
 	} else {
-		target, mode, err = resolveMode(dev, opts, path, fastAtomicMax(path, opts))
+		target, mode, err = resolveMode(dev, opts, path)
 	}
 	if err != nil {
 		_ = dev.Close()

@@ -12,14 +12,20 @@ type Mode int
 const (
 	// ModeAuto picks, for a file (Open): the mode its journal or container
 	// says when it has one (a file with a journal beside it is in journal
-	// mode; a COW container is COW); else native when the file system
-	// writes untorn units of at least 2 x MaxAtomic in hardware (statx
-	// atomic_write_unit_max_opt), else journal mode. XFS's software atomic
-	// writes (unit max opt 0) are not taken: they measured about 4x slower
-	// than the journal. For a device (OpenDevice): COW for an all-zero
-	// device or an existing container, native for a device that offers
-	// untorn writes of at least 2 x MaxAtomic; OpenDeviceWithJournal is
-	// journal mode.
+	// mode; a COW container is COW); else journal mode. In journal mode
+	// under ModeAuto the hardware comes first: a Sync writes each untorn
+	// unit whose naturally aligned power-of-two cover the drive writes
+	// untorn in hardware (Limits.AtomicHardwareMax: statx
+	// atomic_write_unit_max_opt, or a block device's queue limit) home in
+	// place with RWF_ATOMIC, written once; the other units, plain data,
+	// batches and size changes go through the journal, and so does a unit
+	// whose pages still have an image in the journal that is not home
+	// yet. XFS's software atomic writes (unit max opt 0) are not used:
+	// they measured about 4x slower than the journal. For a device
+	// (OpenDevice): COW for an all-zero device or an existing container,
+	// native for a device that offers untorn writes of at least 2 x
+	// MaxAtomic; OpenDeviceWithJournal is journal mode (in place as above
+	// when its data device reports hardware atomic writes).
 	ModeAuto Mode = iota
 	// ModeNative writes each untorn range in place with RWF_ATOMIC, as the
 	// smallest naturally aligned power-of-two unit covering it; the file
@@ -36,7 +42,8 @@ const (
 	// (package blockdev/journal): a Sync appends one record (every page
 	// it writes, with checksums) and flushes the journal once; a
 	// checkpoint in the background writes the newest image of each page
-	// home. Untorn writes of any alignment up to MaxAtomic, batches and
+	// home. Asked for by name, everything goes through the journal (no
+	// unit in place; see ModeAuto). Untorn writes of any alignment up to MaxAtomic, batches and
 	// size changes, as in COW mode. After a clean Close the journal is
 	// empty and removed and the file is an ordinary file of exactly its
 	// size. After a crash the file may hold torn pages until this package

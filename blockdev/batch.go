@@ -85,3 +85,21 @@ func CheckPieces(l Limits, size int64, pieces []Piece, limit int64) ([]Piece, in
 	}
 	return out, total, nil
 }
+
+// UnitDevice is a SizedDevice that takes a group commit as independent
+// parts, so that it may write some of them another way than the others:
+// the journal (package journal, Options.InPlace) writes the units its data
+// device does in hardware home in place and logs the rest.
+type UnitDevice interface {
+	SizedDevice
+	// CommitUnits commits a group commit: each of units (its pieces) is
+	// untorn on its own, rest is plain data, and the file size grows to
+	// size (at least FileSize: it cuts nothing). Unlike CommitSized it
+	// promises nothing between the parts: after a crash each unit is whole
+	// or absent whatever became of the others, and the size covers the
+	// data that is there. Pieces obey the rules of CommitSized (block
+	// aligned, disjoint, below size rounded up to a block); a refused
+	// commit writes nothing. Without FUA it is durable with the next
+	// Flush.
+	CommitUnits(units [][]Piece, rest []Piece, size int64, flags Flags) error
+}

@@ -38,6 +38,21 @@ type Limits struct {
 	AtomicMin int // smallest untorn write; 0 when the device has no untorn writes
 	AtomicMax int // largest untorn write; 0 when the device has no untorn writes
 	MemAlign  int // alignment the buffers given to ReadAt/WriteAt must have (O_DIRECT)
+	// AtomicHardwareMax is the largest untorn write the device does in
+	// hardware, at full speed (a drive's own atomic write unit, REQ_ATOMIC):
+	// 0 when it does none or the kernel reports no such figure (XFS's
+	// software atomic writes). When not 0 it is a power of two with
+	// AtomicMin <= AtomicHardwareMax <= AtomicMax: an Atomic write of at
+	// most this many bytes (naturally aligned, as every Atomic write) costs
+	// no more than a plain one.
+	AtomicHardwareMax int
+}
+
+// HardwareUnit reports whether an Atomic write of n bytes at off is one
+// the device does in hardware: a power of two within [AtomicMin,
+// AtomicHardwareMax] at a multiple of itself.
+func (l Limits) HardwareUnit(off int64, n int) bool {
+	return l.AtomicHardwareMax > 0 && n <= l.AtomicHardwareMax && CheckAtomic(l, off, n) == nil
 }
 
 // HasAtomic reports whether the device offers untorn writes at all.

@@ -6,8 +6,10 @@
 //
 // A Device has a capacity (fixed unless it is a Resizer), addresses it in
 // BlockSize units, wants MemAlign-aligned buffers (O_DIRECT) and may offer
-// untorn ("atomic") writes between AtomicMin and AtomicMax bytes; see
-// Device and Limits.
+// untorn ("atomic") writes between AtomicMin and AtomicMax bytes, of which
+// those up to AtomicHardwareMax the drive does itself, at full speed
+// (statx atomic_write_unit_max_opt; 0 for XFS's software atomic writes);
+// see Device and Limits.
 // CheckAtomic states the RWF_ATOMIC rules every implementation applies: a
 // power-of-two length within the limits at an offset that is a multiple of
 // the length. A write that breaks a rule fails with an error wrapping

@@ -18,7 +18,7 @@ type AtomicInfo struct {
 	AtomicAttr        bool   // STATX_ATTR_WRITE_ATOMIC: the file accepts RWF_ATOMIC
 	AtomicUnitMin     uint32 // smallest untorn write
 	AtomicUnitMax     uint32 // largest untorn write
-	AtomicUnitMaxOpt  uint32 // largest untorn write the device does in hardware (0: unknown)
+	AtomicUnitMaxOpt  uint32 // largest untorn write the device does in hardware (0: none, or a kernel before 6.16)
 	AtomicSegmentsMax uint32 // iovecs allowed in one untorn write
 }
 

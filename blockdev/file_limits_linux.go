@@ -3,6 +3,7 @@ package blockdev
 import (
 	"errors"
 	"fmt"
+	"math/bits"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -76,8 +77,25 @@ func (info AtomicInfo) limits() Limits {
 		if l.AtomicMax < l.AtomicMin {
 			l.AtomicMin, l.AtomicMax = 0, 0
 		}
+		l.AtomicHardwareMax = hardwareMax(l, int(info.AtomicUnitMaxOpt))
 	}
 	return l
+}
+
+// hardwareMax is the AtomicHardwareMax of limits l whose device reports
+// hw bytes as its largest hardware untorn write (statx
+// atomic_write_unit_max_opt, or a block device's queue limit): the largest
+// power of two within [AtomicMin, min(hw, AtomicMax)], 0 when there is
+// none (hw 0 means the kernel reported none).
+func hardwareMax(l Limits, hw int) int {
+	if hw <= 0 || l.AtomicMax <= 0 {
+		return 0
+	}
+	v := 1 << (bits.Len(uint(min(hw, l.AtomicMax))) - 1)
+	if v < l.AtomicMin {
+		return 0
+	}
+	return v
 }
 
 // blockDeviceLimits reads the statx answer and, where the kernel left
@@ -105,6 +123,14 @@ func blockDeviceLimits(info AtomicInfo) Limits {
 			}
 		}
 	}
+	// A block device's untorn writes are the drive's own (REQ_ATOMIC, no
+	// software fallback): all of them are hardware ones, up to the queue's
+	// atomic_write_unit_max_bytes when it says.
+	hw := l.AtomicMax
+	if umax, err := readSysfsInt(q, "atomic_write_unit_max_bytes"); err == nil {
+		hw = min(hw, umax)
+	}
+	l.AtomicHardwareMax = hardwareMax(l, hw)
 	return l
 }
 

@@ -54,6 +54,13 @@ func TestFileXFS(t *testing.T) {
 		t.Logf("XFS limits: %+v", l)
 		require.Equal(t, 4096, l.AtomicMin)
 		require.GreaterOrEqual(t, l.AtomicMax, 64<<10)
+		info, err := blockdev.Stat(filepath.Join(mnt, "limits"))
+		require.NoError(t, err)
+		if info.AtomicUnitMaxOpt == 0 { // a loop device: software atomics only
+			require.Zero(t, l.AtomicHardwareMax)
+		} else {
+			require.LessOrEqual(t, l.AtomicHardwareMax, int(info.AtomicUnitMaxOpt))
+		}
 	})
 
 	t.Run("AtomicWrites4KiBTo1MiB", func(t *testing.T) {

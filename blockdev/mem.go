@@ -11,8 +11,12 @@ import (
 var (
 	// LimitsNone: a device without untorn writes (ext4 on a plain disk).
 	LimitsNone = Limits{BlockSize: 4096, MemAlign: 512}
-	// LimitsNVMe: an NVMe drive with 16 KiB atomic write units (AWUPF).
-	LimitsNVMe = Limits{BlockSize: 4096, AtomicMin: 4096, AtomicMax: 16 << 10, MemAlign: 512}
+	// LimitsNVMe: an NVMe drive with 16 KiB atomic write units (AWUPF),
+	// all of them done in hardware.
+	LimitsNVMe = Limits{BlockSize: 4096, AtomicMin: 4096, AtomicMax: 16 << 10, MemAlign: 512, AtomicHardwareMax: 16 << 10}
+	// LimitsNVMe64K: an enterprise NVMe drive with 64 KiB hardware atomic
+	// write units.
+	LimitsNVMe64K = Limits{BlockSize: 4096, AtomicMin: 4096, AtomicMax: 64 << 10, MemAlign: 512, AtomicHardwareMax: 64 << 10}
 	// LimitsXFS: XFS with software (CoW) atomic writes, up to 2 MiB.
 	LimitsXFS = Limits{BlockSize: 4096, AtomicMin: 4096, AtomicMax: 2 << 20, MemAlign: 512}
 	// LimitsPortable: the portable File's (FileOptions.Portable, and every
@@ -32,6 +36,12 @@ func MemProfiles() map[string]Limits {
 // volatile writes since, so CrashClone can build the device as it would be
 // found after a power cut without disturbing the running one.
 //
+// Every Atomic write it takes (the limits' rules: a power of two up to
+// AtomicMax, naturally aligned) survives a crash whole or not at all,
+// those up to AtomicHardwareMax as a drive's own atomic writes and the
+// larger ones as a file system's software ones; only BreakAtomicAbove
+// (a negative control) makes it tear some.
+//
 // Lock order: mu only.
 type Mem struct {
 	limits Limits
@@ -47,6 +57,9 @@ type Mem struct {
 	log     []memWrite   // writes (and, file only, resizes) since the last Flush, in issue order
 	stats   MemStats     // write and flush counters
 	closed  bool
+	// tearAbove: Atomic writes longer than this survive a crash block by
+	// block (BreakAtomicAbove); 0 keeps them all whole.
+	tearAbove int
 
 	reads, bytesRead atomic.Int64 // read counters, updated under mu held shared
 }
@@ -98,7 +111,22 @@ func validateMemLimits(size int64, l Limits) error {
 	case !pow2(l.AtomicMin) || !pow2(l.AtomicMax) || l.AtomicMin < l.BlockSize || l.AtomicMax < l.AtomicMin:
 		return fmt.Errorf("%w: atomic limits [%d, %d] with block size %d", ErrAtomicInvalid, l.AtomicMin, l.AtomicMax, l.BlockSize)
 	}
+	if hw := l.AtomicHardwareMax; hw != 0 && (!pow2(hw) || hw < l.AtomicMin || hw > l.AtomicMax) {
+		return fmt.Errorf("%w: hardware atomic limit %d outside [%d, %d]", ErrAtomicInvalid, hw, l.AtomicMin, l.AtomicMax)
+	}
 	return nil
+}
+
+// BreakAtomicAbove makes m a device that overstates its untorn writes: it
+// goes on taking Atomic writes up to AtomicMax, but from now on those
+// longer than n bytes survive a crash block by block, as plain writes do
+// (and so do the crash clones of m). n <= 0 restores the honest model.
+// It exists for negative controls (a hardware limit reported larger than
+// the drive has must be caught as torn); never call it outside a test.
+func (m *Mem) BreakAtomicAbove(n int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.tearAbove = max(n, 0)
 }
 
 // Size returns the capacity in bytes.

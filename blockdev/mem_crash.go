@@ -104,7 +104,7 @@ func (m *Mem) crashCloneLocked(cfg CrashConfig) *Mem {
 			}
 		case w.flags&FUA != 0:
 			copy(img[w.off:], w.data)
-		case w.flags&Atomic != 0:
+		case w.flags&Atomic != 0 && (m.tearAbove == 0 || len(w.data) <= m.tearAbove):
 			if keep() {
 				copy(img[w.off:], w.data)
 			}
@@ -122,7 +122,7 @@ func (m *Mem) crashCloneLocked(cfg CrashConfig) *Mem {
 	img = img[:size]
 	cur := make([]byte, size)
 	copy(cur, img)
-	c := &Mem{limits: m.limits, file: m.file, limit: m.limit, cur: cur, durable: img}
+	c := &Mem{limits: m.limits, file: m.file, limit: m.limit, cur: cur, durable: img, tearAbove: m.tearAbove}
 	c.size.Store(size)
 	return c
 }

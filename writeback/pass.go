@@ -252,14 +252,20 @@ type batch struct {
 	pieces []blockdev.Piece
 	size   int64
 	groups []*group
+	// units are the pieces of each untorn unit in it, rest the plain
+	// pieces (the same pieces as in pieces): a blockdev.UnitDevice takes
+	// them apart (CommitUnits).
+	units [][]blockdev.Piece
+	rest  []blockdev.Piece
 }
 
 // atom is what must go in one commit: the pieces of one unit, or one
-// piece of dirty data outside every unit.
+// piece of dirty data outside every unit (plain).
 type atom struct {
 	g      *group
 	pieces []blockdev.Piece
 	size   int64
+	plain  bool
 }
 
 // planBatchesLocked packs the groups' atoms, in order, into group commits
@@ -277,6 +283,11 @@ func (e *Engine) planBatchesLocked(groups []*group, clip int64) []batch {
 			cur = batch{}
 		}
 		cur.pieces = append(cur.pieces, a.pieces...)
+		if a.plain {
+			cur.rest = append(cur.rest, a.pieces...)
+		} else {
+			cur.units = append(cur.units, a.pieces)
+		}
 		cur.size += a.size
 		if n := len(cur.groups); n == 0 || cur.groups[n-1] != a.g {
 			cur.groups = append(cur.groups, a.g)
@@ -331,7 +342,7 @@ func (e *Engine) groupAtomsLocked(g *group, limit, clip int64) ([]atom, error) {
 		for _, part := range outsideUnits(wb.Off, min(wb.Off+int64(len(wb.Data)), clip), g.units) {
 			for lo := part[0]; lo < part[1]; lo += limit {
 				hi := min(part[1], lo+limit)
-				atoms = append(atoms, atom{g: g, size: hi - lo,
+				atoms = append(atoms, atom{g: g, size: hi - lo, plain: true,
 					pieces: []blockdev.Piece{{Off: lo, Data: wb.Data[lo-wb.Off : hi-wb.Off]}}})
 			}
 		}

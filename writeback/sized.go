@@ -202,7 +202,7 @@ func (e *Engine) commitSized(sp *sizedPass, batches []batch) {
 		// pieces in order.
 		slices.SortFunc(b.pieces, func(a, b blockdev.Piece) int { return cmp.Compare(a.Off, b.Off) })
 		size := max(dev, sp.endIn(b.pieces))
-		if err := e.sized.CommitSized(b.pieces, dev, size, 0); err != nil {
+		if err := e.commitGroup(b, dev, size); err != nil {
 			fail(fmt.Errorf("writeback: group commit: %w", err), rest(len(sp.supers))[i:]...)
 			return
 		}
@@ -328,4 +328,14 @@ func clipPieces(pieces []blockdev.Piece, end int64) []blockdev.Piece {
 		out = append(out, p)
 	}
 	return out
+}
+
+// commitGroup sends one group commit (step 2) growing the size from dev
+// to size: its units and plain pieces apart to a blockdev.UnitDevice
+// (which may write units in place), else as one transaction.
+func (e *Engine) commitGroup(b batch, dev, size int64) error {
+	if ud, ok := e.sized.(blockdev.UnitDevice); ok && e.sized.FileSize() == dev {
+		return ud.CommitUnits(b.units, b.rest, size, 0)
+	}
+	return e.sized.CommitSized(b.pieces, dev, size, 0)
 }

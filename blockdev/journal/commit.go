@@ -78,6 +78,13 @@ func (d *Device) commit(pieces []blockdev.Piece, cut, size int64, flags blockdev
 	if err := d.writableLocked(); err != nil {
 		return err
 	}
+	return d.commitLocked(sorted, total, cut, size, flags)
+}
+
+// commitLocked commits a validated transaction (sorted pieces of total
+// bytes); cut < 0 means no cut and a size that grows to cover the pieces.
+// REQUIRES: commitMu held, the device writable (writableLocked).
+func (d *Device) commitLocked(sorted []blockdev.Piece, total, cut, size int64, flags blockdev.Flags) error {
 	cur := d.size // only the commit path changes it, under commitMu
 	var end int64
 	if n := len(sorted); n > 0 {
@@ -263,7 +270,9 @@ func (d *Device) rebuildIndexLocked() {
 }
 
 // Flush makes every committed transaction durable: one flush of the
-// journal device (the data device is flushed by checkpoints only).
+// journal device, and one of the data device when units were written in
+// place since the last (see CommitUnits; otherwise the data device is
+// flushed by checkpoints only). It returns when both have returned.
 func (d *Device) Flush() error {
 	d.commitMu.Lock()
 	defer d.commitMu.Unlock()
@@ -286,9 +295,21 @@ func (d *Device) flushLocked() error {
 		d.suspect, d.suspectErr = false, nil // no record can have been lost
 	}
 	head, suspect, serr := d.head, d.suspect, d.suspectErr
+	home, logged := d.homeDirty, d.head != d.durable
 	d.mu.Unlock()
 	if suspect {
 		return fmt.Errorf("journal: a flush failed, the records since must be written again: %w", serr)
+	}
+	if home && !logged {
+		return d.flushInPlaceLocked() // only units in place since the last flush: the journal has nothing new
+	}
+	// Units in place and records: the two devices flush at once, and
+	// Flush returns when both have.
+	homeErr := make(chan error, 1)
+	if home {
+		go func() { homeErr <- d.flushInPlaceLocked() }()
+	} else {
+		homeErr <- nil
 	}
 	start := time.Now()
 	err := d.jdev.Flush()
@@ -298,6 +319,7 @@ func (d *Device) flushLocked() error {
 	if err != nil {
 		d.suspectLocked(err)
 		d.mu.Unlock()
+		<-homeErr
 		return fmt.Errorf("journal: flush: %w", err)
 	}
 	d.durable = max(d.durable, head)
@@ -309,7 +331,7 @@ func (d *Device) flushLocked() error {
 		default:
 		}
 	}
-	return nil
+	return <-homeErr
 }
 
 // checkpointAtLocked is the fill (bytes) past which a checkpoint starts.

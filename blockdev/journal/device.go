@@ -34,6 +34,9 @@ type Device struct {
 	cloner      blockdev.Cloner // the data device, when it may share the journal's blocks; nil otherwise
 	logical     int64           // the capacity (Size)
 	id          uint64          // the journal's id: records carry it
+	// hwMax is the largest unit CommitUnits writes home in place: the
+	// data device's AtomicHardwareMax with Options.InPlace, else 0 (none).
+	hwMax int
 
 	// area is the number of blocks in the record area, gen the journal's
 	// generation (records carry it). They change only at a reset, with
@@ -45,6 +48,8 @@ type Device struct {
 	hdrBuf   []byte       // the commit path's record header buffer; guarded by commitMu
 	hdrCap   atomic.Int64 // cap(hdrBuf), for HeldBytes
 	iov      [][]byte     // the commit path's vector; guarded by commitMu
+	unitBuf  []byte       // a unit written in place assembled from its pieces; guarded by commitMu
+	unitCap  atomic.Int64 // cap(unitBuf), for HeldBytes
 
 	ckptMu  sync.Mutex // serialises checkpoints and resets
 	rootBuf []byte     // header (root) block buffer; guarded by ckptMu
@@ -67,6 +72,9 @@ type Device struct {
 	// again), Flush fails with suspectErr rather than claim them durable.
 	suspect    bool
 	suspectErr error
+	// homeDirty: units went home in place (CommitUnits) since the data
+	// device's last flush by Flush; Flush flushes it too.
+	homeDirty bool
 	// size is the file size after the last record.
 	size int64
 	// zeroFrom is the first block a cut in recs unmapped (MaxInt64 for
@@ -97,7 +105,7 @@ type Device struct {
 	done chan struct{}
 }
 
-var _ blockdev.SizedDevice = (*Device)(nil)
+var _ blockdev.UnitDevice = (*Device)(nil)
 
 // record is a record in the log, as the device keeps it in memory.
 type record struct {
@@ -139,6 +147,11 @@ type Stats struct {
 	Grows        int64 // times the journal grew for a transaction
 	Rewinds      int64 // times the head went back after a failed flush
 	Repaired     int64 // blocks Open corrected (a flipped bit)
+	// InPlaceWrites and InPlaceBytes count the units CommitUnits wrote
+	// home in place with the data device's hardware atomic writes
+	// (Options.InPlace) instead of in a record; InPlaceFlushes the data
+	// device's flushes of Flush that made them durable.
+	InPlaceWrites, InPlaceBytes, InPlaceFlushes int64
 	// CommitTime is the time commits spent writing records; FlushTime in
 	// journal flushes; CheckpointTime in checkpoints (HomeTime of it in
 	// home writes and the data device's flush, ReadTime in reading images
@@ -218,12 +231,12 @@ func (d *Device) MemoryBytes() int64 {
 }
 
 // HeldBytes is the memory the device holds between its operations: its
-// index and records, its root and record header buffers, and a fixed
+// index and records, its root, record header and in-place unit buffers, and a fixed
 // part (the device, its background goroutine's stack, its timer and
 // channels: deviceOverhead). A checkpoint's buffer is taken from a pool
 // shared by the process while it runs.
 func (d *Device) HeldBytes() int64 {
-	return d.MemoryBytes() + int64(cap(d.rootBuf)) + d.hdrCap.Load() + deviceOverhead
+	return d.MemoryBytes() + int64(cap(d.rootBuf)) + d.hdrCap.Load() + d.unitCap.Load() + deviceOverhead
 }
 
 // deviceOverhead is what a Device holds besides its index, records and
@@ -267,6 +280,9 @@ func newDevice(data, jdev blockdev.Device, h header, opts Options) *Device {
 		kick:        make(chan struct{}, 1),
 		stop:        make(chan struct{}),
 		done:        make(chan struct{}),
+	}
+	if opts.InPlace && dl.AtomicHardwareMax >= bsz {
+		d.hwMax = dl.AtomicHardwareMax
 	}
 	if c, ok := data.(blockdev.Cloner); ok && opts.Clone {
 		d.cloner = c

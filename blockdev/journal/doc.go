@@ -67,9 +67,17 @@
 //     written after the bad one had been flushed (its durable watermark
 //     says so), is intact, the bad one was durable: Open fails with
 //     ErrCorrupt naming it, and writes nothing (jbd2 does the same).
-//   - No stale image over newer data: everything goes through the journal,
-//     and a checkpoint writes the newest image of each block as of its
-//     window; replay applies records in order.
+//   - No stale image over newer data: everything goes through the journal
+//     but the units CommitUnits writes in place (Options.InPlace), and a
+//     unit goes in place only while no record holds an image of its
+//     blocks, no cut in the log reaches it and it lies within the durable
+//     size (the journal stays the only writer of a block until its last
+//     image is home); a checkpoint writes the newest image of each block
+//     as of its window; replay applies records in order.
+//   - Hardware first (Options.InPlace, see inplace.go): a unit the data
+//     device writes untorn in hardware (Limits.AtomicHardwareMax, naturally
+//     aligned) goes home at once with blockdev.Atomic, written once; Flush
+//     then flushes the data device too.
 //   - Sizes: a record carries the cut and the size it leaves; a checkpoint
 //     applies the lowest cut of its window (truncating a regular file, or
 //     discarding) and extends the file before it copies pages; the header

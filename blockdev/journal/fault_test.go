@@ -38,20 +38,25 @@ func (f *oneFault) MaybeError(op blockdev.Op) error {
 // next flush; a failed checkpoint is tried again at the next. It checks
 // that every error wraps err, that reads always show the file, and that
 // after a last flush a power cut recovers the whole file. It reports
-// whether the fault fired.
-func faultRun(t testing.TB, w workload, n int64, err error) (bool, error) {
+// whether the fault fired, and how many units went in place.
+func faultRun(t testing.TB, w workload, n int64, err error) (bool, int64, error) {
 	f := &oneFault{err: err}
 	f.n.Store(-1)
 	opts := w.options()
-	data, _ := blockdev.NewMem(w.dataSize, blockdev.LimitsNone)
+	dl := blockdev.LimitsNone
+	if w.inPlace {
+		dl = blockdev.LimitsNVMe // 16 KiB in hardware
+	}
+	data, _ := blockdev.NewMem(w.dataSize, dl)
 	jrnl, _ := blockdev.NewMem(hdrCopies*testBS+opts.Capacity, blockdev.LimitsNone)
 	r := &rig{data: data, jrnl: jrnl, opts: opts}
 	r.wire(f)
 	d, ferr := Format(r.fd, r.fj, opts)
 	if ferr != nil {
-		return false, ferr
+		return false, 0, ferr
 	}
 	r.d = d
+	var inPlace int64 // units the device wrote in place, by the end
 	defer func() { _ = r.d.Close() }()
 	f.seen.Store(0)
 	f.n.Store(n)
@@ -64,6 +69,15 @@ func faultRun(t testing.TB, w workload, n int64, err error) (bool, error) {
 	type txn struct {
 		pieces    []blockdev.Piece
 		cut, size int64
+		unit      bool // one unit (CommitUnits): the pieces; cut unused
+	}
+	// send commits a transaction. A unit sent again grows the file to at
+	// least its size, never cuts it (as the engine sends it again).
+	send := func(x txn) error {
+		if x.unit {
+			return r.d.CommitUnits([][]blockdev.Piece{x.pieces}, nil, max(x.size, r.d.FileSize()), 0)
+		}
+		return r.d.CommitSized(x.pieces, x.cut, x.size, 0)
 	}
 	rng := rand.New(rand.NewPCG(w.seed, 7))
 	cur := fileModel{content: make([]byte, w.dataSize)}
@@ -78,7 +92,7 @@ func faultRun(t testing.TB, w workload, n int64, err error) (bool, error) {
 		for {
 			var err error
 			for _, x := range pending {
-				if err = r.d.CommitSized(x.pieces, x.cut, x.size, 0); err != nil {
+				if err = send(x); err != nil {
 					break
 				}
 			}
@@ -97,9 +111,15 @@ func faultRun(t testing.TB, w workload, n int64, err error) (bool, error) {
 		var e error
 		op := "commit"
 		switch k := rng.IntN(10); {
+		case k < 7 && w.inPlace && rng.IntN(3) > 0:
+			unit, size := randomUnit(rng, cur.size, w.dataSize)
+			x := txn{pieces: unit, size: size, unit: true}
+			pending = append(pending, x)
+			cur.apply(unit, cur.size, size)
+			e = send(x)
 		case k < 7:
 			pieces, cut, size := randomTxn(rng, cur.size, w.dataSize)
-			pending = append(pending, txn{pieces, cut, size})
+			pending = append(pending, txn{pieces: pieces, cut: cut, size: size})
 			cur.apply(pieces, cut, size)
 			e = r.d.CommitSized(pieces, cut, size, 0)
 		case k < 9:
@@ -115,33 +135,34 @@ func faultRun(t testing.TB, w workload, n int64, err error) (bool, error) {
 		}
 		if e != nil {
 			if e := retry(op, e); e != nil {
-				return f.fired.Load(), e
+				return f.fired.Load(), inPlace, e
 			}
 		}
 		for {
 			img, e := readImage(r.d)
 			if e == nil {
 				if !img.equal(cur) {
-					return f.fired.Load(), fmt.Errorf("read-your-writes: the device differs from the file (the fault: %+v)", f.op.Load())
+					return f.fired.Load(), inPlace, fmt.Errorf("read-your-writes: the device differs from the file (the fault: %+v)", f.op.Load())
 				}
 				break
 			}
 			if e := injected("read", e); e != nil {
-				return f.fired.Load(), e
+				return f.fired.Load(), inPlace, e
 			}
 		}
 	}
 	if e := r.d.Flush(); e != nil {
 		if e := retry("last flush", e); e != nil {
-			return f.fired.Load(), e
+			return f.fired.Load(), inPlace, e
 		}
 	}
+	inPlace = r.d.Stats().InPlaceWrites
 	mems := r.cut(blockdev.CrashConfig{})
 	for {
 		r2, e := reopen(t, blockdev.CrashCloneAll(blockdev.CrashConfig{Survive: 1}, mems...), opts, f)
 		if e != nil {
 			if e := injected("recover", e); e != nil {
-				return f.fired.Load(), e
+				return f.fired.Load(), inPlace, e
 			}
 			continue // the fault went away: recover again
 		}
@@ -149,14 +170,14 @@ func faultRun(t testing.TB, w workload, n int64, err error) (bool, error) {
 		_ = r2.d.Close()
 		if e != nil {
 			if e := injected("read after recovery", e); e != nil {
-				return f.fired.Load(), e
+				return f.fired.Load(), inPlace, e
 			}
 			continue
 		}
 		if !img.equal(cur) {
-			return f.fired.Load(), errors.New("after the last flush and a power cut the file differs")
+			return f.fired.Load(), inPlace, errors.New("after the last flush and a power cut the file differs")
 		}
-		return f.fired.Load(), nil
+		return f.fired.Load(), inPlace, nil
 	}
 }
 
@@ -177,7 +198,7 @@ func TestTransientFaultAtEveryIndex(t *testing.T) {
 			w := workload{seed: seed, steps: testsize.Pick(14, 30), dataSize: 64 * testBS, area: 20}
 			fired := 0
 			for n := int64(0); ; n++ {
-				ok, err := faultRun(t, w, n, e)
+				ok, _, err := faultRun(t, w, n, e)
 				require.NoError(t, err, "%v at I/O %d, seed %d", e, n, seed)
 				if !ok {
 					break
@@ -187,5 +208,29 @@ func TestTransientFaultAtEveryIndex(t *testing.T) {
 			require.Greater(t, fired, 40, "the workload did too little I/O")
 			t.Logf("%v, seed %d: a fault at each of %d I/Os", errno, seed, fired)
 		}
+	}
+}
+
+// TestTransientFaultAtEveryIndexInPlace is TestTransientFaultAtEveryIndex
+// with units written in place (16 KiB hardware atomic writes) among the
+// transactions: a failed in-place write or flush of the data device is
+// reported, and sending the data again leaves nothing lost or torn.
+func TestTransientFaultAtEveryIndexInPlace(t *testing.T) {
+	t.Parallel()
+	for seed := range uint64(testsize.Pick(1, 4)) {
+		w := workload{seed: seed, steps: testsize.Pick(14, 30), dataSize: 64 * testBS, area: 20, inPlace: true}
+		fired := 0
+		for n := int64(0); ; n++ {
+			ok, inPlace, err := faultRun(t, w, n, blockdev.ErrInjectedEIO)
+			require.NoError(t, err, "EIO at I/O %d, seed %d", n, seed)
+			if !ok { // the run without a fault
+				require.Positive(t, inPlace, "no unit went in place")
+				t.Logf("seed %d: %d units in place", seed, inPlace)
+				break
+			}
+			fired++
+		}
+		require.Greater(t, fired, 40, "the workload did too little I/O")
+		t.Logf("seed %d: a fault at each of %d I/Os", seed, fired)
 	}
 }

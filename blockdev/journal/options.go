@@ -69,6 +69,14 @@ type Options struct {
 	// drops every record after it, even synced ones, and makes that
 	// permanent. For getting at what is left, not for everyday use.
 	Salvage bool
+	// InPlace makes CommitUnits write each untorn unit that the data
+	// device does in hardware (a naturally aligned power of two of at most
+	// its Limits.AtomicHardwareMax bytes) home at once with
+	// blockdev.Atomic instead of in a record: written once instead of
+	// twice. A unit whose blocks have an image in the journal not yet
+	// home goes through the journal all the same (see inplace.go). No
+	// effect on a data device without hardware atomic writes.
+	InPlace bool
 	// Break breaks the journal on purpose: the negative controls of the
 	// crash tests. Never set it outside a test.
 	Break Breakage
@@ -88,6 +96,10 @@ const (
 	// BreakGeneration resets the journal (at Open) without a new
 	// generation: records of the previous one can pass as new.
 	BreakGeneration
+	// BreakInPlaceOverJournal writes a unit in place (InPlace) even when
+	// a record holds an image of its blocks that is not home yet: a replay
+	// can write that older image over it.
+	BreakInPlaceOverJournal
 )
 
 func (o Options) withDefaults() (Options, error) {

@@ -33,7 +33,11 @@ func testOptions(areaBlocks int64) Options {
 
 // newRig formats a journal of opts over a data Mem of dataSize bytes.
 func newRig(t testing.TB, dataSize int64, opts Options) *rig {
-	data, err := blockdev.NewMem(dataSize, blockdev.LimitsNone)
+	dl := blockdev.LimitsNone
+	if opts.InPlace {
+		dl = blockdev.LimitsNVMe // 16 KiB in hardware
+	}
+	data, err := blockdev.NewMem(dataSize, dl)
 	require.NoError(t, err)
 	jrnl, err := blockdev.NewMem((hdrCopies*testBS + opts.Capacity), blockdev.LimitsNone)
 	require.NoError(t, err)

@@ -11,6 +11,13 @@
 // the file by a fixed permutation) and ycsb-a (YCSB-A-like: 50% reads, 50%
 // updates, the same Zipf keys, the hottest pages read untimed first).
 //
+// With -sim PROFILE (nvme16k, nvme64k, none: sim.go) the workloads run on
+// simulated devices instead (two blockdev.Mem with that drive's limits,
+// about 2 x -size of memory), untorn's hybrid (ModeAuto: units the drive
+// writes untorn in hardware go home in place) against journal mode alone,
+// and the report is bytes written to the devices per byte of user data,
+// from Open to Close.
+//
 // Two more workloads run when named (-workload committers,pg-checkpoint;
 // "all" means the page workloads above), each with contenders of its own
 // (committers.go, pg_contenders.go; the untorn modes they compare are one

@@ -36,6 +36,7 @@ type options struct {
 	cowSpare   int
 	journal    byteSize
 	cpuProfile string
+	sim        string // -sim: a simulated drive (simProfiles); "" runs on the file system
 	// committers
 	commitTime time.Duration
 	committers []int
@@ -83,6 +84,8 @@ func parseFlags(args []string, errOut io.Writer) (options, error) {
 	fs.IntVar(&o.cowSpare, "cow-spare", 0, "cleaning headroom of new untorn COW containers in percent of -size (atomicio.Options.COWSparePercent; 0: the default)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory and its files")
+	fs.StringVar(&o.sim, "sim", "", "run the workloads on simulated devices (two blockdev.Mem in memory, about 2 x -size) with the limits of a drive,\n"+
+		"one of "+strings.Join(simProfileNames(), ", ")+", and report device bytes per user byte for the hybrid (auto) and journal-only modes")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -174,6 +177,9 @@ func run(ctx context.Context, o options, out, progress io.Writer) error {
 		}
 		w.WarmSeq = o.warmSeq
 		wls = append(wls, w)
+	}
+	if o.sim != "" {
+		return runSim(ctx, o, o.sim, wls, out)
 	}
 	cs := make([]contender, 0, len(cnames))
 	for _, n := range cnames {

@@ -80,6 +80,21 @@ func printInfo(w io.Writer, path string, info blockdev.AtomicInfo) {
 		fmt.Fprintf(w, "untorn writes:         unit min %d, unit max %d, unit max opt %d, segments max %d\n",
 			info.AtomicUnitMin, info.AtomicUnitMax, info.AtomicUnitMaxOpt, info.AtomicSegmentsMax)
 	}
+	fmt.Fprintf(w, "hardware untorn:       %s\n", hardwareVerdict(info))
+}
+
+// hardwareVerdict says what journal mode does with the drive's own atomic
+// writes (statx atomic_write_unit_max_opt, Linux 6.16 and later).
+func hardwareVerdict(info blockdev.AtomicInfo) string {
+	switch {
+	case !info.AtomicReported || !info.AtomicAttr || info.AtomicUnitMax == 0:
+		return "none: every untorn page goes through the journal (written twice)"
+	case info.Mode&blockdev.ModeTypeMask == blockdev.ModeBlock && info.AtomicUnitMaxOpt == 0:
+		return fmt.Sprintf("up to %d bytes (a block device's untorn writes are the drive's own)", info.AtomicUnitMax)
+	case info.AtomicUnitMaxOpt == 0:
+		return "none reported (unit max opt 0: software atomic writes only, or a kernel before 6.16): every untorn page goes through the journal"
+	}
+	return fmt.Sprintf("up to %d bytes: untorn writes whose naturally aligned unit fits go home in place (written once), the rest through the journal", info.AtomicUnitMaxOpt)
 }
 
 // tryAtomic opens path with O_DIRECT and tries one untorn write of the
@@ -92,8 +107,8 @@ func tryAtomic(w io.Writer, path string) error {
 	}
 	defer f.Close()
 	l := f.Limits()
-	fmt.Fprintf(w, "device limits:         block %d, memory alignment %d, atomic [%d, %d]\n",
-		l.BlockSize, l.MemAlign, l.AtomicMin, l.AtomicMax)
+	fmt.Fprintf(w, "device limits:         block %d, memory alignment %d, atomic [%d, %d], hardware atomic max %d\n",
+		l.BlockSize, l.MemAlign, l.AtomicMin, l.AtomicMax, l.AtomicHardwareMax)
 	n := max(l.AtomicMin, 4096)
 	buf := blockdev.AlignedBuffer(n, l.MemAlign)
 	if !l.HasAtomic() {

@@ -4,7 +4,9 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/untorn/untorn/atomicio"
 	"github.com/untorn/untorn/blockdev"
+	"github.com/untorn/untorn/blockdev/journal"
 )
 
 // TestJournalProfilesWrap: the journal of a journal profile is small
@@ -15,36 +17,75 @@ import (
 func TestJournalProfilesWrap(t *testing.T) {
 	const cases = 20
 	for _, p := range Profiles() {
-		if !p.Journal() {
+		if !p.Journal() || p.Hybrid() { // (the hybrid's units in place leave the journal room)
 			continue
 		}
 		full := 0
 		for seed := range uint64(cases) {
-			mach, err := p.newMachine()
-			if err != nil {
-				t.Fatal(err)
-			}
-			f, err := p.open(mach, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			rng := rand.New(rand.NewPCG(seed, 1))
-			x := &executor{f: f, m: NewModel(f.Size()), p: p}
-			if err := x.run(genWorkload(rng, f.Size(), p.Options.MaxAtomic)); err != nil {
-				t.Fatal(err)
-			}
-			st := f.Stats().Journal
+			st := workloadJournalStats(t, p, seed)
 			t.Logf("%s seed %d: %d records, %d KiB, %d checkpoints, %d room waits", p.Name, seed, st.Records, st.RecordBytes>>10, st.Checkpoints, st.RoomWaits)
 			if st.RoomWaits > 0 {
 				full++
-			}
-			if err := x.close(); err != nil {
-				t.Fatal(err)
 			}
 		}
 		if full < cases/2 {
 			t.Errorf("%s: the journal filled in %d of %d workloads, want at least half", p.Name, full, cases)
 		}
+	}
+}
+
+// newTestExecutor opens a File on a new machine of profile p and returns
+// the machine, the File and an executor over it with a new model.
+func newTestExecutor(t *testing.T, p Profile) (machine, *atomicio.File, *executor) {
+	mach, err := p.newMachine()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := p.open(mach, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mach, f, &executor{f: f, m: NewModel(f.Size()), p: p}
+}
+
+// workloadJournalStats runs the workload of seed on a new machine of
+// journal profile p, closes the File and returns its journal's counters.
+func workloadJournalStats(t *testing.T, p Profile, seed uint64) journal.Stats {
+	_, f, x := newTestExecutor(t, p)
+	if err := x.run(genWorkload(rand.New(rand.NewPCG(seed, 1)), f.Size(), p.Options.MaxAtomic)); err != nil {
+		t.Fatal(err)
+	}
+	if err := x.close(); err != nil {
+		t.Fatal(err)
+	}
+	return f.Stats().Journal
+}
+
+// TestHybridProfilesTakeBothPaths: the workloads of a hybrid profile write
+// units in place and through the journal, so that its campaigns cut,
+// fault and damage both paths.
+func TestHybridProfilesTakeBothPaths(t *testing.T) {
+	const cases = 8
+	hybrids := 0
+	for _, p := range Profiles() {
+		if !p.Hybrid() {
+			continue
+		}
+		hybrids++
+		both := 0
+		for seed := range uint64(cases) {
+			st := workloadJournalStats(t, p, seed)
+			t.Logf("%s seed %d: %d units (%d KiB) in place, %d KiB in records", p.Name, seed, st.InPlaceWrites, st.InPlaceBytes>>10, st.RecordBytes>>10)
+			if st.InPlaceWrites > 0 && st.RecordBytes > 0 {
+				both++
+			}
+		}
+		if both < cases/2 {
+			t.Errorf("%s: both paths in %d of %d workloads, want at least half", p.Name, both, cases)
+		}
+	}
+	if hybrids == 0 {
+		t.Error("no hybrid profile")
 	}
 }
 
@@ -108,15 +149,7 @@ func TestJournalNegativeControlStaleJournal(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, p := range ps {
-		mach, err := p.newMachine()
-		if err != nil {
-			t.Fatal(err)
-		}
-		f, err := p.open(mach, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		x := &executor{f: f, m: NewModel(f.Size()), p: p}
+		mach, f, x := newTestExecutor(t, p)
 		// Two Syncs of 16 KiB each: far from filling the journal, so
 		// nothing goes home before the cut.
 		first := []step{{kind: opUntorn, off: 0, n: 16 << 10}, {kind: opSync}}

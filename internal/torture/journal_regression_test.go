@@ -30,15 +30,7 @@ func TestJournalHeaderMagicFlipIsCorrupt(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := ps[0]
-	mach, err := p.newMachine()
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := p.open(mach, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	x := &executor{f: f, m: NewModel(f.Size()), p: p}
+	mach, f, x := newTestExecutor(t, p)
 	if err := x.run([]step{{kind: opUntorn, off: 0, n: 4096}, {kind: opSync}}); err != nil {
 		t.Fatal(err)
 	}

@@ -80,7 +80,26 @@ func Profiles() []Profile {
 		// What macOS and Windows run (and Options.Portable on Linux): the
 		// portable File's limits (no untorn writes, no buffer alignment).
 		journalProfile("portable-journal", blockdev.LimitsPortable),
+		// The hybrid (journal mode under ModeAuto): units the drive
+		// writes untorn in hardware (16 KiB, 64 KiB) go home in place,
+		// the rest through the journal.
+		hybridProfile("nvme16k-hybrid", blockdev.LimitsNVMe),
+		hybridProfile("nvme64k-hybrid", blockdev.LimitsNVMe64K),
 	}
+}
+
+// Hybrid reports whether the profile's File runs in journal mode under
+// ModeAuto over devices with hardware atomic writes: units in place and
+// through the journal.
+func (p Profile) Hybrid() bool {
+	return p.Journal() && p.Options.Mode == atomicio.ModeAuto && p.Limits.AtomicHardwareMax > 0
+}
+
+// hybridProfile is journalProfile under ModeAuto: the hybrid.
+func hybridProfile(name string, l blockdev.Limits) Profile {
+	p := journalProfile(name, l)
+	p.Options.Mode = atomicio.ModeAuto
+	return p
 }
 
 // journalMemSize is the journal Mem of a journal profile: two header
