@@ -23,7 +23,7 @@ import (
 // default run, many with UNTORN_LONG=1 (internal/testsize); -rapid.checks
 // or RAPID_CHECKS overrides both.
 const (
-	oracleChecks     = 5
+	oracleChecks     = 4
 	oracleChecksLong = 60
 )
 

@@ -79,6 +79,13 @@ func (o *oracle) syncDone(mark int) { o.synced = max(o.synced, mark) }
 // attribute returns, per byte of img, the id of the write that left it
 // there, or an error for data nobody wrote. Since enc is injective per
 // offset, at most one write covering a byte matches its value.
+//
+// attribute, check and rebase are go:norace: they loop over every byte of
+// the oracle's own model and of a crash image, which only the test's
+// goroutine holds, and under the race detector those loops were most of
+// the crash oracle's time (the engine under test stays instrumented).
+//
+//go:norace
 func (o *oracle) attribute(img []byte) ([]int, error) {
 	ids := make([]int, o.size)
 	for i := range ids {
@@ -108,6 +115,8 @@ func (o *oracle) attribute(img []byte) ([]int, error) {
 // phantom data, (2) durable: every byte holds at least what the last
 // successful Sync made durable, (1) untorn: no untorn write shows its (or
 // later) data in one part of its range and older data in another.
+//
+//go:norace
 func (o *oracle) check(img []byte) error {
 	if int64(len(img)) != o.size {
 		return fmt.Errorf("image of %d bytes, file of %d", len(img), o.size)
@@ -153,6 +162,8 @@ func (o *oracle) check(img []byte) error {
 var errTornInOracle = errors.New("torn untorn write")
 
 // rebase makes img (verified) the new baseline: the file was reopened.
+//
+//go:norace
 func (o *oracle) rebase(img []byte) error {
 	ids, err := o.attribute(img)
 	if err != nil {
