@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -26,6 +27,26 @@ func setCreateHook(t *testing.T, fn func(step string) error) {
 	t.Helper()
 	createHook = fn
 	t.Cleanup(func() { createHook = nil })
+}
+
+// openFailingAt opens path with opts, failing its creation at step at:
+// the step must be reached, Open must return its error, and no temporary
+// file may be left beside path.
+func openFailingAt(t *testing.T, path, at string, opts Options) {
+	t.Helper()
+	reached := false
+	setCreateHook(t, func(s string) error {
+		if s == at {
+			reached = true
+			return errStepInjected
+		}
+		return nil
+	})
+	_, err := Open(path, opts)
+	require.True(t, reached, "step %s was not reached", at)
+	require.ErrorIs(t, err, errStepInjected)
+	createHook = nil
+	require.Empty(t, tempFiles(t, filepath.Dir(path)))
 }
 
 // tempFiles lists the temporary files of Open in dir.

@@ -86,19 +86,7 @@ func TestCreateJournalFailureAtEachStep(t *testing.T) {
 		t.Run(at, func(t *testing.T) {
 			dir := t.TempDir()
 			path := filepath.Join(dir, "data.db")
-			reached := false
-			setCreateHook(t, func(s string) error {
-				if s == at {
-					reached = true
-					return errStepInjected
-				}
-				return nil
-			})
-			_, err := Open(path, journalCreateOpts)
-			require.True(t, reached, "step %s was not reached", at)
-			require.ErrorIs(t, err, errStepInjected)
-			createHook = nil
-			require.Empty(t, tempFiles(t, dir))
+			openFailingAt(t, path, at, journalCreateOpts)
 			switch at {
 			case "publish-journal":
 				requirePlainFile(t, path, journalCreateOpts.Size, false)
@@ -110,8 +98,7 @@ func TestCreateJournalFailureAtEachStep(t *testing.T) {
 				require.NoError(t, os.WriteFile(path, nil, 0o644)) // an empty file is a missing one
 				_ = os.Remove(path)
 			}
-			opts := journalCreateOpts
-			f, err := Open(path, opts)
+			f, err := Open(path, journalCreateOpts)
 			require.NoError(t, err)
 			require.Equal(t, ModeJournal, f.Mode())
 			require.NoError(t, f.Close())

@@ -101,19 +101,7 @@ func TestCreateFailureAtEachStep(t *testing.T) {
 					require.NoError(t, os.WriteFile(path, nil, 0o644))
 					ino = inode(t, path)
 				}
-				reached := false
-				setCreateHook(t, func(s string) error {
-					if s == at {
-						reached = true
-						return errStepInjected
-					}
-					return nil
-				})
-				_, err := Open(path, createOpts)
-				require.True(t, reached, "step %s was not reached", at)
-				require.ErrorIs(t, err, errStepInjected)
-				createHook = nil
-				require.Empty(t, tempFiles(t, dir))
+				openFailingAt(t, path, at, createOpts)
 				switch {
 				case at == "sync-dir":
 					requireContainer(t, path)

@@ -31,14 +31,7 @@ func TestRealENOSPCThenSpace(t *testing.T) {
 
 	// Leave about 8 MiB free: the container is sparse, so writing 24 MiB
 	// of pages into it must run out of space.
-	var st unix.Statfs_t
-	require.NoError(t, unix.Statfs(mnt, &st))
-	free := int64(st.Bavail) * st.Bsize
-	filler := filepath.Join(mnt, "filler")
-	fd, err := unix.Open(filler, unix.O_CREAT|unix.O_RDWR|unix.O_CLOEXEC, 0o644)
-	require.NoError(t, err)
-	require.NoError(t, unix.Fallocate(fd, 0, 0, free-(8<<20)))
-	require.NoError(t, unix.Close(fd))
+	filler := fillFileSystem(t, mnt, 8<<20)
 
 	want := make([]byte, f.Size())
 	const page = 16 << 10
@@ -98,14 +91,7 @@ func TestRealJournalDataFileSystemFull(t *testing.T) {
 
 	// Leave about 1 MiB free: the data file is sparse, so checkpoints
 	// writing its pages home run out of space at once.
-	var st unix.Statfs_t
-	require.NoError(t, unix.Statfs(mnt, &st))
-	free := int64(st.Bavail) * st.Bsize
-	filler := filepath.Join(mnt, "filler")
-	fd, err := unix.Open(filler, unix.O_CREAT|unix.O_RDWR|unix.O_CLOEXEC, 0o644)
-	require.NoError(t, err)
-	require.NoError(t, unix.Fallocate(fd, 0, 0, free-(1<<20)))
-	require.NoError(t, unix.Close(fd))
+	filler := fillFileSystem(t, mnt, 1<<20)
 
 	want := make([]byte, size)
 	const page = 16 << 10
@@ -141,4 +127,18 @@ func TestRealJournalDataFileSystemFull(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, len(want), len(got))
 	require.True(t, bytes.Equal(want[:len(got)], got), "the file holds everything written")
+}
+
+// fillFileSystem allocates a file in mnt that leaves about keep bytes of
+// the file system free, and returns its path (remove it for space again).
+func fillFileSystem(t *testing.T, mnt string, keep int64) string {
+	var st unix.Statfs_t
+	require.NoError(t, unix.Statfs(mnt, &st))
+	free := int64(st.Bavail) * st.Bsize
+	filler := filepath.Join(mnt, "filler")
+	fd, err := unix.Open(filler, unix.O_CREAT|unix.O_RDWR|unix.O_CLOEXEC, 0o644)
+	require.NoError(t, err)
+	require.NoError(t, unix.Fallocate(fd, 0, 0, free-keep))
+	require.NoError(t, unix.Close(fd))
+	return filler
 }

@@ -367,10 +367,7 @@ func (d *Device) writeRoot(h header) error {
 func (d *Device) Checkpoint() error {
 	d.commitMu.Lock()
 	defer d.commitMu.Unlock()
-	d.mu.RLock()
-	closed := d.closed
-	d.mu.RUnlock()
-	if closed {
+	if d.isClosed() {
 		return blockdev.ErrClosed
 	}
 	if err := d.flushLocked(); err != nil {

@@ -276,13 +276,17 @@ func (d *Device) rebuildIndexLocked() {
 func (d *Device) Flush() error {
 	d.commitMu.Lock()
 	defer d.commitMu.Unlock()
-	d.mu.RLock()
-	closed := d.closed
-	d.mu.RUnlock()
-	if closed {
+	if d.isClosed() {
 		return &blockdev.OpError{Op: "flush", Off: -1, Err: blockdev.ErrClosed}
 	}
 	return d.flushLocked()
+}
+
+// isClosed reports whether Close or Detach has run.
+func (d *Device) isClosed() bool {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return d.closed
 }
 
 // flushLocked flushes the journal device and marks what it covered

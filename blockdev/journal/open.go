@@ -377,10 +377,7 @@ func (d *Device) finishLocked() error {
 func (d *Device) Finish() error {
 	d.commitMu.Lock()
 	defer d.commitMu.Unlock()
-	d.mu.RLock()
-	closed := d.closed
-	d.mu.RUnlock()
-	if closed {
+	if d.isClosed() {
 		return blockdev.ErrClosed
 	}
 	return d.finishLocked()
